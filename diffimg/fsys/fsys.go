@@ -1,0 +1,101 @@
+// Package fsys gives every filesystem immutos-diff understands one small
+// read-only tree interface, so the comparison engine walks vfat, ext4,
+// squashfs, erofs and iso9660 the same way.
+//
+// Each format lives in its own file (vfat.go, ext4.go, ...) and implements
+// only FS; Detect picks the format from magic bytes, never from names.
+package fsys
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// EntryType is the kind of a directory entry.
+type EntryType string
+
+// The entry types a filesystem can hold.
+const (
+	TypeFile    EntryType = "file"
+	TypeDir     EntryType = "dir"
+	TypeSymlink EntryType = "symlink"
+	TypeChar    EntryType = "char"
+	TypeBlock   EntryType = "block"
+	TypeFIFO    EntryType = "fifo"
+	TypeSocket  EntryType = "socket"
+)
+
+// Entry is one node of a filesystem tree, with every attribute the format
+// keeps. Attributes a format does not keep are left zero and their Has*
+// flag false, so that they are neither compared nor reported.
+type Entry struct {
+	Path string    // "/"-rooted, "/" for the root directory
+	Type EntryType //
+	Mode uint32    // permission bits plus setuid/setgid/sticky (07777)
+	Size int64     // content length for files, target length for symlinks
+
+	HasOwner bool
+	UID, GID uint32
+
+	Mtime time.Time // zero when the format keeps none
+	Atime time.Time
+	Ctime time.Time
+	Btime time.Time // creation (birth) time
+
+	Nlink        uint32 // 0 when the format keeps none
+	Link         string // symlink target
+	Major, Minor uint32 // device numbers for char/block devices
+	Xattrs       map[string]string
+
+	// Attrs holds format-specific attributes compared by name, for example
+	// vfat's "attributes" (RHSA bits) and "short-name".
+	Attrs map[string]string
+
+	// Extents, when the format knows them, are the byte ranges (relative
+	// to the filesystem start) that hold this entry's data; the engine
+	// uses them to account for bytes and to point offsets into the disk.
+	Extents []Extent
+}
+
+// Extent is a byte range relative to the start of the filesystem.
+type Extent struct {
+	Offset, Length int64
+}
+
+// Field is one piece of filesystem metadata that is not a file: a
+// superblock's UUID, label, creation time, feature flags, a volume serial.
+type Field struct {
+	Name  string // stable name, e.g. "uuid", "mkfs-time", "volume-serial"
+	Value string // printable value
+	// Class is the likely cause class when this field differs
+	// ("timestamp", "uuid", ...); empty when unknown.
+	Class string
+	// Offset and Length locate the field relative to the filesystem start,
+	// when known (Length 0 otherwise).
+	Offset, Length int64
+}
+
+// FS is a read-only filesystem tree.
+type FS interface {
+	// Type names the format: "vfat", "ext4", "squashfs", "erofs", "iso9660".
+	Type() string
+	// Metadata returns the superblock-level fields in a stable order.
+	Metadata() []Field
+	// Walk calls fn for every entry, parents before children, each
+	// directory's entries sorted by name. An error from fn stops the walk.
+	// Walk detects directory cycles and bounds depth; it returns an error
+	// for a structure it cannot parse.
+	Walk(fn func(*Entry) error) error
+	// Open returns the content of the regular file at path. The reader
+	// must report io.EOF at the end of the file (never loop) and return an
+	// error, not panic, on corrupt data.
+	Open(path string) (io.ReadCloser, error)
+}
+
+// ErrUnknown is returned by Detect when no supported format matches.
+var ErrUnknown = errors.New("no supported filesystem found")
+
+// MaxDepth bounds directory nesting in every Walk; deeper trees are
+// reported as an error instead of recursing without end.
+const MaxDepth = 256
