@@ -407,13 +407,24 @@ func (f *FS) validCluster(c uint32) bool { return c >= 2 && c < f.clusterCount+2
 // clusters; with want == 0 it follows until end-of-chain. A chain longer
 // than the filesystem (a loop) or through a free or bad cluster is an
 // error.
-func (f *FS) chain(start uint32, want int64) ([]uint32, error) {
+//
+// claimed, when not nil, marks the clusters earlier chains of the walk
+// used: reaching one is a cross-link (or a loop), reported as an error,
+// which keeps a whole walk linear in the number of clusters.
+func (f *FS) chain(start uint32, want int64, claimed []uint64) ([]uint32, error) {
 	if !f.validCluster(start) {
 		return nil, fmt.Errorf("bad first cluster %d", start)
 	}
 	var out []uint32
 	c := start
 	for {
+		if claimed != nil {
+			w, bit := c/64, uint64(1)<<(c%64)
+			if claimed[w]&bit != 0 {
+				return nil, fmt.Errorf("cluster chain from %d reaches cluster %d, already used (loop or cross-link)", start, c)
+			}
+			claimed[w] |= bit
+		}
 		out = append(out, c)
 		if want > 0 && int64(len(out)) == want {
 			return out, nil
@@ -457,7 +468,7 @@ func (f *FS) rootExtents() ([]fsys.Extent, error) {
 	if f.fatType != 32 {
 		return []fsys.Extent{{Offset: f.rootDirStart, Length: f.rootDirBytes}}, nil
 	}
-	ch, err := f.chain(f.rootCluster, 0)
+	ch, err := f.chain(f.rootCluster, 0, nil)
 	if err != nil {
 		return nil, fmt.Errorf("root directory: %w", err)
 	}
@@ -635,7 +646,7 @@ func attrString(a byte) string {
 	return sb.String()
 }
 
-func (f *FS) entry(p string, d *dirent) (*fsys.Entry, []fsys.Extent, error) {
+func (f *FS) entry(p string, d *dirent, claimed []uint64) (*fsys.Entry, []fsys.Extent, error) {
 	e := &fsys.Entry{Path: p, Attrs: map[string]string{
 		"short-name": d.shortName,
 		"attributes": attrString(d.attr),
@@ -651,7 +662,7 @@ func (f *FS) entry(p string, d *dirent) (*fsys.Entry, []fsys.Extent, error) {
 	if d.isDir() {
 		e.Type = fsys.TypeDir
 		if d.cluster != 0 {
-			ch, err := f.chain(d.cluster, 0)
+			ch, err := f.chain(d.cluster, 0, claimed)
 			if err != nil {
 				return nil, nil, fmt.Errorf("vfat: directory %s: %w", p, err)
 			}
@@ -665,7 +676,7 @@ func (f *FS) entry(p string, d *dirent) (*fsys.Entry, []fsys.Extent, error) {
 			if want > int64(f.clusterCount) {
 				return nil, nil, fmt.Errorf("vfat: file %s: size %d larger than the filesystem", p, d.size)
 			}
-			ch, err := f.chain(d.cluster, want)
+			ch, err := f.chain(d.cluster, want, claimed)
 			if err != nil {
 				return nil, nil, fmt.Errorf("vfat: file %s: %w", p, err)
 			}
@@ -707,15 +718,18 @@ func (f *FS) Walk(fn func(*fsys.Entry) error) error {
 	if err := fn(root); err != nil {
 		return err
 	}
-	seen := map[uint32]bool{}
+	claimed := make([]uint64, (f.clusterCount+2+63)/64)
 	if f.fatType == 32 {
-		seen[f.rootCluster] = true
+		// Claim the root's chain, so a directory pointing back at it is caught.
+		if _, err := f.chain(f.rootCluster, 0, claimed); err != nil {
+			return fmt.Errorf("vfat: root directory: %w", err)
+		}
 	}
 	budget := fsutil.NewBudget(f.size, 32, "vfat")
-	return f.walkDir("/", rootExt, 1, seen, budget, fn)
+	return f.walkDir("/", rootExt, 1, claimed, budget, fn)
 }
 
-func (f *FS) walkDir(p string, ext []fsys.Extent, depth int, seen map[uint32]bool, budget *fsutil.Budget, fn func(*fsys.Entry) error) error {
+func (f *FS) walkDir(p string, ext []fsys.Extent, depth int, claimed []uint64, budget *fsutil.Budget, fn func(*fsys.Entry) error) error {
 	if depth > fsys.MaxDepth {
 		return fmt.Errorf("vfat: %s: directories nested deeper than %d", p, fsys.MaxDepth)
 	}
@@ -728,7 +742,7 @@ func (f *FS) walkDir(p string, ext []fsys.Extent, depth int, seen map[uint32]boo
 			return err
 		}
 		cp := fsutil.Join(p, d.name)
-		e, cext, err := f.entry(cp, d)
+		e, cext, err := f.entry(cp, d, claimed)
 		if err != nil {
 			return err
 		}
@@ -739,11 +753,8 @@ func (f *FS) walkDir(p string, ext []fsys.Extent, depth int, seen map[uint32]boo
 			if d.cluster == 0 {
 				continue // empty or pointing at the root: nothing to walk
 			}
-			if seen[d.cluster] {
-				return fmt.Errorf("vfat: directory %s: cluster %d already used by another directory (loop or cross-link)", cp, d.cluster)
-			}
-			seen[d.cluster] = true
-			if err := f.walkDir(cp, cext, depth+1, seen, budget, fn); err != nil {
+			// entry claimed the directory's clusters: no directory is walked twice.
+			if err := f.walkDir(cp, cext, depth+1, claimed, budget, fn); err != nil {
 				return err
 			}
 		}
@@ -796,7 +807,7 @@ func (f *FS) lookup(p string) (*dirent, error) {
 		if !found.isDir() || found.cluster == 0 {
 			return nil, fmt.Errorf("vfat: %s: %s is not a directory", p, cur)
 		}
-		ch, err := f.chain(found.cluster, 0)
+		ch, err := f.chain(found.cluster, 0, nil)
 		if err != nil {
 			return nil, fmt.Errorf("vfat: directory %s: %w", cur, err)
 		}
@@ -816,7 +827,7 @@ func (f *FS) Open(p string) (io.ReadCloser, error) {
 	if d.isDir() {
 		return nil, fmt.Errorf("vfat: %s is a directory", p)
 	}
-	e, ext, err := f.entry(p, d)
+	e, ext, err := f.entry(p, d, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -276,7 +276,7 @@ func FuzzOpen(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte, size int64) {
-		if size < int64(len(b)) || size > int64(len(b))+64<<20 {
+		if size < int64(len(b)) || size > int64(len(b))+16<<20 {
 			size = int64(len(b))
 		}
 		r := zeroExtended{b}
