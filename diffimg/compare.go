@@ -1,0 +1,270 @@
+// Package diffimg is immutos-diff's engine: it opens two disk images
+// (package image), compares their bytes, and explains every differing
+// byte by the structure that holds it: partition table (package layout),
+// partition, filesystem and file (package fsys), down into file contents.
+// The result is one difference tree (package report).
+//
+// Equal regions are skipped without parsing: the images are first compared
+// byte for byte, and only partitions whose bytes differ are parsed.
+package diffimg
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/org/immutos-action/diffimg/image"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// Options tune a comparison.
+type Options struct {
+	// Digests computes each input file's sha256 in the comparing pass.
+	Digests bool
+	// Exclude lists glob patterns (path.Match against "/"-rooted paths,
+	// also matched against every parent) of files to leave out; excluded
+	// paths are listed in the report.
+	Exclude []string
+	// MaxRanges caps the byte ranges listed per differing file (default 16).
+	MaxRanges int
+	// Progress, when set, is told of bytes compared and what is compared.
+	Progress Progress
+	// Content, when set, looks inside a differing file's content and
+	// returns nested differences (PE sections, cpio members, text diffs).
+	Content ContentComparer
+	// Tool names the tool and version in the report.
+	Tool string
+}
+
+// Progress receives progress updates.
+type Progress interface {
+	Start(total int64)
+	Add(n int64)
+	Describe(what string)
+	Finish()
+}
+
+// ContentComparer compares the contents of two files whose bytes differ.
+// It returns nested differences (nil when it has nothing to add).
+type ContentComparer func(name string, a, b io.ReaderAt, sizeA, sizeB int64) []*report.Difference
+
+func (o *Options) maxRanges() int {
+	if o.MaxRanges > 0 {
+		return o.MaxRanges
+	}
+	return 16
+}
+
+// InputError is an input that cannot be read at all (exit status 2).
+type InputError struct {
+	Path string
+	Err  error
+}
+
+func (e *InputError) Error() string {
+	if strings.HasPrefix(e.Err.Error(), e.Path+":") {
+		return e.Err.Error()
+	}
+	return e.Path + ": " + e.Err.Error()
+}
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Compare compares two image files. It returns an error only when an
+// input cannot be read at all; every other problem (a corrupt partition
+// table, an unparsable filesystem) becomes part of the report.
+func Compare(pathA, pathB string, opts Options) (*report.Report, error) {
+	a, err := image.Open(pathA)
+	if err != nil {
+		return nil, &InputError{pathA, err}
+	}
+	defer a.Close()
+	b, err := image.Open(pathB)
+	if err != nil {
+		return nil, &InputError{pathB, err}
+	}
+	defer b.Close()
+	return CompareImages(a, b, opts)
+}
+
+type comparer struct {
+	opts     Options
+	a, b     *image.Image
+	rep      *report.Report
+	excluded map[string]bool
+	curSpans []Span // differing spans of the disk, for extent checks
+}
+
+// CompareImages compares two opened images.
+func CompareImages(a, b *image.Image, opts Options) (*report.Report, error) {
+	c := &comparer{opts: opts, a: a, b: b, excluded: map[string]bool{}}
+	c.rep = &report.Report{
+		Tool: opts.Tool,
+		A:    report.Input{Path: a.Path, Size: a.Size, FileSize: a.FileSize, Format: a.Format},
+		B:    report.Input{Path: b.Path, Size: b.Size, FileSize: b.FileSize, Format: b.Format},
+	}
+	if err := c.run(); err != nil {
+		return nil, err
+	}
+	for p := range c.excluded {
+		c.rep.Excluded = append(c.rep.Excluded, p)
+	}
+	sort.Strings(c.rep.Excluded)
+	c.rep.Finish()
+	return c.rep, nil
+}
+
+func (c *comparer) progress() Progress {
+	if c.opts.Progress != nil {
+		return c.opts.Progress
+	}
+	return nopProgress{}
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(int64)     {}
+func (nopProgress) Add(int64)       {}
+func (nopProgress) Describe(string) {}
+func (nopProgress) Finish()         {}
+
+func (c *comparer) run() error {
+	a, b := c.a, c.b
+	bothRaw := a.Format == image.FormatRaw && b.Format == image.FormatRaw
+	p := c.progress()
+	total := a.FileSize + b.FileSize
+	if !bothRaw {
+		total += a.Size + b.Size
+	}
+	p.Start(total / 2)
+	defer p.Finish()
+	var ha, hb hash.Hash
+	if c.opts.Digests {
+		ha, hb = sha256.New(), sha256.New()
+	}
+	// Pass 1: the files' own bytes. For raw inputs this is also the disk
+	// comparison; for containers it only decides "identical".
+	filesEqual := a.FileSize == b.FileSize
+	var diskSpans []Span
+	if bothRaw || c.opts.Digests || filesEqual {
+		p.Describe("files")
+		n := min(a.FileSize, b.FileSize)
+		spans, err := scan(source{r: a.File, hash: ha}, source{r: b.File, hash: hb}, n, !bothRaw && !c.opts.Digests, p.Add)
+		if err != nil {
+			return c.readErr(err)
+		}
+		if ha != nil {
+			// hash the longer file's tail too
+			if err := hashTail(a.File, n, a.FileSize, ha); err != nil {
+				return &InputError{a.Path, err}
+			}
+			if err := hashTail(b.File, n, b.FileSize, hb); err != nil {
+				return &InputError{b.Path, err}
+			}
+			c.rep.A.SHA256 = hex.EncodeToString(ha.Sum(nil))
+			c.rep.B.SHA256 = hex.EncodeToString(hb.Sum(nil))
+		}
+		if len(spans) > 0 {
+			filesEqual = false
+		}
+		if bothRaw {
+			diskSpans = spans
+			if a.Size != b.Size {
+				diskSpans = append(diskSpans, Span{n, max(a.Size, b.Size) - n})
+			}
+		}
+	}
+	if filesEqual {
+		c.rep.Identical = true
+		return nil
+	}
+	if !bothRaw {
+		p.Describe("decoded disks")
+		n := min(a.Size, b.Size)
+		spans, err := scan(source{r: a, skip: a.Allocated}, source{r: b, skip: b.Allocated}, n, false, p.Add)
+		if err != nil {
+			return c.readErr(err)
+		}
+		diskSpans = spans
+		if a.Size != b.Size {
+			diskSpans = append(diskSpans, Span{n, max(a.Size, b.Size) - n})
+		}
+		if len(diskSpans) == 0 {
+			c.add(&report.Difference{
+				Kind:   report.KindContainer,
+				Detail: fmt.Sprintf("the decoded disks are identical (%s), but the files differ: %s %s vs %s %s", humanBytes(a.Size), a.Format, humanBytes(a.FileSize), b.Format, humanBytes(b.FileSize)),
+				Cause:  &report.Cause{Class: report.ClassContainer, Hint: containerHint(a.Format, b.Format)},
+				A:      a.Format, B: b.Format,
+			})
+			return nil
+		}
+		if a.Format != b.Format {
+			c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("containers differ too: %s vs %s", a.Format, b.Format))
+		}
+	}
+	c.compareDisks(diskSpans)
+	return nil
+}
+
+func (c *comparer) readErr(err error) error {
+	return &InputError{Path: c.a.Path + " or " + c.b.Path, Err: err}
+}
+
+func hashTail(r io.ReaderAt, from, to int64, h hash.Hash) error {
+	if to <= from {
+		return nil
+	}
+	_, err := io.Copy(h, io.NewSectionReader(r, from, to-from))
+	return err
+}
+
+func containerHint(fa, fb string) string {
+	if fa != fb {
+		return fmt.Sprintf("compare like with like: both %s or both %s; the disks inside are the same", fa, fb)
+	}
+	switch fa {
+	case image.FormatQcow2:
+		return "qcow2 cluster order and metadata depend on how the image was written; build the qcow2 with `qemu-img convert -O qcow2` from the raw image, single-threaded (-m 1), or ship and compare the raw image"
+	default:
+		return "the compressed stream differs for the same content: pin the compressor version, level and thread count (e.g. `zstd -T1 -19`), or compare the raw image"
+	}
+}
+
+func (c *comparer) add(d *report.Difference) {
+	c.rep.Differences = append(c.rep.Differences, d)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// excludedPath reports whether p (or one of its parents) matches an
+// exclude pattern.
+func (c *comparer) excludedPath(p string) bool {
+	if len(c.opts.Exclude) == 0 {
+		return false
+	}
+	for q := p; ; q = path.Dir(q) {
+		for _, pat := range c.opts.Exclude {
+			if ok, _ := path.Match(pat, q); ok {
+				return true
+			}
+		}
+		if q == "/" || q == "." || q == "" {
+			return false
+		}
+	}
+}

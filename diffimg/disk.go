@@ -1,0 +1,302 @@
+package diffimg
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/org/immutos-action/diffimg/layout"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// compareDisks explains the differing spans of two decoded disks:
+// partition table fields, then each paired partition, then the bytes no
+// structure claims.
+func (c *comparer) compareDisks(spans []Span) {
+	c.curSpans = spans
+	ta, errA := layout.Parse(c.a, c.a.Size)
+	tb, errB := layout.Parse(c.b, c.b.Size)
+	if errA != nil || errB != nil {
+		c.bytesDiff(nil, nil, nil, spans, "partition table unreadable", 0)
+		return
+	}
+	c.rep.A.Table, c.rep.B.Table = ta.Kind, tb.Kind
+	if ta.Kind == "none" && tb.Kind == "none" {
+		// A bare filesystem (a split store.raw) or any other file.
+		c.comparePartition(nil, wholeDisk(c.a.Size), wholeDisk(c.b.Size), spans)
+		return
+	}
+	if ta.Kind != tb.Kind {
+		c.add(&report.Difference{
+			Kind:   report.KindPartitionTable,
+			Detail: fmt.Sprintf("partition table kind differs: %s vs %s", ta.Kind, tb.Kind),
+			Field:  "kind", A: ta.Kind, B: tb.Kind,
+		})
+	}
+	// Table-level fields (MBR, GPT headers).
+	var explained []Span
+	explained = append(explained, c.compareFields(nil, nil, report.KindPartitionTable, ta.Fields, tb.Fields, 0)...)
+	for _, pr := range ta.Problems {
+		if !contains(tb.Problems, pr) {
+			c.add(&report.Difference{Kind: report.KindPartitionTable, Detail: "a: " + pr})
+		}
+	}
+	for _, pr := range tb.Problems {
+		if !contains(ta.Problems, pr) {
+			c.add(&report.Difference{Kind: report.KindPartitionTable, Detail: "b: " + pr})
+		}
+	}
+	// Partitions, paired by type and name, then by order.
+	pairs, onlyA, onlyB := pairPartitions(ta.Partitions, tb.Partitions)
+	var claimed []Span
+	for _, p := range append(append([]*layout.Partition{}, ta.Partitions...), tb.Partitions...) {
+		claimed = append(claimed, Span{p.Offset, p.Size})
+	}
+	for _, pa := range onlyA {
+		c.add(&report.Difference{Partition: report.Int(pa.Index), Kind: report.KindRemoved,
+			Detail: fmt.Sprintf("partition %s is only in a (%s at offset %d)", pa.Label(), humanBytes(pa.Size), pa.Offset)})
+	}
+	for _, pb := range onlyB {
+		c.add(&report.Difference{Partition: report.Int(pb.Index), Kind: report.KindAdded,
+			Detail: fmt.Sprintf("partition %s is only in b (%s at offset %d)", pb.Label(), humanBytes(pb.Size), pb.Offset)})
+	}
+	for _, pp := range pairs {
+		pa, pb := pp[0], pp[1]
+		idx := report.Int(pa.Index)
+		explained = append(explained, c.compareFields(idx, nil, report.KindPartitionTable, pa.Fields, pb.Fields, 0)...)
+		if pa.Index != pb.Index {
+			c.add(&report.Difference{Partition: idx, Kind: report.KindPartitionTable,
+				Detail: fmt.Sprintf("partition %s is entry %d in b", pa.Label(), pb.Index),
+				Field:  "index", A: fmt.Sprint(pa.Index), B: fmt.Sprint(pb.Index)})
+		}
+		var pspans []Span
+		if pa.Offset == pb.Offset && pa.Size == pb.Size {
+			pspans = clipSpans(spans, pa.Offset, pa.Size)
+		} else {
+			// Moved or resized: compare the partitions' own bytes.
+			n := min(pa.Size, pb.Size)
+			s, err := scan(source{r: c.a, off: pa.Offset}, source{r: c.b, off: pb.Offset}, n, false, nil)
+			if err != nil {
+				s = []Span{{0, n}}
+			}
+			if pa.Size != pb.Size {
+				s = append(s, Span{n, max(pa.Size, pb.Size) - n})
+			}
+			pspans = s
+		}
+		if len(pspans) == 0 {
+			continue
+		}
+		c.comparePartition(idx, region{pa.Offset, pa.Size, pa.Label()}, region{pb.Offset, pb.Size, pb.Label()}, pspans)
+	}
+	// Whatever differs outside every partition and every reported field.
+	rest := subtract(subtract(spans, claimed), explained)
+	for _, s := range rest {
+		where := gapName(ta, s)
+		d := &report.Difference{
+			Kind:   report.KindUnallocated,
+			Detail: fmt.Sprintf("%s differ %s", plural(s.Length, "byte"), where),
+			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes outside every partition should be zero: check the tool that writes the disk (systemd-repart pads with zeros)"},
+		}
+		d.Offset, d.Length = report.Range(s.Offset, s.Length)
+		d.Hexdump = c.hexdump(c.a, c.b, s.Offset, s.Offset, s.Length)
+		c.add(d)
+	}
+}
+
+type region struct {
+	off, size int64
+	name      string
+}
+
+func wholeDisk(size int64) region { return region{0, size, "disk"} }
+
+func gapName(t *layout.Table, s Span) string {
+	for _, r := range t.Regions {
+		if s.Offset >= r.Offset && s.Offset < r.Offset+r.Length {
+			return "in " + r.Name
+		}
+	}
+	var before, after string
+	for _, p := range t.Partitions {
+		if p.Offset+p.Size <= s.Offset {
+			before = fmt.Sprint(p.Index)
+		} else if after == "" && p.Offset >= s.End() {
+			after = fmt.Sprint(p.Index)
+		}
+	}
+	switch {
+	case before != "" && after != "":
+		return "between partitions " + before + " and " + after
+	case before != "":
+		return "after the last partition (" + before + ")"
+	case after != "":
+		return "before the first partition (" + after + ")"
+	}
+	return "outside any partition"
+}
+
+// compareFields reports fields whose values differ, and returns the disk
+// ranges they explain.
+func (c *comparer) compareFields(part *int, fsName *string, kind string, fa, fb []layout.Field, base int64) []Span {
+	var explained []Span
+	mb := map[string]layout.Field{}
+	for _, f := range fb {
+		mb[f.Name] = f
+	}
+	seen := map[string]bool{}
+	for _, f := range fa {
+		seen[f.Name] = true
+		g, ok := mb[f.Name]
+		if ok && g.Value == f.Value {
+			continue
+		}
+		d := &report.Difference{Partition: part, Filesystem: fsName, Kind: kind, Field: f.Name, A: f.Value}
+		if ok {
+			d.B = g.Value
+			d.Detail = fmt.Sprintf("%s: %s -> %s", f.Name, f.Value, g.Value)
+		} else {
+			d.Detail = fmt.Sprintf("%s only in a: %s", f.Name, f.Value)
+		}
+		if f.Length > 0 {
+			d.Offset, d.Length = report.Range(base+f.Offset, f.Length)
+			explained = append(explained, Span{base + f.Offset, f.Length})
+		}
+		if f.Class != "" {
+			d.Cause = &report.Cause{Class: f.Class, Hint: fieldHint(fsName, f.Name, f.Class)}
+		}
+		c.add(d)
+	}
+	for _, g := range fb {
+		if !seen[g.Name] {
+			c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: kind, Field: g.Name, B: g.Value,
+				Detail: fmt.Sprintf("%s only in b: %s", g.Name, g.Value)})
+		}
+	}
+	return explained
+}
+
+func fieldHint(fsName *string, name, class string) string {
+	if fsName != nil {
+		return fsHint(*fsName, name, class)
+	}
+	switch {
+	case strings.HasSuffix(name, "crc32"):
+		return "a checksum over other fields: it follows from the differences listed beside it"
+	case class == "uuid" && strings.Contains(name, "guid"):
+		return "GPT GUIDs are random unless seeded: set systemd-repart --seed (image.repart.seed in NixOS), or sfdisk/sgdisk with fixed GUIDs"
+	case name == "mbr.disk-signature":
+		return "the MBR disk signature is random unless set: sfdisk --disk-id, or systemd-repart --seed"
+	}
+	return ""
+}
+
+// pairPartitions pairs partitions by (type GUID, name) in order of
+// appearance, then the rest by order.
+func pairPartitions(pa, pb []*layout.Partition) (pairs [][2]*layout.Partition, onlyA, onlyB []*layout.Partition) {
+	usedB := make([]bool, len(pb))
+	var restA []*layout.Partition
+	for _, a := range pa {
+		found := false
+		for j, b := range pb {
+			if !usedB[j] && a.TypeGUID == b.TypeGUID && a.Name == b.Name {
+				usedB[j] = true
+				pairs = append(pairs, [2]*layout.Partition{a, b})
+				found = true
+				break
+			}
+		}
+		if !found {
+			restA = append(restA, a)
+		}
+	}
+	var restB []*layout.Partition
+	for j, b := range pb {
+		if !usedB[j] {
+			restB = append(restB, b)
+		}
+	}
+	// Second round: same type GUID (name changed), then pure order.
+	match := func(f func(a, b *layout.Partition) bool) {
+		var ra []*layout.Partition
+		for _, a := range restA {
+			k := -1
+			for j, b := range restB {
+				if b != nil && f(a, b) {
+					k = j
+					break
+				}
+			}
+			if k < 0 {
+				ra = append(ra, a)
+				continue
+			}
+			pairs = append(pairs, [2]*layout.Partition{a, restB[k]})
+			restB[k] = nil
+		}
+		restA = ra
+	}
+	match(func(a, b *layout.Partition) bool { return a.TypeGUID == b.TypeGUID })
+	match(func(a, b *layout.Partition) bool { return a.Index == b.Index })
+	for _, b := range restB {
+		if b != nil {
+			onlyB = append(onlyB, b)
+		}
+	}
+	return pairs, restA, onlyB
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func plural(n int64, w string) string {
+	if n == 1 {
+		return "1 " + w
+	}
+	return fmt.Sprintf("%d %ss", n, w)
+}
+
+// bytesDiff reports differing spans of a region as raw bytes, with why
+// they could not be explained further.
+func (c *comparer) bytesDiff(part *int, fsName *string, file *string, spans []Span, why string, base int64) {
+	if len(spans) == 0 {
+		return
+	}
+	first := spans[0]
+	d := &report.Difference{
+		Partition: part, Filesystem: fsName, File: file,
+		Kind:   report.KindContent,
+		Detail: fmt.Sprintf("%s differ in %s (%s)", plural(totalLen(spans), "byte"), plural(int64(len(spans)), "range"), why),
+	}
+	d.Offset, d.Length = report.Range(base+first.Offset, spans[len(spans)-1].End()-first.Offset)
+	d.Children = c.rangeChildren(part, fsName, file, spans, base, c.a, c.b, base, base)
+	c.add(d)
+}
+
+// rangeChildren lists up to MaxRanges spans as children with hexdumps.
+func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []Span, base int64, ra, rb io.ReaderAt, offA, offB int64) []*report.Difference {
+	var out []*report.Difference
+	limit := c.opts.maxRanges()
+	for i, s := range spans {
+		if i == limit {
+			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindNote,
+				Detail:    fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")),
+				Truncated: "max-ranges"})
+			break
+		}
+		d := &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindContent,
+			Detail: fmt.Sprintf("%s differ at offset %d", plural(s.Length, "byte"), s.Offset)}
+		d.Offset, d.Length = report.Range(base+s.Offset, s.Length)
+		if ra != nil {
+			d.Hexdump = c.hexdump(ra, rb, offA+s.Offset, offB+s.Offset, s.Length)
+		}
+		out = append(out, d)
+	}
+	return out
+}

@@ -1,0 +1,432 @@
+package diffimg
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/layout"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// compareFS compares two filesystems of the same type: superblock
+// metadata, then every entry by path. It returns how many differences it
+// added.
+func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb region, spans []Span) int {
+	before := len(c.rep.Differences)
+	fsName := report.Str(fa.Type())
+	c.compareFields(part, fsName, report.KindMetadata, toLayout(fa.Metadata()), toLayout(fb.Metadata()), ra.off)
+
+	ea, errA := collect(fa)
+	eb, errB := collect(fb)
+	if errA != nil || errB != nil {
+		why := ""
+		if errA != nil {
+			why = "a: " + errA.Error()
+		}
+		if errB != nil {
+			why = strings.TrimPrefix(why+"; b: "+errB.Error(), "; ")
+		}
+		c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindMetadata,
+			Detail: "filesystem tree cannot be walked completely: " + why})
+	}
+	ib := make(map[string]*fsys.Entry, len(eb))
+	for _, e := range eb {
+		ib[e.Path] = e
+	}
+	ia := make(map[string]bool, len(ea))
+	for _, a := range ea {
+		ia[a.Path] = true
+		if c.excludedPath(a.Path) {
+			c.excluded[a.Path] = true
+			continue
+		}
+		b, ok := ib[a.Path]
+		if !ok {
+			c.addEntry(part, fsName, a.Path, report.KindRemoved, fmt.Sprintf("%s only in a (%s)", a.Type, entrySummary(a)), nil)
+			continue
+		}
+		c.compareEntry(part, fsName, fa, fb, a, b, ra, rb)
+	}
+	for _, b := range eb {
+		if ia[b.Path] {
+			continue
+		}
+		if c.excludedPath(b.Path) {
+			c.excluded[b.Path] = true
+			continue
+		}
+		c.addEntry(part, fsName, b.Path, report.KindAdded, fmt.Sprintf("%s only in b (%s)", b.Type, entrySummary(b)), nil)
+	}
+	return len(c.rep.Differences) - before
+}
+
+func toLayout(fs []fsys.Field) []layout.Field {
+	out := make([]layout.Field, len(fs))
+	for i, f := range fs {
+		out[i] = layout.Field{Name: f.Name, Value: f.Value, Offset: f.Offset, Length: f.Length, Class: f.Class}
+	}
+	return out
+}
+
+// collect walks a filesystem into a slice, recovering from parser panics.
+func collect(f fsys.FS) (out []*fsys.Entry, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("filesystem parser failed: %v", p)
+		}
+	}()
+	err = f.Walk(func(e *fsys.Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+func entrySummary(e *fsys.Entry) string {
+	switch e.Type {
+	case fsys.TypeFile:
+		return humanBytes(e.Size)
+	case fsys.TypeSymlink:
+		return "-> " + e.Link
+	}
+	return fmt.Sprintf("mode %04o", e.Mode)
+}
+
+func (c *comparer) addEntry(part *int, fsName *string, p, kind, detail string, cause *report.Cause) *report.Difference {
+	d := &report.Difference{Partition: part, Filesystem: fsName, File: report.Str(p), Kind: kind, Detail: detail, Cause: cause}
+	c.add(d)
+	return d
+}
+
+func (c *comparer) field(part *int, fsName *string, p, kind, name, va, vb string, cause *report.Cause) {
+	d := c.addEntry(part, fsName, p, kind, fmt.Sprintf("%s: %s -> %s", name, va, vb), cause)
+	d.Field, d.A, d.B = name, va, vb
+}
+
+func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region) {
+	p := a.Path
+	if a.Type != b.Type {
+		c.field(part, fsName, p, report.KindType, "type", string(a.Type), string(b.Type), nil)
+		return
+	}
+	if a.Mode != b.Mode {
+		c.field(part, fsName, p, report.KindMode, "mode", fmt.Sprintf("%04o", a.Mode), fmt.Sprintf("%04o", b.Mode),
+			&report.Cause{Class: report.ClassContent, Hint: "permissions come from the build: fix the mode where the file is created, or normalise modes when packing"})
+	}
+	if a.HasOwner && b.HasOwner && (a.UID != b.UID || a.GID != b.GID) {
+		c.field(part, fsName, p, report.KindOwner, "owner", fmt.Sprintf("%d:%d", a.UID, a.GID), fmt.Sprintf("%d:%d", b.UID, b.GID),
+			&report.Cause{Class: report.ClassContent, Hint: "owners come from the build user: pack with fixed owners (mksquashfs -all-root, mkfs.erofs --all-root)"})
+	}
+	for _, t := range []struct {
+		name string
+		x, y string
+	}{
+		{"mtime", fmtTime(a.Mtime), fmtTime(b.Mtime)},
+		{"atime", fmtTime(a.Atime), fmtTime(b.Atime)},
+		{"ctime", fmtTime(a.Ctime), fmtTime(b.Ctime)},
+		{"btime", fmtTime(a.Btime), fmtTime(b.Btime)},
+	} {
+		if t.x != t.y {
+			c.field(part, fsName, p, report.KindMtime, t.name, t.x, t.y,
+				&report.Cause{Class: report.ClassTimestamp, Hint: timeHint(*fsName)})
+		}
+	}
+	if a.Link != b.Link {
+		c.field(part, fsName, p, report.KindLink, "link", a.Link, b.Link, nil)
+	}
+	if a.Major != b.Major || a.Minor != b.Minor {
+		c.field(part, fsName, p, report.KindMetadata, "device", fmt.Sprintf("%d:%d", a.Major, a.Minor), fmt.Sprintf("%d:%d", b.Major, b.Minor), nil)
+	}
+	if a.Nlink != b.Nlink && a.Type != fsys.TypeDir {
+		c.field(part, fsName, p, report.KindMetadata, "nlink", fmt.Sprint(a.Nlink), fmt.Sprint(b.Nlink),
+			&report.Cause{Class: report.ClassContent, Hint: "hard links differ: the build links files differently (nix store optimisation, hardlink tools)"})
+	}
+	for _, k := range unionKeys(a.Xattrs, b.Xattrs) {
+		va, oka := a.Xattrs[k]
+		vb, okb := b.Xattrs[k]
+		if oka && okb && va == vb {
+			continue
+		}
+		c.field(part, fsName, p, report.KindXattr, "xattr "+k, xval(va, oka), xval(vb, okb), nil)
+	}
+	for _, k := range unionKeys(a.Attrs, b.Attrs) {
+		if a.Attrs[k] != b.Attrs[k] {
+			cause := (*report.Cause)(nil)
+			if strings.Contains(k, "time") || strings.Contains(k, "date") {
+				cause = &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(*fsName)}
+			}
+			c.field(part, fsName, p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], cause)
+		}
+	}
+	if a.Type == fsys.TypeFile {
+		c.compareContent(part, fsName, fa, fb, a, b, ra, rb)
+	}
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func xval(v string, ok bool) string {
+	if !ok {
+		return "(none)"
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+func unionKeys(a, b map[string]string) []string {
+	var ks []string
+	for k := range a {
+		ks = append(ks, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// compareContent streams both files and reports differing byte ranges,
+// then asks the content comparer to look inside.
+func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region) {
+	p := a.Path
+	if sameExtents(a, b) && ra.off == rb.off && !c.overlapsDiff(a, ra) {
+		return
+	}
+	if ma, ok := fa.(*manifestFSys); ok {
+		if mb, ok := fb.(*manifestFSys); ok {
+			da, db := ma.digest(p), mb.digest(p)
+			if da != db {
+				kind, detail := report.KindContent, "sha256 "+short(da)+" -> "+short(db)
+				if a.Size != b.Size {
+					kind, detail = report.KindSize, fmt.Sprintf("size %d -> %d; %s", a.Size, b.Size, detail)
+				}
+				d := c.addEntry(part, fsName, p, kind, detail, nil)
+				d.Field, d.A, d.B = "sha256", da, db
+			}
+			return
+		}
+	}
+	c.progress().Describe(p)
+	spans, err := c.fileSpans(fa, fb, a, b)
+	if err != nil {
+		c.addEntry(part, fsName, p, report.KindContent, "content cannot be read: "+err.Error(), nil)
+		return
+	}
+	if len(spans) == 0 {
+		return
+	}
+	kind := report.KindContent
+	detail := fmt.Sprintf("content differs: %s in %s", plural(totalLen(spans), "byte"), plural(int64(len(spans)), "range"))
+	if a.Size != b.Size {
+		kind = report.KindSize
+		detail = fmt.Sprintf("size %d -> %d; %s", a.Size, b.Size, detail)
+	}
+	d := c.addEntry(part, fsName, p, kind, detail, nil)
+	if kind == report.KindSize {
+		d.Field, d.A, d.B = "size", fmt.Sprint(a.Size), fmt.Sprint(b.Size)
+	}
+	if off, ok := diskOffset(a, spans[0].Offset); ok {
+		d.Offset, d.Length = report.Range(ra.off+off, spans[0].Length)
+	}
+	// Look inside (PE sections, cpio, text) when a comparer is set.
+	if c.opts.Content != nil {
+		if xa, xb, cleanup, err := materialize(fa, fb, a, b); err == nil {
+			d.Children = c.opts.Content(p, xa, xb, a.Size, b.Size)
+			cleanup()
+		}
+	}
+	if len(d.Children) == 0 {
+		d.Children = c.fileRangeChildren(part, fsName, report.Str(p), fa, fb, a, b, ra, spans)
+	}
+}
+
+func (c *comparer) fileRangeChildren(part *int, fsName, file *string, fa, fb fsys.FS, a, b *fsys.Entry, ra region, spans []Span) []*report.Difference {
+	var out []*report.Difference
+	limit := c.opts.maxRanges()
+	for i, s := range spans {
+		if i == limit {
+			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindNote,
+				Detail: fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")), Truncated: "max-ranges"})
+			break
+		}
+		d := &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindContent,
+			Detail: fmt.Sprintf("%s differ at file offset %d", plural(s.Length, "byte"), s.Offset)}
+		if off, ok := diskOffset(a, s.Offset); ok {
+			d.Offset, d.Length = report.Range(ra.off+off, s.Length)
+		}
+		d.Hexdump = fileHexdump(fa, fb, a.Path, s)
+		out = append(out, d)
+	}
+	return out
+}
+
+// fileHexdump reads the bytes around a span of both files (streaming to
+// the offset; files are read only when they differ).
+func fileHexdump(fa, fb fsys.FS, p string, s Span) string {
+	start := s.Offset &^ 15
+	n := min(s.End()-start, maxHexdump)
+	n = (n + 15) &^ 15
+	read := func(f fsys.FS) []byte {
+		r, err := f.Open(p)
+		if err != nil {
+			return nil
+		}
+		defer r.Close()
+		if _, err := io.CopyN(io.Discard, r, start); err != nil {
+			return nil
+		}
+		buf := make([]byte, n)
+		k, _ := io.ReadFull(r, buf)
+		return buf[:k]
+	}
+	ba, bb := read(fa), read(fb)
+	ra, rb := bytes.NewReader(ba), bytes.NewReader(bb)
+	var c comparer
+	h := c.hexdump(offsetReader{ra, start}, offsetReader{rb, start}, start, start, s.End()-start)
+	return h
+}
+
+// offsetReader serves a buffer read from base as if at its file offset.
+type offsetReader struct {
+	r    *bytes.Reader
+	base int64
+}
+
+func (o offsetReader) ReadAt(p []byte, off int64) (int, error) { return o.r.ReadAt(p, off-o.base) }
+
+// fileSpans streams two files side by side and returns differing spans.
+func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) ([]Span, error) {
+	r1, err := fa.Open(a.Path)
+	if err != nil {
+		return nil, fmt.Errorf("a: %w", err)
+	}
+	defer r1.Close()
+	r2, err := fb.Open(b.Path)
+	if err != nil {
+		return nil, fmt.Errorf("b: %w", err)
+	}
+	defer r2.Close()
+	const bs = 1 << 20
+	b1, b2 := make([]byte, bs), make([]byte, bs)
+	var spans []Span
+	var off int64
+	n := min(a.Size, b.Size)
+	for off < n {
+		k := int(min(bs, n-off))
+		if _, err := io.ReadFull(r1, b1[:k]); err != nil {
+			return nil, fmt.Errorf("a: reading %s at %d: %w", a.Path, off, err)
+		}
+		if _, err := io.ReadFull(r2, b2[:k]); err != nil {
+			return nil, fmt.Errorf("b: reading %s at %d: %w", b.Path, off, err)
+		}
+		if !bytes.Equal(b1[:k], b2[:k]) {
+			spans = appendDiffSpans(spans, b1[:k], b2[:k], off)
+		}
+		c.progress().Add(int64(k))
+		off += int64(k)
+	}
+	if a.Size != b.Size {
+		spans = append(spans, Span{n, max(a.Size, b.Size) - n})
+	}
+	return spans, nil
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func sameExtents(a, b *fsys.Entry) bool {
+	if len(a.Extents) == 0 || len(a.Extents) != len(b.Extents) || a.Size != b.Size {
+		return false
+	}
+	for i := range a.Extents {
+		if a.Extents[i] != b.Extents[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// overlapsDiff reports whether any of the entry's extents holds a
+// differing disk byte. The spans are not kept per partition here, so the
+// caller only uses it when both partitions sit at the same offset.
+func (c *comparer) overlapsDiff(e *fsys.Entry, r region) bool {
+	if c.curSpans == nil {
+		return true
+	}
+	for _, x := range e.Extents {
+		if len(clipSpans(c.curSpans, r.off+x.Offset, x.Length)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// diskOffset maps a file offset to an offset in the filesystem, when the
+// format gave extents.
+func diskOffset(e *fsys.Entry, off int64) (int64, bool) {
+	var pos int64
+	for _, x := range e.Extents {
+		if off < pos+x.Length {
+			return x.Offset + off - pos, true
+		}
+		pos += x.Length
+	}
+	return 0, false
+}
+
+// materialize gives random access to two differing files for the content
+// comparers: in memory when small, else in unlinked temporary files.
+func materialize(fa, fb fsys.FS, a, b *fsys.Entry) (io.ReaderAt, io.ReaderAt, func(), error) {
+	var closers []func()
+	cleanup := func() {
+		for _, f := range closers {
+			f()
+		}
+	}
+	get := func(f fsys.FS, e *fsys.Entry) (io.ReaderAt, error) {
+		r, err := f.Open(e.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		if e.Size <= 32<<20 {
+			buf, err := io.ReadAll(io.LimitReader(r, e.Size))
+			return bytes.NewReader(buf), err
+		}
+		t, err := os.CreateTemp("", "immutos-file-*")
+		if err != nil {
+			return nil, err
+		}
+		os.Remove(t.Name())
+		closers = append(closers, func() { t.Close() })
+		_, err = io.Copy(t, io.LimitReader(r, e.Size))
+		return t, err
+	}
+	xa, err := get(fa, a)
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	xb, err := get(fb, b)
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	return xa, xb, cleanup, nil
+}

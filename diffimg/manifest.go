@@ -1,0 +1,442 @@
+package diffimg
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/image"
+	"github.com/org/immutos-action/diffimg/layout"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// ManifestSchema names the manifest JSON format.
+const ManifestSchema = "immutos-diff/manifest/v1"
+
+// Manifest is one image's walk without a second image: enough to compare
+// two builds made on different machines without moving the images.
+type Manifest struct {
+	Schema     string              `json:"schema"`
+	Tool       string              `json:"tool,omitempty"`
+	Image      ManifestImage       `json:"image"`
+	Table      ManifestTable       `json:"table"`
+	Partitions []ManifestPartition `json:"partitions"`
+	// Filesystem is set for a bare filesystem image (no partition table).
+	Filesystem *ManifestFS `json:"filesystem,omitempty"`
+}
+
+// ManifestImage describes the image file.
+type ManifestImage struct {
+	Path       string `json:"path"`
+	Format     string `json:"format"`
+	Size       int64  `json:"size"`
+	FileSize   int64  `json:"file_size"`
+	SHA256     string `json:"sha256"`      // of the file
+	DiskSHA256 string `json:"disk_sha256"` // of the decoded disk
+}
+
+// ManifestField is a named, located value.
+type ManifestField struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	Class  string `json:"class,omitempty"`
+}
+
+// ManifestTable is the partition table.
+type ManifestTable struct {
+	Kind     string          `json:"kind"`
+	Fields   []ManifestField `json:"fields"`
+	Problems []string        `json:"problems,omitempty"`
+}
+
+// ManifestPartition is one partition.
+type ManifestPartition struct {
+	Index      int             `json:"index"`
+	TypeGUID   string          `json:"type_guid"`
+	UniqueGUID string          `json:"unique_guid,omitempty"`
+	Label      string          `json:"label"`
+	Attributes uint64          `json:"attributes"`
+	FirstLBA   uint64          `json:"first_lba"`
+	LastLBA    uint64          `json:"last_lba"`
+	Offset     int64           `json:"offset"`
+	Size       int64           `json:"size"`
+	SHA256     string          `json:"sha256"`
+	Fields     []ManifestField `json:"fields"`
+	Filesystem *ManifestFS     `json:"filesystem,omitempty"`
+}
+
+// ManifestFS is a filesystem's metadata and files.
+type ManifestFS struct {
+	Type     string          `json:"type"`
+	Metadata []ManifestField `json:"metadata"`
+	Files    []ManifestFile  `json:"files"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// ManifestFile is one entry.
+type ManifestFile struct {
+	Path   string            `json:"path"`
+	Type   string            `json:"type"`
+	Mode   string            `json:"mode"`
+	UID    *uint32           `json:"uid,omitempty"`
+	GID    *uint32           `json:"gid,omitempty"`
+	Size   int64             `json:"size"`
+	Mtime  string            `json:"mtime,omitempty"`
+	Atime  string            `json:"atime,omitempty"`
+	Ctime  string            `json:"ctime,omitempty"`
+	Btime  string            `json:"btime,omitempty"`
+	Nlink  uint32            `json:"nlink,omitempty"`
+	Link   string            `json:"link,omitempty"`
+	Device string            `json:"device,omitempty"`
+	Xattrs map[string]string `json:"xattrs,omitempty"`
+	Attrs  map[string]string `json:"attrs,omitempty"`
+	SHA256 string            `json:"sha256,omitempty"`
+}
+
+// ManifestOptions tune BuildManifest.
+type ManifestOptions struct {
+	Tool     string
+	Progress Progress
+}
+
+// BuildManifest walks one image.
+func BuildManifest(path string, opts ManifestOptions) (*Manifest, error) {
+	im, err := image.Open(path)
+	if err != nil {
+		return nil, &InputError{path, err}
+	}
+	defer im.Close()
+	m := &Manifest{Schema: ManifestSchema, Tool: opts.Tool,
+		Image: ManifestImage{Path: path, Format: im.Format, Size: im.Size, FileSize: im.FileSize}}
+	if m.Image.SHA256, err = digest(im.File, im.FileSize); err != nil {
+		return nil, &InputError{path, err}
+	}
+	m.Image.DiskSHA256 = m.Image.SHA256
+	if im.Format != image.FormatRaw {
+		if m.Image.DiskSHA256, err = digest(im, im.Size); err != nil {
+			return nil, &InputError{path, err}
+		}
+	}
+	t, err := layout.Parse(im, im.Size)
+	if err != nil {
+		return nil, &InputError{path, err}
+	}
+	m.Table = ManifestTable{Kind: t.Kind, Fields: fromLayout(t.Fields), Problems: t.Problems}
+	if t.Kind == "none" {
+		m.Filesystem = manifestFS(im, 0, im.Size)
+		return m, nil
+	}
+	for _, p := range t.Partitions {
+		mp := ManifestPartition{Index: p.Index, TypeGUID: p.TypeGUID, UniqueGUID: p.UniqueGUID, Label: p.Name,
+			Attributes: p.Attributes, FirstLBA: p.FirstLBA, LastLBA: p.LastLBA, Offset: p.Offset, Size: p.Size,
+			Fields: fromLayout(p.Fields)}
+		if mp.SHA256, err = digest(io.NewSectionReader(im, p.Offset, p.Size), p.Size); err != nil {
+			return nil, &InputError{path, err}
+		}
+		mp.Filesystem = manifestFS(im, p.Offset, p.Size)
+		m.Partitions = append(m.Partitions, mp)
+	}
+	return m, nil
+}
+
+func digest(r io.ReaderAt, n int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, n)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func fromLayout(fs []layout.Field) []ManifestField {
+	out := make([]ManifestField, len(fs))
+	for i, f := range fs {
+		out[i] = ManifestField{f.Name, f.Value, f.Offset, f.Length, f.Class}
+	}
+	return out
+}
+
+func manifestFS(r io.ReaderAt, off, size int64) *ManifestFS {
+	f, err := openFS(io.NewSectionReader(r, off, size), size)
+	if errors.Is(err, fsys.ErrUnknown) {
+		return nil
+	}
+	if err != nil {
+		return &ManifestFS{Type: "unknown", Error: err.Error()}
+	}
+	mfs := &ManifestFS{Type: f.Type()}
+	for _, x := range f.Metadata() {
+		mfs.Metadata = append(mfs.Metadata, ManifestField{x.Name, x.Value, x.Offset, x.Length, x.Class})
+	}
+	entries, err := collect(f)
+	if err != nil {
+		mfs.Error = err.Error()
+	}
+	for _, e := range entries {
+		mf := ManifestFile{Path: e.Path, Type: string(e.Type), Mode: fmt.Sprintf("%04o", e.Mode), Size: e.Size,
+			Mtime: fmtTime(e.Mtime), Atime: fmtTime(e.Atime), Ctime: fmtTime(e.Ctime), Btime: fmtTime(e.Btime),
+			Nlink: e.Nlink, Link: e.Link, Xattrs: e.Xattrs, Attrs: e.Attrs}
+		if e.HasOwner {
+			u, g := e.UID, e.GID
+			mf.UID, mf.GID = &u, &g
+		}
+		if e.Type == fsys.TypeChar || e.Type == fsys.TypeBlock {
+			mf.Device = fmt.Sprintf("%d:%d", e.Major, e.Minor)
+		}
+		if e.Type == fsys.TypeFile {
+			mf.SHA256 = fileDigest(f, e)
+		}
+		mfs.Files = append(mfs.Files, mf)
+	}
+	return mfs
+}
+
+func fileDigest(f fsys.FS, e *fsys.Entry) string {
+	r, err := f.Open(e.Path)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(r, e.Size)); err != nil {
+		return "error: " + err.Error()
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// WriteJSON writes the manifest as indented JSON.
+func (m *Manifest) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(m)
+}
+
+// ReadManifest parses a manifest file.
+func ReadManifest(path string) (*Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return DecodeManifest(f)
+}
+
+// DecodeManifest parses manifest JSON, checking its schema.
+func DecodeManifest(r io.Reader) (*Manifest, error) {
+	var m Manifest
+	if err := json.NewDecoder(io.LimitReader(r, 4<<30)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if m.Schema != ManifestSchema {
+		return nil, fmt.Errorf("manifest: schema %q, want %q", m.Schema, ManifestSchema)
+	}
+	return &m, nil
+}
+
+// isManifest reports whether a file starts like a JSON manifest.
+func isManifest(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 256)
+	n, _ := f.Read(buf)
+	for _, c := range buf[:n] {
+		switch c {
+		case ' ', '\n', '\r', '\t':
+			continue
+		case '{':
+			return json.Valid(buf[:0]) || bytesContains(buf[:n], ManifestSchema)
+		}
+		return false
+	}
+	return false
+}
+
+func bytesContains(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b) != "" && (func() bool {
+		for i := 0; i+len(s) <= len(b); i++ {
+			if string(b[i:i+len(s)]) == s {
+				return true
+			}
+		}
+		return false
+	})()
+}
+
+// CompareAny compares two inputs, each an image or a manifest. Two images
+// are compared byte for byte; when either side is a manifest, both are
+// compared as manifests (file digests and metadata).
+func CompareAny(a, b string, opts Options) (*report.Report, error) {
+	ma, mb := isManifest(a), isManifest(b)
+	if !ma && !mb {
+		return Compare(a, b, opts)
+	}
+	load := func(p string, isM bool) (*Manifest, error) {
+		if isM {
+			m, err := ReadManifest(p)
+			if err != nil {
+				return nil, &InputError{p, err}
+			}
+			return m, nil
+		}
+		return BuildManifest(p, ManifestOptions{Tool: opts.Tool})
+	}
+	x, err := load(a, ma)
+	if err != nil {
+		return nil, err
+	}
+	y, err := load(b, mb)
+	if err != nil {
+		return nil, err
+	}
+	return CompareManifests(x, y, opts), nil
+}
+
+// manifestFSys serves a manifest's files through fsys.FS so manifests are
+// compared by the same entry comparison as images.
+type manifestFSys struct {
+	m       *ManifestFS
+	digests map[string]string
+}
+
+func (f *manifestFSys) Type() string { return f.m.Type }
+func (f *manifestFSys) Metadata() []fsys.Field {
+	var out []fsys.Field
+	for _, x := range f.m.Metadata {
+		out = append(out, fsys.Field{Name: x.Name, Value: x.Value, Class: x.Class, Offset: x.Offset, Length: x.Length})
+	}
+	return out
+}
+func (f *manifestFSys) Walk(fn func(*fsys.Entry) error) error {
+	for _, mf := range f.m.Files {
+		e := &fsys.Entry{Path: mf.Path, Type: fsys.EntryType(mf.Type), Size: mf.Size, Nlink: mf.Nlink, Link: mf.Link,
+			Xattrs: mf.Xattrs, Attrs: mf.Attrs, Mtime: parseTime(mf.Mtime), Atime: parseTime(mf.Atime),
+			Ctime: parseTime(mf.Ctime), Btime: parseTime(mf.Btime)}
+		mode, _ := strconv.ParseUint(mf.Mode, 8, 32)
+		e.Mode = uint32(mode)
+		if mf.UID != nil && mf.GID != nil {
+			e.HasOwner, e.UID, e.GID = true, *mf.UID, *mf.GID
+		}
+		if mf.Device != "" {
+			fmt.Sscanf(mf.Device, "%d:%d", &e.Major, &e.Minor)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f *manifestFSys) Open(p string) (io.ReadCloser, error) {
+	return nil, errors.New("a manifest holds digests, not content")
+}
+func (f *manifestFSys) digest(p string) string {
+	if f.digests == nil {
+		f.digests = map[string]string{}
+		for _, mf := range f.m.Files {
+			f.digests[mf.Path] = mf.SHA256
+		}
+	}
+	return f.digests[p]
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// CompareManifests compares two manifests down to file digests.
+func CompareManifests(x, y *Manifest, opts Options) *report.Report {
+	c := &comparer{opts: opts, excluded: map[string]bool{}}
+	c.rep = &report.Report{Tool: opts.Tool,
+		A: report.Input{Path: x.Image.Path, Size: x.Image.Size, FileSize: x.Image.FileSize, Format: x.Image.Format, SHA256: x.Image.SHA256, Table: x.Table.Kind},
+		B: report.Input{Path: y.Image.Path, Size: y.Image.Size, FileSize: y.Image.FileSize, Format: y.Image.Format, SHA256: y.Image.SHA256, Table: y.Table.Kind},
+	}
+	c.rep.Notes = append(c.rep.Notes, "compared from manifests: file contents by sha256, no byte ranges")
+	if x.Image.SHA256 == y.Image.SHA256 {
+		c.rep.Identical = true
+		c.rep.Finish()
+		return c.rep
+	}
+	if x.Image.DiskSHA256 == y.Image.DiskSHA256 {
+		c.add(&report.Difference{Kind: report.KindContainer, Detail: fmt.Sprintf("the decoded disks are identical, but the files differ (%s vs %s)", x.Image.Format, y.Image.Format),
+			Cause: &report.Cause{Class: report.ClassContainer, Hint: containerHint(x.Image.Format, y.Image.Format)}})
+		c.rep.Finish()
+		return c.rep
+	}
+	c.compareFields(nil, nil, report.KindPartitionTable, toLayoutM(x.Table.Fields), toLayoutM(y.Table.Fields), 0)
+	if x.Filesystem != nil || y.Filesystem != nil {
+		c.manifestFS(nil, x.Filesystem, y.Filesystem)
+	}
+	pa, pb := manifestParts(x), manifestParts(y)
+	pairs, onlyA, onlyB := pairPartitions(pa, pb)
+	for _, p := range onlyA {
+		c.add(&report.Difference{Partition: report.Int(p.Index), Kind: report.KindRemoved, Detail: "partition " + p.Label() + " is only in a"})
+	}
+	for _, p := range onlyB {
+		c.add(&report.Difference{Partition: report.Int(p.Index), Kind: report.KindAdded, Detail: "partition " + p.Label() + " is only in b"})
+	}
+	byIndex := func(m *Manifest, i int) *ManifestPartition {
+		for k := range m.Partitions {
+			if m.Partitions[k].Index == i {
+				return &m.Partitions[k]
+			}
+		}
+		return nil
+	}
+	for _, pp := range pairs {
+		mpa, mpb := byIndex(x, pp[0].Index), byIndex(y, pp[1].Index)
+		idx := report.Int(mpa.Index)
+		c.compareFields(idx, nil, report.KindPartitionTable, toLayoutM(mpa.Fields), toLayoutM(mpb.Fields), 0)
+		if mpa.SHA256 == mpb.SHA256 {
+			continue
+		}
+		before := len(c.rep.Differences)
+		c.manifestFS(idx, mpa.Filesystem, mpb.Filesystem)
+		if len(c.rep.Differences) == before {
+			c.add(&report.Difference{Partition: idx, Kind: report.KindUnallocated,
+				Detail: fmt.Sprintf("partition sha256 differs (%s vs %s) but no file or field does: the difference is in free space or structures; compare the images to locate it", mpa.SHA256[:12], mpb.SHA256[:12])})
+		}
+	}
+	c.rep.Finish()
+	return c.rep
+}
+
+func toLayoutM(fs []ManifestField) []layout.Field {
+	out := make([]layout.Field, len(fs))
+	for i, f := range fs {
+		out[i] = layout.Field{Name: f.Name, Value: f.Value, Offset: f.Offset, Length: f.Length, Class: f.Class}
+	}
+	return out
+}
+
+func manifestParts(m *Manifest) []*layout.Partition {
+	var out []*layout.Partition
+	for _, p := range m.Partitions {
+		out = append(out, &layout.Partition{Index: p.Index, TypeGUID: p.TypeGUID, UniqueGUID: p.UniqueGUID, Name: p.Label, Offset: p.Offset, Size: p.Size})
+	}
+	return out
+}
+
+func (c *comparer) manifestFS(part *int, x, y *ManifestFS) {
+	switch {
+	case x == nil && y == nil:
+		return
+	case x == nil || y == nil:
+		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata, Detail: "a filesystem is recognised on one side only"})
+		return
+	case x.Type != y.Type:
+		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata, Detail: fmt.Sprintf("filesystem type differs: %s vs %s", x.Type, y.Type)})
+		return
+	}
+	c.compareFS(part, &manifestFSys{m: x}, &manifestFSys{m: y}, region{}, region{}, nil)
+}

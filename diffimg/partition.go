@@ -1,0 +1,99 @@
+package diffimg
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// OpenFS recognises and opens the filesystem in a partition or bare image.
+// It is a variable so the engine does not depend on every format package
+// directly (package fsys/detect sets it).
+var OpenFS = func(r io.ReaderAt, size int64) (fsys.FS, error) { return nil, fsys.ErrUnknown }
+
+// openFS opens a filesystem, turning a parser panic into an error so a
+// hostile image cannot crash the comparison.
+func openFS(r io.ReaderAt, size int64) (f fsys.FS, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, fmt.Errorf("filesystem parser failed: %v", p)
+		}
+	}()
+	return OpenFS(r, size)
+}
+
+// comparePartition explains differing spans (relative to the partition
+// start) of a paired partition, or of a whole bare disk when part is nil.
+func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
+	what := "partition " + ra.name
+	if part == nil {
+		what = "image"
+	}
+	c.progress().Describe(what)
+	secA := io.NewSectionReader(c.a, ra.off, ra.size)
+	secB := io.NewSectionReader(c.b, rb.off, rb.size)
+	fa, errA := openFS(secA, ra.size)
+	fb, errB := openFS(secB, rb.size)
+	switch {
+	case errA == nil && errB == nil && fa.Type() == fb.Type():
+		n := c.compareFS(part, fa, fb, ra, rb, spans)
+		if n == 0 {
+			c.unallocated(part, report.Str(fa.Type()), spans, ra, rb,
+				"outside every file and superblock field the walk compares (free space, slack past a file's end, or filesystem structures)")
+		}
+	case errA == nil && errB == nil:
+		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata,
+			Detail: fmt.Sprintf("filesystem type differs: %s vs %s", fa.Type(), fb.Type()), Field: "type", A: fa.Type(), B: fb.Type()})
+		c.bytesDiff(part, nil, nil, spans, "different filesystems", ra.off)
+	case errors.Is(errA, fsys.ErrUnknown) && errors.Is(errB, fsys.ErrUnknown):
+		c.bytesDiff(part, nil, nil, spans, "no filesystem recognised, compared as bytes", ra.off)
+	default:
+		var why string
+		if errA != nil && !errors.Is(errA, fsys.ErrUnknown) {
+			why = "a: " + errA.Error()
+		}
+		if errB != nil && !errors.Is(errB, fsys.ErrUnknown) {
+			if why != "" {
+				why += "; "
+			}
+			why += "b: " + errB.Error()
+		}
+		if errA != nil && errB == nil {
+			why = fmt.Sprintf("b holds %s but a does not parse: %s", fb.Type(), errString(errA))
+		} else if errB != nil && errA == nil {
+			why = fmt.Sprintf("a holds %s but b does not parse: %s", fa.Type(), errString(errB))
+		}
+		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata, Detail: "filesystem cannot be parsed: " + why})
+		c.bytesDiff(part, nil, nil, spans, "compared as bytes", ra.off)
+	}
+}
+
+func errString(err error) string {
+	if errors.Is(err, fsys.ErrUnknown) {
+		return "no filesystem recognised"
+	}
+	return err.Error()
+}
+
+// unallocated reports spans no file or field explains.
+func (c *comparer) unallocated(part *int, fsName *string, spans []Span, ra, rb region, where string) {
+	limit := c.opts.maxRanges()
+	for i, s := range spans {
+		if i == limit {
+			c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,
+				Detail:    fmt.Sprintf("%d more unallocated ranges differ (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")),
+				Truncated: "max-ranges"})
+			break
+		}
+		d := &report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,
+			Detail: fmt.Sprintf("%s differ at partition offset %d, %s", plural(s.Length, "byte"), s.Offset, where),
+			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes no file claims should be zero: make the filesystem from scratch on a zeroed device (mkfs tools do when the image is created fresh); a difference here can also be tampering"},
+		}
+		d.Offset, d.Length = report.Range(ra.off+s.Offset, s.Length)
+		d.Hexdump = c.hexdump(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length)
+		c.add(d)
+	}
+}

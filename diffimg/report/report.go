@@ -1,0 +1,203 @@
+// Package report holds the difference tree immutos-diff builds, and its
+// presenters: text, JSON, Markdown and HTML, each in its own file. The JSON
+// form is the "immutos-diff/report/v1" contract documented in
+// docs/report-schema.md: fields are added, never renamed.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Schema is the JSON report's schema name.
+const Schema = "immutos-diff/report/v1"
+
+// Difference kinds.
+const (
+	KindContent        = "content"
+	KindSize           = "size"
+	KindMode           = "mode"
+	KindOwner          = "owner"
+	KindMtime          = "mtime"
+	KindXattr          = "xattr"
+	KindLink           = "link"
+	KindType           = "type"
+	KindAdded          = "added"
+	KindRemoved        = "removed"
+	KindMetadata       = "metadata"
+	KindUnallocated    = "unallocated"
+	KindContainer      = "container"
+	KindPartitionTable = "partition-table"
+	KindExcluded       = "excluded"
+	KindNote           = "note"
+)
+
+// Cause classes.
+const (
+	ClassTimestamp   = "timestamp"
+	ClassUUID        = "uuid"
+	ClassOrdering    = "ordering"
+	ClassBuildPath   = "build-path"
+	ClassCompression = "compression"
+	ClassContainer   = "container"
+	ClassChecksum    = "checksum"
+	ClassContent     = "content"
+)
+
+// Input describes one compared input.
+type Input struct {
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`      // decoded size
+	FileSize int64  `json:"file_size"` // bytes on disk
+	Format   string `json:"format"`
+	SHA256   string `json:"sha256,omitempty"`
+	// Table is the partition table kind ("gpt", "mbr", "none", "manifest").
+	Table string `json:"table,omitempty"`
+}
+
+// Cause is why a difference most likely exists and how to fix it.
+type Cause struct {
+	Class string `json:"class"`
+	Hint  string `json:"hint,omitempty"`
+}
+
+// Difference is one node of the difference tree.
+type Difference struct {
+	Partition  *int    `json:"partition"`
+	Filesystem *string `json:"filesystem"`
+	File       *string `json:"file"`
+	Kind       string  `json:"kind"`
+	Detail     string  `json:"detail"`
+	Offset     *int64  `json:"offset,omitempty"`
+	Length     *int64  `json:"length,omitempty"`
+	Cause      *Cause  `json:"cause,omitempty"`
+	// Field names the differing field (e.g. "gpt.primary.disk-guid").
+	Field string `json:"field,omitempty"`
+	// A and B are the two values, when the difference is of a field.
+	A string `json:"a,omitempty"`
+	B string `json:"b,omitempty"`
+	// Path is the chain of structures from the file down to this node
+	// (e.g. [".initrd", "zstd", "cpio", "etc/os-release"]) for nested
+	// differences.
+	Path []string `json:"path,omitempty"`
+	// Diff is a unified text diff; Hexdump a bounded hexdump.
+	Diff    string `json:"diff,omitempty"`
+	Hexdump string `json:"hexdump,omitempty"`
+	// Truncated says a bound cut this node's output or children short.
+	Truncated string        `json:"truncated,omitempty"`
+	Children  []*Difference `json:"children"`
+}
+
+// Report is the result of a comparison.
+type Report struct {
+	Schema      string         `json:"schema"`
+	Tool        string         `json:"tool,omitempty"`
+	Identical   bool           `json:"identical"`
+	A           Input          `json:"a"`
+	B           Input          `json:"b"`
+	Summary     map[string]int `json:"summary"` // differences (leaves) per cause class
+	Differences []*Difference  `json:"differences"`
+	Excluded    []string       `json:"excluded,omitempty"`
+	Notes       []string       `json:"notes,omitempty"`
+}
+
+// Ptr helpers for the nullable JSON fields.
+func Int(v int) *int       { return &v }
+func Str(v string) *string { return &v }
+func Int64(v int64) *int64 { return &v }
+func Range(off, n int64) (*int64, *int64) {
+	return &off, &n
+}
+
+// Walk visits every difference depth-first with its depth.
+func (r *Report) Walk(fn func(d *Difference, depth int)) {
+	var rec func(ds []*Difference, depth int)
+	rec = func(ds []*Difference, depth int) {
+		for _, d := range ds {
+			fn(d, depth)
+			rec(d.Children, depth+1)
+		}
+	}
+	rec(r.Differences, 0)
+}
+
+// Finish fills the summary and fixes nil slices so JSON has [] not null.
+func (r *Report) Finish() {
+	r.Schema = Schema
+	r.Summary = map[string]int{}
+	var fix func(ds []*Difference) []*Difference
+	fix = func(ds []*Difference) []*Difference {
+		if ds == nil {
+			ds = []*Difference{}
+		}
+		for _, d := range ds {
+			d.Children = fix(d.Children)
+			if len(d.Children) == 0 && d.Kind != KindNote && d.Kind != KindExcluded {
+				class := ClassContent
+				if d.Cause != nil && d.Cause.Class != "" {
+					class = d.Cause.Class
+				}
+				r.Summary[class]++
+			}
+		}
+		return ds
+	}
+	r.Differences = fix(r.Differences)
+	if len(r.Differences) > 0 {
+		r.Identical = false
+	}
+}
+
+// Classes returns the summary's classes, most frequent first.
+func (r *Report) Classes() []string {
+	var cs []string
+	for c := range r.Summary {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if r.Summary[cs[i]] != r.Summary[cs[j]] {
+			return r.Summary[cs[i]] > r.Summary[cs[j]]
+		}
+		return cs[i] < cs[j]
+	})
+	return cs
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// ReadJSON parses a JSON report, checking its schema.
+func ReadJSON(rd io.Reader) (*Report, error) {
+	var r Report
+	dec := json.NewDecoder(io.LimitReader(rd, 1<<30))
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.Schema != Schema {
+		return nil, fmt.Errorf("report: schema %q, want %q", r.Schema, Schema)
+	}
+	return &r, nil
+}
+
+// Where names the location of a difference: "partition 2 squashfs /a/b".
+func (d *Difference) Where() string {
+	s := ""
+	if d.Partition != nil {
+		s = fmt.Sprintf("partition %d", *d.Partition)
+	} else {
+		s = "disk"
+	}
+	if d.Filesystem != nil {
+		s += " " + *d.Filesystem
+	}
+	if d.File != nil {
+		s += " " + *d.File
+	}
+	return s
+}
