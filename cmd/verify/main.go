@@ -1,0 +1,97 @@
+// Command immutos-verify builds NixOS images reproducibly, attests them and verifies
+// released images. Each subcommand lives in its own file and registers itself with
+// addCommand from an init function; main.go holds only the root command and the exit
+// status convention: 0 success, 1 a negative verdict (not verified / not reproducible),
+// 2 trouble (bad flags, unreadable or malformed input).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses shared by all subcommands.
+const (
+	exitOK      = 0
+	exitNo      = 1 // a negative verdict
+	exitTrouble = 2
+)
+
+// exitError carries an exit status and a one-line message out of a subcommand.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// negative returns an error that makes the command exit 1 with err as the reason.
+func negative(err error) error { return &exitError{exitNo, err} }
+
+// trouble returns an error that makes the command exit 2.
+func trouble(err error) error { return &exitError{exitTrouble, err} }
+
+var subcommands []func() *cobra.Command
+
+// addCommand registers a subcommand constructor (call it from init in the subcommand's file).
+func addCommand(f func() *cobra.Command) { subcommands = append(subcommands, f) }
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "immutos-verify",
+		Short:         "Prove NixOS disk images reproducible, attest and verify them",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return trouble(err) })
+	for _, f := range subcommands {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+// run executes the root command with args and returns the exit status; errors go to
+// stderr as one line.
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "immutos-verify: internal error: %v\n", r)
+			code = exitTrouble
+		}
+	}()
+	root := newRootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	} else {
+		code = exitTrouble // cobra's own errors: unknown command, bad args
+	}
+	fmt.Fprintf(stderr, "immutos-verify: %s\n", oneLine(err.Error()))
+	return code
+}
+
+func oneLine(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r == '\n' || r == '\r' {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	return strings.ToValidUTF8(string(out), "?")
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/org/immutos-action/attest"
+	"github.com/spf13/cobra"
+)
+
+func init() { addCommand(newReleaseCommand) }
+
+func newReleaseCommand() *cobra.Command {
+	var o attest.VerifyOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "release --bundle FILE (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) | --key PUBKEY.pem [--trusted-root FILE] ARTIFACT_OR_DIGEST",
+		Short: "Verify a released image (or any artifact) against sigstore bundles",
+		Long: `Verify ARTIFACT_OR_DIGEST (a file, hashed streaming, or sha256:<64 hex>) against the
+sigstore bundles given with --bundle (each file one bundle or JSON lines of several, as
+'gh attestation download' writes them). It is verified when at least one bundle verifies
+under the whole policy. Exit 0 verified, 1 not verified (the reason on stderr), 2 trouble.
+
+Without --trusted-root the public-good trusted root comes through TUF, or, offline, from
+the copy embedded in this binary (its date is shown).`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return trouble(fmt.Errorf("want exactly one ARTIFACT_OR_DIGEST, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Artifact = args[0]
+			res, err := attest.Verify(cmd.Context(), o)
+			if res != nil {
+				if asJSON {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					_ = enc.Encode(res)
+				} else {
+					printSummary(cmd.OutOrStdout(), cmd.ErrOrStderr(), res)
+				}
+			}
+			switch {
+			case err == nil:
+				return nil
+			case errors.Is(err, attest.ErrNotVerified):
+				return negative(fmt.Errorf("not verified: %w", err))
+			default:
+				return trouble(err)
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.Bundles, "bundle", nil, "sigstore bundle `FILE` (repeatable; one bundle or JSON lines)")
+	f.StringVar(&o.CertificateIdentity, "certificate-identity", "", "expected certificate identity (SAN), exact")
+	f.StringVar(&o.CertificateIdentityRegexp, "certificate-identity-regexp", "", "expected certificate identity (SAN), regular expression")
+	f.StringVar(&o.CertificateOIDCIssuer, "certificate-oidc-issuer", "", "expected OIDC issuer `URL`, exact")
+	f.StringVar(&o.CertificateOIDCIssuerRegexp, "certificate-oidc-issuer-regexp", "", "expected OIDC issuer, regular expression")
+	f.StringVar(&o.KeyPath, "key", "", "verify with this PEM public key `FILE` instead of a certificate identity")
+	f.StringVar(&o.TrustedRootPath, "trusted-root", "", "trusted root `FILE` (one JSON or JSON lines); default: TUF, else embedded copy")
+	f.StringVar(&o.PredicateType, "predicate-type", "", "accept only attestations with this predicate type `URI`")
+	f.BoolVar(&o.RequireReproducible, "require-reproducible", false, "also require a verified reproducibility attestation with a reproducible verdict")
+	f.StringVar(&o.SourceRepository, "source-repository", "", "require this source repository (`OWNER/REPO`)")
+	f.StringVar(&o.SignerWorkflow, "signer-workflow", "", "require this signer workflow (`OWNER/REPO/.github/workflows/FILE[@REF]`)")
+	f.BoolVar(&o.DenySelfHostedRunners, "deny-self-hosted-runners", false, "reject signatures made on self-hosted runners")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// printSummary writes a short human summary: who signed, which workflow and commit, when,
+// which logs. The trusted root's provenance goes to stderr when it is the embedded copy.
+func printSummary(out, errw io.Writer, r *attest.Result) {
+	if r.TrustedRoot.Kind == "embedded" {
+		fmt.Fprintf(errw, "note: no network for TUF; using the %s\n", r.TrustedRoot)
+	}
+	if !r.Verified {
+		return
+	}
+	fmt.Fprintf(out, "Verified %s (%s)\n", r.Artifact, r.Digest)
+	for _, b := range r.Bundles {
+		if !b.Verified {
+			continue
+		}
+		what := b.Kind
+		if b.PredicateType != "" {
+			what += " " + b.PredicateType
+		}
+		fmt.Fprintf(out, "  bundle %s: %s\n", bundleName(b), what)
+		if s := b.Signer; s != nil {
+			fmt.Fprintf(out, "    signed by   %s (issuer %s)\n", s.Identity, s.Issuer)
+			if s.SourceRepositoryURI != "" {
+				fmt.Fprintf(out, "    source      %s %s @ %s\n", s.SourceRepositoryURI, s.SourceRepositoryRef, s.SourceRepositoryDigest)
+			}
+			if s.BuildSignerURI != "" {
+				fmt.Fprintf(out, "    workflow    %s (%s, %s runner)\n", s.BuildSignerURI, s.BuildTrigger, s.RunnerEnvironment)
+			}
+			if s.RunInvocationURI != "" {
+				fmt.Fprintf(out, "    run         %s\n", s.RunInvocationURI)
+			}
+		} else {
+			hint := b.KeyHint
+			if hint == "" {
+				hint = "no hint"
+			}
+			fmt.Fprintf(out, "    signed by   the given key (%s)\n", hint)
+		}
+		for _, t := range b.Timestamps {
+			src := t.URI
+			if src == "" {
+				src = "log"
+			}
+			fmt.Fprintf(out, "    time        %s (%s %s)\n", t.Time.UTC().Format(time.RFC3339), t.Kind, src)
+		}
+		if len(b.TlogEntries) == 0 {
+			fmt.Fprintf(out, "    tlog        none\n")
+		}
+		for _, e := range b.TlogEntries {
+			fmt.Fprintf(out, "    tlog        index %d (%s %s, log %s)\n", e.LogIndex, e.Kind, e.Version, short(e.LogID))
+		}
+	}
+	if r.Verdict != "" {
+		fmt.Fprintf(out, "  reproducibility: %s\n", r.Verdict)
+	}
+}
+
+func bundleName(b attest.BundleResult) string {
+	if b.Line > 0 {
+		return fmt.Sprintf("%s#%d", b.File, b.Line)
+	}
+	return b.File
+}
+
+func short(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 16 {
+		return s[:16] + "…"
+	}
+	return s
+}
