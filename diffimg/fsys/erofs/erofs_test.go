@@ -1,0 +1,586 @@
+package erofs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/internal/testtool"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv("PATH", "/usr/sbin:/sbin:"+os.Getenv("PATH"))
+	os.Exit(m.Run())
+}
+
+const fixedTime = 1700000000
+
+// want is what a source file should look like in the image.
+type want struct {
+	typ          fsys.EntryType
+	mode         uint32
+	uid, gid     uint32
+	size         int64
+	mtime        time.Time
+	link         string
+	major, minor uint32
+	xattrs       map[string]string
+	sha          [32]byte
+}
+
+func writeFile(t *testing.T, p string, data []byte, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copySample(t *testing.T, srcDir, dstDir string, limit int, maxSize int64) {
+	t.Helper()
+	n := 0
+	_ = filepath.Walk(srcDir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || n >= limit {
+			return nil
+		}
+		if !fi.Mode().IsRegular() || fi.Size() > maxSize {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(srcDir, p)
+		writeFile(t, filepath.Join(dstDir, rel), data, 0o644)
+		n++
+		return nil
+	})
+}
+
+var xattrsOK bool
+
+// buildTree makes a varied source tree and returns its root.
+func buildTree(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "src")
+	rng := rand.New(rand.NewSource(1))
+	copySample(t, "/usr/bin", filepath.Join(root, "bin"), 40, 3<<20)
+	copySample(t, "/usr/share/doc", filepath.Join(root, "doc"), 150, 1<<20)
+	// Sizes around block and lcluster boundaries, random and text.
+	for _, n := range []int{0, 1, 100, 4095, 4096, 4097, 8191, 8192, 8193, 65535, 65536, 65537, 200000} {
+		b := make([]byte, n)
+		rng.Read(b)
+		writeFile(t, filepath.Join(root, "sizes", fmt.Sprintf("rand-%d", n)), b, 0o644)
+		txt := bytes.Repeat([]byte("the quick brown fox jumps over the lazy dog\n"), n/44+1)[:n]
+		writeFile(t, filepath.Join(root, "sizes", fmt.Sprintf("text-%d", n)), txt, 0o644)
+	}
+	big := make([]byte, 3<<20+123)
+	for i := range big {
+		big[i] = byte(i / 4096)
+	}
+	writeFile(t, filepath.Join(root, "big", "compressible"), big, 0o644)
+	rnd := make([]byte, 1<<20+777)
+	rng.Read(rnd)
+	writeFile(t, filepath.Join(root, "big", "incompressible"), rnd, 0o644)
+	mixed := append(append(append([]byte{}, rnd[:300000]...), big[:500000]...), rnd[300000:600000]...)
+	writeFile(t, filepath.Join(root, "big", "mixed"), mixed, 0o644)
+	// Duplicates (dedupe candidates).
+	writeFile(t, filepath.Join(root, "dup", "a"), big[:700000], 0o644)
+	writeFile(t, filepath.Join(root, "dup", "b"), big[:700000], 0o644)
+	writeFile(t, filepath.Join(root, "dup", "c"), big[:350001], 0o644)
+	// A directory with many entries spans several directory blocks.
+	for i := 0; i < 300; i++ {
+		writeFile(t, filepath.Join(root, "many", fmt.Sprintf("entry-with-a-longish-name-%04d", i)), []byte(fmt.Sprint(i)), 0o644)
+	}
+	// Modes and owners.
+	writeFile(t, filepath.Join(root, "modes", "suid"), []byte("#!/bin/sh\n"), 0o4755)
+	writeFile(t, filepath.Join(root, "modes", "sgid"), []byte("x"), 0o2711)
+	writeFile(t, filepath.Join(root, "modes", "private"), []byte("secret\n"), 0o600)
+	if err := os.MkdirAll(filepath.Join(root, "modes", "sticky"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(root, "modes", "sticky"), 0o1777)
+	os.Chown(filepath.Join(root, "modes", "private"), 1000, 100)
+	os.Chown(filepath.Join(root, "modes", "sgid"), 65534, 65533)
+	os.Chown(filepath.Join(root, "modes", "sticky"), 123456, 654321)
+	// Deep nesting.
+	deep := filepath.Join(root, "d1", "d2", "d3", "d4", "d5")
+	writeFile(t, filepath.Join(deep, "leaf"), []byte("leaf\n"), 0o644)
+	// Symlinks.
+	os.Symlink("../sizes/text-100", filepath.Join(root, "modes", "link"))
+	os.Symlink(strings.Repeat("long/", 80)+"target", filepath.Join(root, "modes", "longlink"))
+	os.Symlink("/nonexistent", filepath.Join(root, "dangling"))
+	// Hard link.
+	os.Link(filepath.Join(root, "sizes", "text-4097"), filepath.Join(root, "sizes", "hardlink"))
+	// Special files (root only).
+	if os.Geteuid() == 0 {
+		syscall.Mkfifo(filepath.Join(root, "dev", "fifo"), 0o644)
+		os.MkdirAll(filepath.Join(root, "dev"), 0o755)
+		if err := syscall.Mkfifo(filepath.Join(root, "dev", "fifo"), 0o640); err != nil {
+			t.Logf("mkfifo: %v", err)
+		}
+		if err := syscall.Mknod(filepath.Join(root, "dev", "null"), syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Logf("mknod: %v", err)
+		}
+		if err := syscall.Mknod(filepath.Join(root, "dev", "loop7"), syscall.S_IFBLK|0o660, 7<<8|7); err != nil {
+			t.Logf("mknod: %v", err)
+		}
+		if err := syscall.Mknod(filepath.Join(root, "dev", "bigdev"), syscall.S_IFCHR|0o600, int((300<<8)|(1234&0xff)|((1234&^0xff)<<12))); err != nil {
+			t.Logf("mknod: %v", err)
+		}
+	}
+	// xattrs (user.* on the temp filesystem).
+	xattrsOK = true
+	for _, x := range []struct{ p, k, v string }{
+		{"sizes/text-100", "user.comment", "hello"},
+		{"sizes/text-100", "user.other", strings.Repeat("v", 200)},
+		{"modes/suid", "user.comment", "hello"}, // shared candidate
+		{"many", "user.dir", "on a directory"},
+		{"big/compressible", "user.comment", "hello"},
+		{"big/compressible", "user.empty", ""},
+	} {
+		if err := syscall.Setxattr(filepath.Join(root, x.p), x.k, []byte(x.v), 0); err != nil {
+			t.Logf("setxattr unsupported here: %v", err)
+			xattrsOK = false
+			break
+		}
+	}
+	return root
+}
+
+func listXattrs(p string) map[string]string {
+	buf := make([]byte, 64<<10)
+	n, err := syscall.Listxattr(p, buf)
+	if err != nil || n == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, k := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+		if k == "" || strings.HasPrefix(k, "security.") || strings.HasPrefix(k, "system.") {
+			continue
+		}
+		vb := make([]byte, 64<<10)
+		vn, err := syscall.Getxattr(p, k, vb)
+		if err != nil {
+			continue
+		}
+		out[k] = string(vb[:vn])
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// expected walks the source tree. mtime < 0 keeps the source mtimes.
+func expected(t *testing.T, root string, mtime int64) map[string]want {
+	t.Helper()
+	out := map[string]want{}
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		key := "/" + filepath.ToSlash(rel)
+		if rel == "." {
+			key = "/"
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		w := want{mode: uint32(st.Mode) & 07777, uid: st.Uid, gid: st.Gid}
+		if mtime >= 0 {
+			w.mtime = time.Unix(mtime, 0).UTC()
+		} else {
+			w.mtime = time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC()
+		}
+		switch st.Mode & syscall.S_IFMT {
+		case syscall.S_IFREG:
+			w.typ, w.size = fsys.TypeFile, fi.Size()
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			w.sha = sha256.Sum256(data)
+		case syscall.S_IFDIR:
+			w.typ = fsys.TypeDir
+		case syscall.S_IFLNK:
+			w.typ = fsys.TypeSymlink
+			w.link, _ = os.Readlink(p)
+			w.size = int64(len(w.link))
+		case syscall.S_IFIFO:
+			w.typ = fsys.TypeFIFO
+		case syscall.S_IFCHR, syscall.S_IFBLK:
+			w.typ = fsys.TypeChar
+			if st.Mode&syscall.S_IFMT == syscall.S_IFBLK {
+				w.typ = fsys.TypeBlock
+			}
+			w.major = uint32((st.Rdev >> 8) & 0xfff)
+			w.minor = uint32((st.Rdev & 0xff) | ((st.Rdev >> 12) & 0xfff00))
+		case syscall.S_IFSOCK:
+			w.typ = fsys.TypeSocket
+		}
+		if w.typ != fsys.TypeSymlink {
+			w.xattrs = listXattrs(p)
+		}
+		out[key] = w
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mkfs(t testing.TB, img, src string, args ...string) {
+	t.Helper()
+	testtool.Run(t, nil, "mkfs.erofs", append(append([]string{"--quiet"}, args...), img, src)...)
+}
+
+func openFile(t testing.TB, p string) (fsys.FS, *os.File, int64) {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fi, _ := f.Stat()
+	fs, err := Open(f, fi.Size())
+	if err != nil {
+		t.Fatalf("Open %s: %v", p, err)
+	}
+	return fs, f, fi.Size()
+}
+
+// checkFS compares a filesystem against the expected tree.
+func checkFS(t *testing.T, fs fsys.FS, size int64, exp map[string]want) []*fsys.Entry {
+	t.Helper()
+	var got []*fsys.Entry
+	var paths []string
+	err := fs.Walk(func(e *fsys.Entry) error {
+		got = append(got, e)
+		paths = append(paths, e.Path)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Walk: %v", err)
+	}
+	// Parents before children, names sorted per directory.
+	index := map[string]int{}
+	for i, p := range paths {
+		if _, dup := index[p]; dup {
+			t.Errorf("path %s walked twice", p)
+		}
+		index[p] = i
+		if p != "/" {
+			parent := filepath.Dir(p)
+			if j, ok := index[parent]; !ok || j >= i {
+				t.Errorf("%s walked before its parent", p)
+			}
+		}
+	}
+	for i := 1; i < len(paths); i++ {
+		if filepath.Dir(paths[i-1]) == filepath.Dir(paths[i]) && paths[i-1] > paths[i] {
+			t.Errorf("siblings out of order: %s, %s", paths[i-1], paths[i])
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range got {
+		seen[e.Path] = true
+		w, ok := exp[e.Path]
+		if !ok {
+			t.Errorf("unexpected entry %s", e.Path)
+			continue
+		}
+		if e.Type != w.typ || e.Mode != w.mode || !e.HasOwner || e.UID != w.uid || e.GID != w.gid {
+			t.Errorf("%s: got type %s mode %o owner %d:%d, want %s %o %d:%d", e.Path, e.Type, e.Mode, e.UID, e.GID, w.typ, w.mode, w.uid, w.gid)
+		}
+		if (e.Type == fsys.TypeFile || e.Type == fsys.TypeSymlink) && e.Size != w.size {
+			t.Errorf("%s: size %d, want %d", e.Path, e.Size, w.size)
+		}
+		if !e.Mtime.Equal(w.mtime) {
+			t.Errorf("%s: mtime %v, want %v", e.Path, e.Mtime, w.mtime)
+		}
+		if e.Link != w.link || e.Major != w.major || e.Minor != w.minor {
+			t.Errorf("%s: link %q dev %d:%d, want %q %d:%d", e.Path, e.Link, e.Major, e.Minor, w.link, w.major, w.minor)
+		}
+		if xattrsOK && !reflect.DeepEqual(nonEmpty(e.Xattrs), w.xattrs) {
+			t.Errorf("%s: xattrs %v, want %v", e.Path, e.Xattrs, w.xattrs)
+		}
+		if e.Nlink == 0 {
+			t.Errorf("%s: nlink 0", e.Path)
+		}
+		var total int64
+		for _, x := range e.Extents {
+			if x.Offset < 0 || x.Length <= 0 || x.Offset+x.Length > size {
+				t.Errorf("%s: extent %+v outside the image", e.Path, x)
+			}
+			total += x.Length
+		}
+		if e.Type == fsys.TypeFile {
+			rc, err := fs.Open(e.Path)
+			if err != nil {
+				t.Errorf("Open %s: %v", e.Path, err)
+				continue
+			}
+			h := sha256.New()
+			n, err := io.Copy(h, rc)
+			rc.Close()
+			if err != nil {
+				t.Errorf("read %s: %v", e.Path, err)
+				continue
+			}
+			var sum [32]byte
+			copy(sum[:], h.Sum(nil))
+			if n != w.size || sum != w.sha {
+				t.Errorf("%s: content differs (%d bytes, want %d)", e.Path, n, w.size)
+			}
+		}
+	}
+	for p := range exp {
+		if !seen[p] {
+			t.Errorf("missing entry %s", p)
+		}
+	}
+	return got
+}
+
+func nonEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+var configs = []struct {
+	name string
+	args []string
+}{
+	{"plain", nil},
+	{"plain-extended-noinline", []string{"-Eforce-inode-extended,noinline_data"}},
+	{"chunk-blockmap", []string{"--chunksize=8192", "-Eforce-inode-blockmap"}},
+	{"chunk-indexes", []string{"--chunksize=16384", "-Eforce-chunk-indexes"}},
+	{"lz4", []string{"-zlz4"}},
+	{"lz4hc", []string{"-zlz4hc"}},
+	{"lz4hc12-C16384", []string{"-zlz4hc,12", "-C16384"}},
+	{"lz4hc-C65536", []string{"-zlz4hc", "-C65536"}},
+	{"lz4-ztailpacking", []string{"-zlz4", "-Eztailpacking"}},
+	{"lz4hc-ztailpacking-C65536", []string{"-zlz4hc,9", "-C65536", "-Eztailpacking"}},
+	{"lz4hc-legacy", []string{"-zlz4hc", "-Elegacy-compress"}},
+	{"lz4-extended", []string{"-zlz4", "-Eforce-inode-extended"}},
+}
+
+func TestImages(t *testing.T) {
+	testtool.Need(t, "mkfs.erofs")
+	src := buildTree(t)
+	exp := expected(t, src, fixedTime)
+	dir := t.TempDir()
+	for _, c := range configs {
+		t.Run(c.name, func(t *testing.T) {
+			img := filepath.Join(dir, c.name+".erofs")
+			mkfs(t, img, src, append([]string{"-T", fmt.Sprint(fixedTime)}, c.args...)...)
+			fs, f, size := openFile(t, img)
+			got := checkFS(t, fs, size, exp)
+			// The own reader must agree with go-erofs wherever go-erofs
+			// can read the image.
+			if _, isLib := fs.(*libFS); isLib {
+				sb, err := readSuperblock(f, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				own, err := openOwn(f, size, sb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got2 := checkFS(t, own, size, exp)
+				if len(got) == len(got2) {
+					for i := range got {
+						if got[i].Extents == nil {
+							// go-erofs lists no ranges for chunk-based files.
+							got2[i].Extents = nil
+						}
+						if !reflect.DeepEqual(got[i], got2[i]) {
+							t.Errorf("go-erofs and own reader differ:\n%+v\n%+v", got[i], got2[i])
+						}
+					}
+				}
+			}
+			t.Logf("%s: %d bytes, %d entries, %s", c.name, size, len(got), metaValue(fs, "feature-incompat"))
+		})
+	}
+}
+
+func metaValue(fs fsys.FS, name string) string {
+	for _, f := range fs.Metadata() {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+func TestPreservedMtime(t *testing.T) {
+	testtool.Need(t, "mkfs.erofs")
+	src := buildTree(t)
+	// Give every file a distinct mtime with nanoseconds.
+	i := int64(0)
+	filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		i++
+		if fi.Mode()&os.ModeSymlink == 0 {
+			ts := time.Unix(1600000000+i*37, i*1000003%1e9)
+			os.Chtimes(p, ts, ts)
+		}
+		return nil
+	})
+	exp := expected(t, src, -1)
+	for _, args := range [][]string{{"--preserve-mtime"}, {"--preserve-mtime", "-zlz4hc"}} {
+		img := filepath.Join(t.TempDir(), "img")
+		mkfs(t, img, src, args...)
+		fs, _, size := openFile(t, img)
+		// Symlink mtimes are set by the system; only compare the others.
+		e2 := map[string]want{}
+		for k, v := range exp {
+			if v.typ == fsys.TypeSymlink {
+				var st syscall.Stat_t
+				syscall.Lstat(filepath.Join(src, k), &st)
+				v.mtime = time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC()
+			}
+			e2[k] = v
+		}
+		checkFS(t, fs, size, e2)
+	}
+}
+
+func TestMetadata(t *testing.T) {
+	testtool.Need(t, "mkfs.erofs")
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "f"), []byte("hello\n"), 0o644)
+	for _, z := range [][]string{nil, {"-zlz4hc"}} {
+		img := filepath.Join(t.TempDir(), "img")
+		uuid := "0b9d5a1e-3c44-4e6b-9a55-8a2f0c1d2e3f"
+		mkfs(t, img, src, append([]string{"-U", uuid, "-T", "1234567890", "-Lmylabel"}, z...)...)
+		fs, f, _ := openFile(t, img)
+		byName := map[string]fsys.Field{}
+		for _, fl := range fs.Metadata() {
+			byName[fl.Name] = fl
+		}
+		u := byName["uuid"]
+		if u.Value != uuid || u.Class != "uuid" || u.Offset != 1024+48 || u.Length != 16 {
+			t.Errorf("uuid field %+v", u)
+		}
+		raw := make([]byte, 16)
+		f.ReadAt(raw, u.Offset)
+		if formatUUID([16]byte(raw)) != uuid {
+			t.Errorf("uuid offset does not hold the uuid")
+		}
+		bt := byName["build-time"]
+		if bt.Value != time.Unix(1234567890, 0).UTC().Format(time.RFC3339Nano) || bt.Class != "timestamp" {
+			t.Errorf("build-time field %+v", bt)
+		}
+		if v := byName["volume-name"].Value; v != "mylabel" {
+			t.Errorf("volume name %q", v)
+		}
+		if v := byName["block-size"].Value; v != "4096" {
+			t.Errorf("block size %q", v)
+		}
+		if cs := byName["checksum"].Value; strings.Contains(cs, "mismatch") {
+			t.Errorf("checksum %q", cs)
+		}
+		if z != nil && byName["compression-algorithms"].Value != "lz4" {
+			t.Errorf("algorithms %+v", byName["compression-algorithms"])
+		}
+		t.Logf("%+v", fs.Metadata())
+	}
+}
+
+// corruptions of a valid image: every one must give errors, never a
+// panic or a hang.
+func TestCorrupt(t *testing.T) {
+	testtool.Need(t, "mkfs.erofs")
+	src := buildTree(t)
+	for _, args := range [][]string{nil, {"-zlz4hc"}, {"-zlz4", "-Eztailpacking"}, {"-zlz4hc", "-C65536"}} {
+		img := filepath.Join(t.TempDir(), "img")
+		mkfs(t, img, src, append([]string{"-T", fmt.Sprint(fixedTime)}, args...)...)
+		data, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Truncations.
+		for _, n := range []int{0, 100, 1024, 1100, 1152, 4096, 8192, len(data) / 2, len(data) - 4096, len(data) - 1} {
+			if n < 0 || n > len(data) {
+				continue
+			}
+			exercise(t, data[:n], 1<<30)
+		}
+		// Random byte flips.
+		rng := rand.New(rand.NewSource(int64(len(args))))
+		for i := 0; i < 150; i++ {
+			d := append([]byte(nil), data...)
+			for j := 0; j < 1+rng.Intn(8); j++ {
+				var off int
+				if rng.Intn(2) == 0 {
+					off = 1024 + rng.Intn(min(len(d)-1024, 64<<10))
+				} else {
+					off = rng.Intn(len(d))
+				}
+				d[off] ^= byte(1 + rng.Intn(255))
+			}
+			exercise(t, d, 1<<30)
+		}
+	}
+}
+
+// exercise opens, walks and reads everything, bounded by budget bytes.
+func exercise(t testing.TB, data []byte, budget int64) {
+	fs, err := Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return
+	}
+	fs.Metadata()
+	var files []string
+	_ = fs.Walk(func(e *fsys.Entry) error {
+		if e.Type == fsys.TypeFile {
+			files = append(files, e.Path)
+		}
+		if len(files) > 10000 {
+			return io.EOF
+		}
+		return nil
+	})
+	sort.Strings(files)
+	for _, p := range files {
+		rc, err := fs.Open(p)
+		if err != nil {
+			continue
+		}
+		n, _ := io.Copy(io.Discard, io.LimitReader(rc, budget))
+		rc.Close()
+		budget -= n
+		if budget <= 0 {
+			return
+		}
+	}
+}
+
+func TestNotErofs(t *testing.T) {
+	for _, d := range [][]byte{nil, make([]byte, 4096), bytes.Repeat([]byte{0xff}, 8192)} {
+		if _, err := Open(bytes.NewReader(d), int64(len(d))); err == nil {
+			t.Errorf("Open of %d junk bytes succeeded", len(d))
+		}
+	}
+}
+

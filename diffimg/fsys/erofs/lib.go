@@ -1,0 +1,200 @@
+package erofs
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	goerofs "github.com/erofs/go-erofs"
+
+	"github.com/org/immutos-action/diffimg/fsys"
+)
+
+// libFS reads an uncompressed image through go-erofs.
+type libFS struct {
+	fs   fs.FS
+	size int64
+	meta []fsys.Field
+}
+
+func openLib(r io.ReaderAt, size int64, sb *superblock) (*libFS, error) {
+	// go-erofs reads through r without knowing the image size; a bounded
+	// view turns reads past the end into errors.
+	f, err := goerofs.Open(io.NewSectionReader(r, 0, size))
+	if err != nil {
+		return nil, err
+	}
+	l := &libFS{fs: f, size: size, meta: sb.metadata()}
+	if _, err := l.stat("/"); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *libFS) Type() string { return "erofs" }
+
+func (l *libFS) Metadata() []fsys.Field { return append([]fsys.Field(nil), l.meta...) }
+
+func fsPath(p string) string {
+	c := path.Clean("/" + p)
+	if c == "/" {
+		return "."
+	}
+	return c[1:]
+}
+
+func (l *libFS) stat(p string) (fs.FileInfo, error) {
+	return fs.Lstat(l.fs, fsPath(p))
+}
+
+func (l *libFS) entry(p string, fi fs.FileInfo) (*fsys.Entry, uint64, error) {
+	st, ok := fi.Sys().(*goerofs.Stat)
+	if !ok {
+		return nil, 0, fmt.Errorf("erofs: %s: no inode data", p)
+	}
+	e := &fsys.Entry{
+		Path:     p,
+		Mode:     uint32(st.Mode.Perm()),
+		HasOwner: true,
+		UID:      st.UID,
+		GID:      st.GID,
+		Mtime:    time.Unix(int64(st.Mtime), int64(st.MtimeNs%1e9)).UTC(),
+		Nlink:    uint32(st.Nlink),
+	}
+	if st.Mode&fs.ModeSetuid != 0 {
+		e.Mode |= 04000
+	}
+	if st.Mode&fs.ModeSetgid != 0 {
+		e.Mode |= 02000
+	}
+	if st.Mode&fs.ModeSticky != 0 {
+		e.Mode |= 01000
+	}
+	m := st.Mode
+	switch {
+	case m.IsRegular():
+		e.Type = fsys.TypeFile
+		e.Size = st.Size
+		if dr, ok := fi.(interface{ DataRange() []goerofs.DataRange }); ok {
+			for _, r := range dr.DataRange() {
+				if r.Offset < 0 || r.Device != 0 || r.Size <= 0 {
+					continue
+				}
+				if r.Offset > l.size || r.Size > l.size-r.Offset {
+					return nil, 0, corruptf("%s: data range beyond the image", p)
+				}
+				e.Extents = appendExtent(e.Extents, r.Offset, r.Size)
+			}
+		}
+	case m.IsDir():
+		e.Type = fsys.TypeDir
+	case m&fs.ModeSymlink != 0:
+		e.Type = fsys.TypeSymlink
+		if st.Size > maxSymlinkSize {
+			return nil, 0, corruptf("%s: symlink target of %d bytes", p, st.Size)
+		}
+		t, err := fs.ReadLink(l.fs, fsPath(p))
+		if err != nil {
+			return nil, 0, fmt.Errorf("erofs: %s: %w", p, err)
+		}
+		e.Link, e.Size = t, int64(len(t))
+	case m&fs.ModeNamedPipe != 0:
+		e.Type = fsys.TypeFIFO
+	case m&fs.ModeSocket != 0:
+		e.Type = fsys.TypeSocket
+	case m&fs.ModeCharDevice != 0:
+		e.Type = fsys.TypeChar
+		e.Major, e.Minor = majorMinor(st.Rdev)
+	case m&fs.ModeDevice != 0:
+		e.Type = fsys.TypeBlock
+		e.Major, e.Minor = majorMinor(st.Rdev)
+	default:
+		return nil, 0, corruptf("%s: unknown file type", p)
+	}
+	if len(st.Xattrs) > 0 {
+		e.Xattrs = make(map[string]string, len(st.Xattrs))
+		for k, v := range st.Xattrs {
+			e.Xattrs[k] = v
+		}
+	}
+	return e, uint64(st.Ino), nil
+}
+
+func (l *libFS) Walk(fn func(*fsys.Entry) error) (err error) {
+	defer recoverErr(&err)
+	fi, err := l.stat("/")
+	if err != nil {
+		return fmt.Errorf("erofs: root: %w", err)
+	}
+	return l.walk("/", fi, 0, map[uint64]bool{}, fn)
+}
+
+func (l *libFS) walk(p string, fi fs.FileInfo, depth int, seen map[uint64]bool, fn func(*fsys.Entry) error) error {
+	e, nid, err := l.entry(p, fi)
+	if err != nil {
+		return err
+	}
+	if err := fn(e); err != nil {
+		return err
+	}
+	if e.Type != fsys.TypeDir {
+		return nil
+	}
+	if depth >= fsys.MaxDepth {
+		return fmt.Errorf("erofs: %s: directory nesting deeper than %d", p, fsys.MaxDepth)
+	}
+	if seen[nid] {
+		return corruptf("%s: directory inode %d reached twice (cycle)", p, nid)
+	}
+	seen[nid] = true
+	ents, err := fs.ReadDir(l.fs, fsPath(p))
+	if err != nil {
+		return fmt.Errorf("erofs: %s: %w", p, err)
+	}
+	sort.SliceStable(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for _, d := range ents {
+		name := d.Name()
+		if name == "." || name == ".." {
+			continue
+		}
+		if name == "" || strings.Contains(name, "/") {
+			return corruptf("%s: bad entry name %q", p, name)
+		}
+		cfi, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("erofs: %s: %w", path.Join(p, name), err)
+		}
+		if err := l.walk(path.Join(p, name), cfi, depth+1, seen, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *libFS) Open(p string) (rc io.ReadCloser, err error) {
+	defer recoverErr(&err)
+	fi, err := l.stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("erofs: %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("erofs: %s: not a regular file", p)
+	}
+	f, err := l.fs.Open(fsPath(p))
+	if err != nil {
+		return nil, fmt.Errorf("erofs: %s: %w", p, err)
+	}
+	return &libFile{f: f, safe: safeReader{r: &exactReader{r: f, left: fi.Size()}}}, nil
+}
+
+type libFile struct {
+	f    fs.File
+	safe safeReader
+}
+
+func (f *libFile) Read(p []byte) (int, error) { return f.safe.Read(p) }
+func (f *libFile) Close() error               { return f.f.Close() }

@@ -1,0 +1,958 @@
+package erofs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/org/immutos-action/diffimg/fsys"
+)
+
+// Inode data layouts.
+const (
+	layoutFlatPlain      = 0
+	layoutCompressedFull = 1
+	layoutFlatInline     = 2
+	layoutCompressedComp = 3
+	layoutChunkBased     = 4
+)
+
+const (
+	nullAddr       = 0xFFFFFFFF
+	maxSymlinkSize = 64 << 10
+	maxDirSize     = 1 << 30
+	maxDirEntries  = 1 << 22
+)
+
+var errCorrupt = errors.New("erofs: corrupt image")
+
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errCorrupt, fmt.Sprintf(format, args...))
+}
+
+// image is the own reader's view of the filesystem.
+type image struct {
+	r       io.ReaderAt
+	size    int64
+	sb      *superblock
+	blkbits uint
+	blksz   int64
+	meta    []fsys.Field
+
+	packed      *inode // packed inode (fragments), loaded lazily
+	packedErr   error
+	packedTried bool
+	prefixes    []xattrPrefix
+	prefixErr   error
+	prefixTried bool
+}
+
+type xattrPrefix struct {
+	base  uint8
+	infix string
+}
+
+func openOwn(r io.ReaderAt, size int64, sb *superblock) (*image, error) {
+	if unk := sb.featureIncompat &^ incompatSupported; unk != 0 {
+		return nil, fmt.Errorf("erofs: unsupported incompatible features %s", flagNames(unk, incompatNames))
+	}
+	img := &image{r: r, size: size, sb: sb, blkbits: uint(sb.blkszbits), blksz: int64(1) << sb.blkszbits}
+	img.meta = sb.metadata()
+	// The root inode must at least be readable.
+	if _, err := img.inode(uint64(sb.rootNid)); err != nil {
+		return nil, fmt.Errorf("erofs: root inode: %w", err)
+	}
+	return img, nil
+}
+
+// readAt reads exactly n bytes at off, after checking the range against
+// the image size.
+func (img *image) readAt(off, n int64) ([]byte, error) {
+	if err := img.check(off, n); err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if _, err := img.r.ReadAt(b, off); err != nil && !(err == io.EOF && n == 0) {
+		return nil, fmt.Errorf("erofs: read %d bytes at %d: %w", n, off, err)
+	}
+	return b, nil
+}
+
+func (img *image) check(off, n int64) error {
+	if off < 0 || n < 0 || off > img.size || n > img.size-off {
+		return corruptf("range [%d,+%d) outside the %d-byte image", off, n, img.size)
+	}
+	return nil
+}
+
+// section returns a reader of the image range [off, off+n).
+func (img *image) section(off, n int64) (io.Reader, error) {
+	if err := img.check(off, n); err != nil {
+		return nil, err
+	}
+	return io.NewSectionReader(img.r, off, n), nil
+}
+
+// blkpos converts a block address to a byte offset, with overflow checks.
+func (img *image) blkpos(blk uint64) (int64, error) {
+	if blk >= uint64(img.size)>>img.blkbits+1 {
+		return 0, corruptf("block address %d beyond the image", blk)
+	}
+	return int64(blk) << img.blkbits, nil
+}
+
+type inode struct {
+	nid      uint64
+	iloc     int64 // byte offset of the inode
+	extended bool
+	layout   uint8
+	isize    int64 // 32 or 64
+	xicount  uint16
+	mode     uint16
+	nlink    uint32
+	size     int64
+	iu       uint32
+	uid, gid uint32
+	mtime    int64
+	mtimeNs  uint32
+}
+
+func (ino *inode) xattrSize() int64 {
+	if ino.xicount == 0 {
+		return 0
+	}
+	return 12 + 4*(int64(ino.xicount)-1)
+}
+
+// dataOff is where inline data, chunk indexes or the compression map
+// header area begins: right after the inode and its inline xattrs.
+func (ino *inode) dataOff() int64 { return ino.iloc + ino.isize + ino.xattrSize() }
+
+func (img *image) inode(nid uint64) (*inode, error) {
+	if nid > uint64(img.size)/32 {
+		return nil, corruptf("nid %d beyond the image", nid)
+	}
+	base := int64(img.sb.metaBlkaddr) << img.blkbits
+	iloc := base + int64(nid)*32
+	b, err := img.readAt(iloc, 32)
+	if err != nil {
+		return nil, fmt.Errorf("inode %d: %w", nid, err)
+	}
+	le := binary.LittleEndian
+	format := le.Uint16(b[0:])
+	ino := &inode{nid: nid, iloc: iloc, extended: format&1 != 0, layout: uint8(format>>1) & 7}
+	if format>>4 != 0 {
+		return nil, corruptf("inode %d: unsupported i_format 0x%x", nid, format)
+	}
+	if ino.extended {
+		b, err = img.readAt(iloc, 64)
+		if err != nil {
+			return nil, fmt.Errorf("inode %d: %w", nid, err)
+		}
+		ino.isize = 64
+		ino.xicount = le.Uint16(b[2:])
+		ino.mode = le.Uint16(b[4:])
+		ino.size = int64(le.Uint64(b[8:]))
+		ino.iu = le.Uint32(b[16:])
+		ino.uid = le.Uint32(b[24:])
+		ino.gid = le.Uint32(b[28:])
+		ino.mtime = int64(le.Uint64(b[32:]))
+		ino.mtimeNs = le.Uint32(b[40:])
+		ino.nlink = le.Uint32(b[44:])
+	} else {
+		ino.isize = 32
+		ino.xicount = le.Uint16(b[2:])
+		ino.mode = le.Uint16(b[4:])
+		ino.nlink = uint32(le.Uint16(b[6:]))
+		ino.size = int64(le.Uint32(b[8:]))
+		// Compact inodes keep no timestamp of their own: they use the
+		// superblock build time, plus the 32-bit offset newer formats
+		// store in the formerly reserved field (zero in older images).
+		ino.mtime = int64(img.sb.buildTime) + int64(le.Uint32(b[12:]))
+		ino.mtimeNs = img.sb.buildTimeNsec
+		ino.iu = le.Uint32(b[16:])
+		ino.uid = uint32(le.Uint16(b[24:]))
+		ino.gid = uint32(le.Uint16(b[26:]))
+	}
+	if ino.size < 0 {
+		return nil, corruptf("inode %d: negative size", nid)
+	}
+	if ino.mtimeNs >= 1e9 {
+		ino.mtimeNs = 0
+	}
+	if ino.layout > layoutChunkBased {
+		return nil, corruptf("inode %d: unknown data layout %d", nid, ino.layout)
+	}
+	if err := img.check(iloc, ino.isize+ino.xattrSize()); err != nil {
+		return nil, fmt.Errorf("inode %d: %w", nid, err)
+	}
+	return ino, nil
+}
+
+const (
+	sIFMT   = 0170000
+	sIFSOCK = 0140000
+	sIFLNK  = 0120000
+	sIFREG  = 0100000
+	sIFBLK  = 0060000
+	sIFDIR  = 0040000
+	sIFCHR  = 0020000
+	sIFIFO  = 0010000
+)
+
+func (ino *inode) typ() fsys.EntryType {
+	switch ino.mode & sIFMT {
+	case sIFREG:
+		return fsys.TypeFile
+	case sIFDIR:
+		return fsys.TypeDir
+	case sIFLNK:
+		return fsys.TypeSymlink
+	case sIFCHR:
+		return fsys.TypeChar
+	case sIFBLK:
+		return fsys.TypeBlock
+	case sIFIFO:
+		return fsys.TypeFIFO
+	case sIFSOCK:
+		return fsys.TypeSocket
+	}
+	return ""
+}
+
+// content returns a reader of the inode's data, exactly ino.size bytes.
+func (img *image) content(ino *inode) (io.Reader, error) {
+	if ino.size == 0 {
+		return bytes.NewReader(nil), nil
+	}
+	var r io.Reader
+	var err error
+	switch ino.layout {
+	case layoutFlatPlain, layoutFlatInline:
+		r, err = img.flatReader(ino)
+	case layoutChunkBased:
+		r, err = img.chunkReader(ino)
+	case layoutCompressedFull, layoutCompressedComp:
+		r, err = img.zReader(ino, 0, ino.size, 0)
+	default:
+		err = corruptf("inode %d: unknown data layout %d", ino.nid, ino.layout)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &exactReader{r: r, left: ino.size}, nil
+}
+
+// exactReader returns exactly left bytes of r, then io.EOF; a short
+// source is an error, never a silent truncation.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF {
+		if e.left > 0 {
+			return n, fmt.Errorf("%w: data ends %d bytes early", errCorrupt, e.left)
+		}
+		err = nil
+	}
+	if e.left == 0 && err == nil {
+		err = io.EOF
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+	if n == 0 && err == nil {
+		// Guard against a source that never advances.
+		return 0, fmt.Errorf("%w: no progress reading data", errCorrupt)
+	}
+	return n, err
+}
+
+// flatExtents returns the byte ranges of a FLAT_PLAIN or FLAT_INLINE inode.
+func (img *image) flatExtents(ino *inode) ([]fsys.Extent, error) {
+	if ino.size == 0 {
+		return nil, nil
+	}
+	var plainLen, tailLen int64
+	if ino.layout == layoutFlatPlain {
+		plainLen = ino.size
+	} else {
+		nblocks := (ino.size-1)>>img.blkbits + 1
+		plainLen = (nblocks - 1) << img.blkbits
+		tailLen = ino.size - plainLen
+	}
+	var ext []fsys.Extent
+	if plainLen > 0 {
+		if ino.iu == nullAddr {
+			return nil, corruptf("inode %d: data block address unset", ino.nid)
+		}
+		off, err := img.blkpos(uint64(ino.iu))
+		if err != nil {
+			return nil, err
+		}
+		if err := img.check(off, plainLen); err != nil {
+			return nil, fmt.Errorf("inode %d: %w", ino.nid, err)
+		}
+		ext = append(ext, fsys.Extent{Offset: off, Length: plainLen})
+	}
+	if tailLen > 0 {
+		off := ino.dataOff()
+		if off&(img.blksz-1)+tailLen > img.blksz {
+			return nil, corruptf("inode %d: inline data crosses a block boundary", ino.nid)
+		}
+		if err := img.check(off, tailLen); err != nil {
+			return nil, fmt.Errorf("inode %d: %w", ino.nid, err)
+		}
+		ext = append(ext, fsys.Extent{Offset: off, Length: tailLen})
+	}
+	return ext, nil
+}
+
+func (img *image) flatReader(ino *inode) (io.Reader, error) {
+	ext, err := img.flatExtents(ino)
+	if err != nil {
+		return nil, err
+	}
+	var rs []io.Reader
+	for _, e := range ext {
+		rs = append(rs, io.NewSectionReader(img.r, e.Offset, e.Length))
+	}
+	return io.MultiReader(rs...), nil
+}
+
+// chunk-based layout
+
+type chunkInfo struct {
+	chunkbits uint
+	indexes   bool // 8-byte chunk indexes rather than 4-byte block map entries
+	count     int64
+	base      int64
+	unit      int64
+}
+
+func (img *image) chunkInfo(ino *inode) (*chunkInfo, error) {
+	format := uint16(ino.iu)
+	ci := &chunkInfo{chunkbits: img.blkbits + uint(format&0x1f), indexes: format&0x20 != 0}
+	if format&^0x3f != 0 {
+		return nil, corruptf("inode %d: unsupported chunk format 0x%x", ino.nid, format)
+	}
+	if ci.chunkbits > 40 {
+		return nil, corruptf("inode %d: chunk size 2^%d too large", ino.nid, ci.chunkbits)
+	}
+	ci.count = (ino.size-1)>>ci.chunkbits + 1
+	ci.unit = 4
+	if ci.indexes {
+		ci.unit = 8
+	}
+	ci.base = (ino.dataOff() + ci.unit - 1) &^ (ci.unit - 1)
+	if ci.count > img.size/ci.unit {
+		return nil, corruptf("inode %d: %d chunks cannot fit the image", ino.nid, ci.count)
+	}
+	if err := img.check(ci.base, ci.count*ci.unit); err != nil {
+		return nil, fmt.Errorf("inode %d chunk indexes: %w", ino.nid, err)
+	}
+	return ci, nil
+}
+
+// chunk returns the byte offset of chunk i, or -1 for a hole.
+func (img *image) chunk(ino *inode, ci *chunkInfo, i int64) (int64, error) {
+	b, err := img.readAt(ci.base+i*ci.unit, ci.unit)
+	if err != nil {
+		return 0, err
+	}
+	le := binary.LittleEndian
+	var blk uint64
+	if ci.indexes {
+		if le.Uint16(b[2:])&0x7fff != 0 && img.sb.extraDevices != 0 {
+			return 0, fmt.Errorf("erofs: inode %d: chunk on an extra device is not supported", ino.nid)
+		}
+		lo := le.Uint32(b[4:])
+		if lo == nullAddr {
+			return -1, nil
+		}
+		blk = uint64(lo)
+	} else {
+		lo := le.Uint32(b[0:])
+		if lo == nullAddr {
+			return -1, nil
+		}
+		blk = uint64(lo)
+	}
+	return img.blkpos(blk)
+}
+
+type chunkReader struct {
+	img *image
+	ino *inode
+	ci  *chunkInfo
+	pos int64
+	cur io.Reader
+}
+
+func (img *image) chunkReader(ino *inode) (io.Reader, error) {
+	ci, err := img.chunkInfo(ino)
+	if err != nil {
+		return nil, err
+	}
+	return &chunkReader{img: img, ino: ino, ci: ci}, nil
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for {
+		if c.pos >= c.ino.size {
+			return 0, io.EOF
+		}
+		if c.cur != nil {
+			n, err := c.cur.Read(p)
+			c.pos += int64(n)
+			if err == io.EOF {
+				c.cur = nil
+				err = nil
+			}
+			if n > 0 || err != nil {
+				return n, err
+			}
+			continue
+		}
+		i := c.pos >> c.ci.chunkbits
+		clen := int64(1)<<c.ci.chunkbits - (c.pos - i<<c.ci.chunkbits)
+		if clen > c.ino.size-c.pos {
+			clen = c.ino.size - c.pos
+		}
+		off, err := c.img.chunk(c.ino, c.ci, i)
+		if err != nil {
+			return 0, err
+		}
+		if off < 0 {
+			c.cur = io.LimitReader(zeroReader{}, clen)
+			continue
+		}
+		r, err := c.img.section(off+(c.pos-i<<c.ci.chunkbits), clen)
+		if err != nil {
+			return 0, fmt.Errorf("inode %d chunk %d: %w", c.ino.nid, i, err)
+		}
+		c.cur = r
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func (img *image) chunkExtents(ino *inode) ([]fsys.Extent, error) {
+	if ino.size == 0 {
+		return nil, nil
+	}
+	ci, err := img.chunkInfo(ino)
+	if err != nil {
+		return nil, err
+	}
+	var ext []fsys.Extent
+	for i := int64(0); i < ci.count; i++ {
+		off, err := img.chunk(ino, ci, i)
+		if err != nil {
+			return nil, err
+		}
+		if off < 0 {
+			continue
+		}
+		l := int64(1) << ci.chunkbits
+		if rest := ino.size - i<<ci.chunkbits; rest < l {
+			l = rest
+		}
+		if err := img.check(off, l); err != nil {
+			return nil, fmt.Errorf("inode %d chunk %d: %w", ino.nid, i, err)
+		}
+		ext = appendExtent(ext, off, l)
+	}
+	return ext, nil
+}
+
+func appendExtent(ext []fsys.Extent, off, l int64) []fsys.Extent {
+	if n := len(ext); n > 0 && ext[n-1].Offset+ext[n-1].Length == off {
+		ext[n-1].Length += l
+		return ext
+	}
+	return append(ext, fsys.Extent{Offset: off, Length: l})
+}
+
+// directories
+
+type dirent struct {
+	name  string
+	nid   uint64
+	ftype uint8
+}
+
+func (img *image) readDir(ino *inode) ([]dirent, error) {
+	if ino.size > maxDirSize {
+		return nil, corruptf("directory %d: size %d too large", ino.nid, ino.size)
+	}
+	r, err := img.content(ino)
+	if err != nil {
+		return nil, err
+	}
+	var out []dirent
+	blk := make([]byte, img.blksz)
+	for pos := int64(0); pos < ino.size; pos += img.blksz {
+		n := img.blksz
+		if ino.size-pos < n {
+			n = ino.size - pos
+		}
+		b := blk[:n]
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, fmt.Errorf("directory %d: %w", ino.nid, err)
+		}
+		ents, err := parseDirBlock(b)
+		if err != nil {
+			return nil, fmt.Errorf("directory %d: %w", ino.nid, err)
+		}
+		out = append(out, ents...)
+		if len(out) > maxDirEntries {
+			return nil, corruptf("directory %d: too many entries", ino.nid)
+		}
+	}
+	return out, nil
+}
+
+func parseDirBlock(b []byte) ([]dirent, error) {
+	if len(b) < 12 {
+		return nil, corruptf("directory block of %d bytes", len(b))
+	}
+	le := binary.LittleEndian
+	first := int(le.Uint16(b[8:]))
+	if first < 12 || first%12 != 0 || first > len(b) {
+		return nil, corruptf("bad first name offset %d", first)
+	}
+	count := first / 12
+	out := make([]dirent, 0, count)
+	for i := 0; i < count; i++ {
+		d := b[i*12:]
+		start := int(le.Uint16(d[8:]))
+		end := len(b)
+		if i+1 < count {
+			end = int(le.Uint16(d[12+8:]))
+		}
+		if start < first || start > end || end > len(b) {
+			return nil, corruptf("bad name offsets %d..%d", start, end)
+		}
+		name := b[start:end]
+		if i+1 == count {
+			if j := bytes.IndexByte(name, 0); j >= 0 {
+				name = name[:j]
+			}
+		}
+		if len(name) == 0 {
+			return nil, corruptf("empty name in directory")
+		}
+		out = append(out, dirent{name: string(name), nid: le.Uint64(d[0:]), ftype: d[10]})
+	}
+	return out, nil
+}
+
+// xattrs
+
+var xattrPrefixNames = map[uint8]string{
+	1: "user.",
+	2: "system.posix_acl_access",
+	3: "system.posix_acl_default",
+	4: "trusted.",
+	5: "lustre.",
+	6: "security.",
+}
+
+func (img *image) xattrs(ino *inode) (map[string]string, error) {
+	xs := ino.xattrSize()
+	if xs == 0 {
+		return nil, nil
+	}
+	body, err := img.readAt(ino.iloc+ino.isize, xs)
+	if err != nil {
+		return nil, fmt.Errorf("inode %d xattrs: %w", ino.nid, err)
+	}
+	out := map[string]string{}
+	shared := int64(body[4])
+	p := int64(12)
+	if p+4*shared > xs {
+		return nil, corruptf("inode %d: %d shared xattrs overflow the xattr area", ino.nid, shared)
+	}
+	le := binary.LittleEndian
+	for i := int64(0); i < shared; i++ {
+		id := int64(le.Uint32(body[p:]))
+		p += 4
+		off := int64(img.sb.xattrBlkaddr)<<img.blkbits + id*4
+		hdr, err := img.readAt(off, 4)
+		if err != nil {
+			return nil, fmt.Errorf("inode %d shared xattr %d: %w", ino.nid, id, err)
+		}
+		n := 4 + int64(hdr[0]) + int64(le.Uint16(hdr[2:]))
+		e, err := img.readAt(off, n)
+		if err != nil {
+			return nil, fmt.Errorf("inode %d shared xattr %d: %w", ino.nid, id, err)
+		}
+		if _, _, err := img.addXattr(out, e); err != nil {
+			return nil, fmt.Errorf("inode %d: %w", ino.nid, err)
+		}
+	}
+	for p < xs {
+		if xs-p < 4 {
+			return nil, corruptf("inode %d: truncated inline xattr", ino.nid)
+		}
+		n, _, err := img.addXattr(out, body[p:])
+		if err != nil {
+			return nil, fmt.Errorf("inode %d: %w", ino.nid, err)
+		}
+		p += (n + 3) &^ 3
+	}
+	return out, nil
+}
+
+// addXattr decodes one xattr entry at the start of e into m and returns
+// its length (header, name and value).
+func (img *image) addXattr(m map[string]string, e []byte) (int64, string, error) {
+	if len(e) < 4 {
+		return 0, "", corruptf("truncated xattr entry")
+	}
+	nameLen, idx, valLen := int64(e[0]), e[1], int64(binary.LittleEndian.Uint16(e[2:]))
+	n := 4 + nameLen + valLen
+	if n > int64(len(e)) {
+		return 0, "", corruptf("xattr entry overflows its area")
+	}
+	var prefix string
+	if idx&0x80 != 0 {
+		pfx, err := img.longPrefix(idx & 0x7f)
+		if err != nil {
+			return 0, "", err
+		}
+		prefix = pfx
+	} else {
+		var ok bool
+		prefix, ok = xattrPrefixNames[idx]
+		if !ok {
+			prefix = fmt.Sprintf("unknown%d.", idx)
+		}
+	}
+	name := prefix + string(e[4:4+nameLen])
+	m[name] = string(e[4+nameLen : n])
+	return n, name, nil
+}
+
+func (img *image) longPrefix(i uint8) (string, error) {
+	if !img.prefixTried {
+		img.prefixTried = true
+		img.prefixes, img.prefixErr = img.loadPrefixes()
+	}
+	if img.prefixErr != nil {
+		return "", img.prefixErr
+	}
+	if int(i) >= len(img.prefixes) {
+		return "", corruptf("long xattr prefix %d of %d", i, len(img.prefixes))
+	}
+	p := img.prefixes[i]
+	base, ok := xattrPrefixNames[p.base]
+	if !ok {
+		return "", corruptf("long xattr prefix with base index %d", p.base)
+	}
+	return base + p.infix, nil
+}
+
+// loadPrefixes reads the long xattr name prefix table: each entry is a
+// le16 length, then the base prefix index and the infix. It lives in the
+// packed inode when the image has one, else in the metadata area.
+func (img *image) loadPrefixes() ([]xattrPrefix, error) {
+	count := int(img.sb.xattrPrefixCount)
+	if count == 0 {
+		return nil, nil
+	}
+	start := int64(img.sb.xattrPrefixStart) * 4
+	var r io.Reader
+	if img.sb.packedNid != 0 {
+		pk, err := img.packedInode()
+		if err != nil {
+			return nil, err
+		}
+		if start > pk.size {
+			return nil, corruptf("xattr prefix table beyond the packed inode")
+		}
+		c, err := img.content(pk)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := io.CopyN(io.Discard, c, start); err != nil {
+			return nil, err
+		}
+		r = c
+	} else {
+		sr, err := img.section(start, img.size-start)
+		if err != nil {
+			return nil, err
+		}
+		r = sr
+	}
+	var out []xattrPrefix
+	for i := 0; i < count; i++ {
+		var hdr [2]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return nil, corruptf("xattr prefix table: %v", err)
+		}
+		n := int(binary.LittleEndian.Uint16(hdr[:]))
+		if n < 1 {
+			return nil, corruptf("empty long xattr prefix")
+		}
+		// Entries are padded to 4 bytes, counting their length field.
+		b := make([]byte, ((2+n+3)&^3)-2)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, corruptf("xattr prefix table: %v", err)
+		}
+		out = append(out, xattrPrefix{base: b[0], infix: string(b[1:n])})
+	}
+	return out, nil
+}
+
+func (img *image) packedInode() (*inode, error) {
+	if !img.packedTried {
+		img.packedTried = true
+		if img.sb.packedNid == 0 {
+			img.packedErr = corruptf("fragment data without a packed inode")
+		} else {
+			img.packed, img.packedErr = img.inode(img.sb.packedNid)
+			if img.packedErr == nil && img.packed.mode&sIFMT != sIFREG {
+				img.packedErr = corruptf("packed inode is not a regular file")
+			}
+		}
+	}
+	return img.packed, img.packedErr
+}
+
+// entries
+
+func majorMinor(dev uint32) (uint32, uint32) {
+	return (dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00)
+}
+
+func (img *image) entry(p string, ino *inode) (*fsys.Entry, error) {
+	e := &fsys.Entry{
+		Path:     p,
+		Type:     ino.typ(),
+		Mode:     uint32(ino.mode) & 07777,
+		HasOwner: true,
+		UID:      ino.uid,
+		GID:      ino.gid,
+		Mtime:    time.Unix(ino.mtime, int64(ino.mtimeNs)).UTC(),
+		Nlink:    ino.nlink,
+	}
+	if e.Type == "" {
+		return nil, corruptf("inode %d: unknown file type 0%o", ino.nid, ino.mode&sIFMT)
+	}
+	x, err := img.xattrs(ino)
+	if err != nil {
+		return nil, err
+	}
+	e.Xattrs = x
+	switch e.Type {
+	case fsys.TypeFile:
+		e.Size = ino.size
+		e.Extents, err = img.extents(ino)
+		if err != nil {
+			return nil, err
+		}
+	case fsys.TypeSymlink:
+		if ino.size > maxSymlinkSize {
+			return nil, corruptf("inode %d: symlink target of %d bytes", ino.nid, ino.size)
+		}
+		r, err := img.content(ino)
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("inode %d symlink: %w", ino.nid, err)
+		}
+		e.Size = ino.size
+		e.Link = string(b)
+	case fsys.TypeChar, fsys.TypeBlock:
+		e.Major, e.Minor = majorMinor(ino.iu)
+	}
+	return e, nil
+}
+
+func (img *image) extents(ino *inode) ([]fsys.Extent, error) {
+	switch ino.layout {
+	case layoutFlatPlain, layoutFlatInline:
+		return img.flatExtents(ino)
+	case layoutChunkBased:
+		return img.chunkExtents(ino)
+	case layoutCompressedFull, layoutCompressedComp:
+		return img.zExtents(ino)
+	}
+	return nil, nil
+}
+
+// fsys.FS
+
+func (img *image) Type() string { return "erofs" }
+
+func (img *image) Metadata() []fsys.Field { return append([]fsys.Field(nil), img.meta...) }
+
+func (img *image) Walk(fn func(*fsys.Entry) error) (err error) {
+	defer recoverErr(&err)
+	root, err := img.inode(uint64(img.sb.rootNid))
+	if err != nil {
+		return err
+	}
+	if root.mode&sIFMT != sIFDIR {
+		return corruptf("root inode %d is not a directory", root.nid)
+	}
+	seen := map[uint64]bool{}
+	return img.walk("/", root, 0, seen, fn)
+}
+
+func (img *image) walk(p string, ino *inode, depth int, seen map[uint64]bool, fn func(*fsys.Entry) error) error {
+	e, err := img.entry(p, ino)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if err := fn(e); err != nil {
+		return err
+	}
+	if e.Type != fsys.TypeDir {
+		return nil
+	}
+	if depth >= fsys.MaxDepth {
+		return fmt.Errorf("erofs: %s: directory nesting deeper than %d", p, fsys.MaxDepth)
+	}
+	// A directory reached twice is either a cycle or a hard-linked
+	// directory; both are corrupt and would make the walk explode.
+	if seen[ino.nid] {
+		return corruptf("%s: directory inode %d reached twice (cycle)", p, ino.nid)
+	}
+	seen[ino.nid] = true
+	ents, err := img.readDir(ino)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	sort.SliceStable(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
+	for i, d := range ents {
+		if d.name == "." || d.name == ".." {
+			continue
+		}
+		if strings.ContainsRune(d.name, '/') {
+			return corruptf("%s: entry name %q contains a slash", p, d.name)
+		}
+		if i > 0 && ents[i-1].name == d.name {
+			return corruptf("%s: duplicate entry %q", p, d.name)
+		}
+		child, err := img.inode(d.nid)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path.Join(p, d.name), err)
+		}
+		if err := img.walk(path.Join(p, d.name), child, depth+1, seen, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lookup resolves a "/"-rooted path without following symlinks.
+func (img *image) lookup(p string) (*inode, error) {
+	ino, err := img.inode(uint64(img.sb.rootNid))
+	if err != nil {
+		return nil, err
+	}
+	clean := path.Clean("/" + p)
+	if clean == "/" {
+		return ino, nil
+	}
+	for i, name := range strings.Split(clean[1:], "/") {
+		if i >= fsys.MaxDepth {
+			return nil, fmt.Errorf("erofs: %s: path too deep", p)
+		}
+		if ino.mode&sIFMT != sIFDIR {
+			return nil, fmt.Errorf("erofs: %s: not a directory", p)
+		}
+		ents, err := img.readDir(ino)
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, d := range ents {
+			if d.name == name {
+				ino, err = img.inode(d.nid)
+				if err != nil {
+					return nil, err
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("erofs: %s: no such file", p)
+		}
+	}
+	return ino, nil
+}
+
+func (img *image) Open(p string) (rc io.ReadCloser, err error) {
+	defer recoverErr(&err)
+	ino, err := img.lookup(p)
+	if err != nil {
+		return nil, err
+	}
+	if ino.mode&sIFMT != sIFREG {
+		return nil, fmt.Errorf("erofs: %s: not a regular file", p)
+	}
+	r, err := img.content(ino)
+	if err != nil {
+		return nil, fmt.Errorf("erofs: %s: %w", p, err)
+	}
+	return &safeReader{r: r}, nil
+}
+
+// safeReader turns a panic in a read into an error.
+type safeReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *safeReader) Read(p []byte) (n int, err error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("%w: %v", errCorrupt, v)
+		}
+		if err != nil && err != io.EOF {
+			s.err = err
+		}
+	}()
+	return s.r.Read(p)
+}
+
+func (s *safeReader) Close() error { return nil }
+
+func recoverErr(err *error) {
+	if v := recover(); v != nil {
+		*err = fmt.Errorf("%w: %v", errCorrupt, v)
+	}
+}
