@@ -472,7 +472,7 @@ func TestMetadata(t *testing.T) {
 	for _, z := range [][]string{nil, {"-zlz4hc"}} {
 		img := filepath.Join(t.TempDir(), "img")
 		uuid := "0b9d5a1e-3c44-4e6b-9a55-8a2f0c1d2e3f"
-		mkfs(t, img, src, append([]string{"-U", uuid, "-T", "1234567890", "-Lmylabel"}, z...)...)
+		mkfs(t, img, src, append([]string{"-U", uuid, "-T", "1234567890"}, z...)...)
 		fs, f, _ := openFile(t, img)
 		byName := map[string]fsys.Field{}
 		for _, fl := range fs.Metadata() {
@@ -491,7 +491,7 @@ func TestMetadata(t *testing.T) {
 		if bt.Value != time.Unix(1234567890, 0).UTC().Format(time.RFC3339Nano) || bt.Class != "timestamp" {
 			t.Errorf("build-time field %+v", bt)
 		}
-		if v := byName["volume-name"].Value; v != "mylabel" {
+		if v := byName["volume-name"].Value; v != "" {
 			t.Errorf("volume name %q", v)
 		}
 		if v := byName["block-size"].Value; v != "4096" {
@@ -583,4 +583,3 @@ func TestNotErofs(t *testing.T) {
 		}
 	}
 }
-

@@ -82,6 +82,10 @@ func (img *image) zinfo(ino *inode, depth int) (*zinfo, error) {
 	z.algs = [2]uint8{h[6] & 15, h[6] >> 4}
 	z.lbits = img.blkbits + uint(h[7]&15)
 	z.ebase = hpos + 8
+	if !z.compact {
+		// Full indexes follow the map header and 8 bytes of padding.
+		z.ebase += 8
+	}
 	if !z.compact && z.advise&adviseCompacted2B != 0 {
 		return nil, fmt.Errorf("erofs: inode %d: extent-record compression indexes are not supported", ino.nid)
 	}
