@@ -1,0 +1,665 @@
+// Package ext4 reads ext2/3/4 filesystems as an fsys.FS, through
+// github.com/diskfs/go-diskfs/filesystem/ext4 for directories, symlink
+// targets, extended attributes and extent trees.
+//
+// What is parsed here instead, and why:
+//   - The superblock (fixed offsets at byte 1024): go-diskfs keeps it
+//     unexported, and Metadata needs UUID, label, hash seed, times,
+//     features and their offsets.
+//   - Each inode's raw fields (mode, uid/gid with their high halves, link
+//     count, flags, generation, the four times with their nanosecond
+//     "extra" words), located through the group descriptor table: the
+//     FileInfo of go-diskfs v1.9.4 has no permission bits at all (Mode()
+//     is only the file type), and its times drop the nanoseconds.
+//   - File contents are read from the extent list go-diskfs builds (taken
+//     from its File with reflect, read-only) rather than with its
+//     File.Read: that Read can return (0, nil) forever (a file from
+//     `mkfs.ext4 -d` made io.ReadAll in its ReadFile never return), does
+//     not zero holes and ignores uninitialized extents. Reading the
+//     extents here stops at exactly the inode size, fills holes and
+//     uninitialized extents with zeros, and gives Entry.Extents. When the
+//     extent list cannot be obtained (block-mapped ext2/3 files), the
+//     library's Read is used behind a guard that turns a stalled read into
+//     an error.
+package ext4
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	dext4 "github.com/diskfs/go-diskfs/filesystem/ext4"
+	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/fsys/internal/fsutil"
+)
+
+// Magic is the superblock magic, at byte 1024+56.
+const Magic = 0xEF53
+
+const sbOff = 1024
+
+// FS is an ext2/3/4 filesystem.
+type FS struct {
+	r    io.ReaderAt
+	size int64
+	lib  *dext4.FileSystem
+	sb   [1024]byte
+
+	blockSize     int64
+	inodesPerGrp  uint32
+	inodeSize     int64
+	inodesCount   uint32
+	descSize      int64
+	gdtStart      int64
+	groupCount    int64
+	meta          []fsys.Field
+	inodeTableOff map[int64]int64
+}
+
+// Open reads the ext filesystem that starts at offset 0 of r.
+func Open(r io.ReaderAt, size int64) (fsys.FS, error) {
+	return open(r, size)
+}
+
+func (f *FS) u16(o int) uint64 { return uint64(binary.LittleEndian.Uint16(f.sb[o:])) }
+func (f *FS) u32(o int) uint64 { return uint64(binary.LittleEndian.Uint32(f.sb[o:])) }
+
+func open(r io.ReaderAt, size int64) (*FS, error) {
+	f := &FS{r: r, size: size, inodeTableOff: map[int64]int64{}}
+	if size < sbOff+1024 {
+		return nil, fmt.Errorf("ext4: image too small (%d bytes)", size)
+	}
+	if _, err := r.ReadAt(f.sb[:], sbOff); err != nil {
+		return nil, fmt.Errorf("ext4: reading superblock: %w", err)
+	}
+	if err := f.checkSuperblock(); err != nil {
+		return nil, fmt.Errorf("ext4: superblock: %w", err)
+	}
+	store := fsutil.NewStorage(r, size)
+	lib, err := fsutil.Call("ext4 superblock and group descriptors", func() (*dext4.FileSystem, error) {
+		return dext4.Read(store, size, 0, 512)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ext4: %w", err)
+	}
+	f.lib = lib
+	f.buildMetadata()
+	return f, nil
+}
+
+func (f *FS) checkSuperblock() error {
+	if f.u16(0x38) != Magic {
+		return fmt.Errorf("bad magic 0x%04x", f.u16(0x38))
+	}
+	lbs := f.u32(0x18)
+	if lbs > 6 {
+		return fmt.Errorf("bad block size log %d", lbs)
+	}
+	f.blockSize = 1024 << lbs
+	f.inodesPerGrp = uint32(f.u32(0x28))
+	f.inodesCount = uint32(f.u32(0x00))
+	if f.inodesPerGrp == 0 || f.inodesCount == 0 {
+		return errors.New("zero inodes")
+	}
+	f.inodeSize = 128
+	if f.u32(0x4C) >= 1 {
+		f.inodeSize = int64(f.u16(0x58))
+	}
+	if f.inodeSize < 128 || f.inodeSize > f.blockSize || f.inodeSize&(f.inodeSize-1) != 0 {
+		return fmt.Errorf("bad inode size %d", f.inodeSize)
+	}
+	blocks := f.u32(0x04)
+	incompat := f.u32(0x60)
+	f.descSize = 32
+	if incompat&0x80 != 0 { // 64bit
+		blocks |= f.u32(0x150) << 32
+		f.descSize = int64(f.u16(0xFE))
+		if f.descSize < 32 || f.descSize > 1024 || f.descSize&(f.descSize-1) != 0 {
+			return fmt.Errorf("bad group descriptor size %d", f.descSize)
+		}
+	}
+	if blocks == 0 || blocks > uint64(1)<<48 || int64(blocks)*f.blockSize > f.size {
+		return fmt.Errorf("filesystem of %d blocks of %d bytes does not fit the image (%d bytes): truncated", blocks, f.blockSize, f.size)
+	}
+	bpg := f.u32(0x20)
+	if bpg == 0 {
+		return errors.New("zero blocks per group")
+	}
+	first := f.u32(0x14)
+	f.groupCount = int64((blocks - first + bpg - 1) / bpg)
+	if int64(f.inodesCount) > f.groupCount*int64(f.inodesPerGrp) {
+		return fmt.Errorf("inode count %d exceeds %d groups of %d", f.inodesCount, f.groupCount, f.inodesPerGrp)
+	}
+	f.gdtStart = f.blockSize
+	if f.blockSize == 1024 {
+		f.gdtStart = 2048
+	}
+	if f.gdtStart+f.groupCount*f.descSize > f.size {
+		return errors.New("group descriptors beyond the image")
+	}
+	return nil
+}
+
+// Type implements fsys.FS.
+func (f *FS) Type() string { return "ext4" }
+
+// Metadata implements fsys.FS.
+func (f *FS) Metadata() []fsys.Field { return f.meta }
+
+func uuidString(b []byte) string {
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func cstring(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+var (
+	compatNames   = []string{"dir_prealloc", "imagic_inodes", "has_journal", "ext_attr", "resize_inode", "dir_index", "lazy_bg", "exclude_inode", "exclude_bitmap", "sparse_super2", "fast_commit", "stable_inodes", "orphan_file"}
+	incompatNames = []string{"compression", "filetype", "needs_recovery", "journal_dev", "meta_bg", "", "extent", "64bit", "mmp", "flex_bg", "ea_inode", "", "dirdata", "metadata_csum_seed", "large_dir", "inline_data", "encrypt", "casefold"}
+	roNames       = []string{"sparse_super", "large_file", "btree_dir", "huge_file", "gdt_csum", "dir_nlink", "extra_isize", "has_snapshot", "quota", "bigalloc", "metadata_csum", "replica", "readonly", "project", "shared_blocks", "verity", "orphan_present"}
+)
+
+func featureString(v uint64, names []string) string {
+	var out []string
+	for i := 0; i < 32; i++ {
+		if v&(1<<i) == 0 {
+			continue
+		}
+		if i < len(names) && names[i] != "" {
+			out = append(out, names[i])
+		} else {
+			out = append(out, fmt.Sprintf("bit%d", i))
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func (f *FS) buildMetadata() {
+	var m []fsys.Field
+	add := func(name, value, class string, off, length int64) {
+		if length > 0 {
+			off += sbOff
+		}
+		m = append(m, fsys.Field{Name: name, Value: value, Class: class, Offset: off, Length: length})
+	}
+	ts := func(name string, off int64) {
+		v := f.u32(int(off))
+		s := "0"
+		if v != 0 {
+			s = time.Unix(int64(v), 0).UTC().Format(time.RFC3339)
+		}
+		add(name, s, "timestamp", off, 4)
+	}
+	num := func(name string, off, length int64) {
+		var v uint64
+		switch length {
+		case 1:
+			v = uint64(f.sb[off])
+		case 2:
+			v = f.u16(int(off))
+		default:
+			v = f.u32(int(off))
+		}
+		add(name, fmt.Sprint(v), "", off, length)
+	}
+	add("uuid", uuidString(f.sb[0x68:0x78]), "uuid", 0x68, 16)
+	add("label", cstring(f.sb[0x78:0x88]), "", 0x78, 16)
+	add("hash-seed", uuidString(f.sb[0xEC:0xFC]), "uuid", 0xEC, 16)
+	add("journal-uuid", uuidString(f.sb[0xD0:0xE0]), "uuid", 0xD0, 16)
+	ts("mkfs-time", 0x108)
+	ts("last-mount-time", 0x2C)
+	ts("last-write-time", 0x30)
+	ts("last-check-time", 0x40)
+	add("last-mounted-on", cstring(f.sb[0x88:0xC8]), "", 0x88, 64)
+	num("mount-count", 0x34, 2)
+	num("max-mount-count", 0x36, 2)
+	add("state", fmt.Sprintf("0x%x", f.u16(0x3A)), "", 0x3A, 2)
+	num("errors-behaviour", 0x3C, 2)
+	num("creator-os", 0x48, 4)
+	add("revision", fmt.Sprintf("%d.%d", f.u32(0x4C), f.u16(0x3E)), "", 0x4C, 4)
+	add("features-compat", featureString(f.u32(0x5C), compatNames), "", 0x5C, 4)
+	add("features-incompat", featureString(f.u32(0x60), incompatNames), "", 0x60, 4)
+	add("features-ro-compat", featureString(f.u32(0x64), roNames), "", 0x64, 4)
+	add("block-size", fmt.Sprint(f.blockSize), "", 0x18, 4)
+	num("blocks-count", 0x04, 4)
+	num("reserved-blocks-count", 0x08, 4)
+	num("free-blocks-count", 0x0C, 4)
+	num("inodes-count", 0x00, 4)
+	num("free-inodes-count", 0x10, 4)
+	num("first-data-block", 0x14, 4)
+	num("blocks-per-group", 0x20, 4)
+	num("inodes-per-group", 0x28, 4)
+	num("inode-size", 0x58, 2)
+	num("first-inode", 0x54, 4)
+	num("reserved-gdt-blocks", 0xCE, 2)
+	num("desc-size", 0xFE, 2)
+	num("journal-inode", 0xE0, 4)
+	num("default-hash-version", 0xFC, 1)
+	add("default-mount-options", fmt.Sprintf("0x%x", f.u32(0x100)), "", 0x100, 4)
+	num("min-extra-isize", 0x15C, 2)
+	num("want-extra-isize", 0x15E, 2)
+	add("flags", fmt.Sprintf("0x%x", f.u32(0x160)), "", 0x160, 4)
+	num("checksum-seed", 0x270, 4)
+	add("checksum", fmt.Sprintf("0x%08x", f.u32(0x3FC)), "", 0x3FC, 4)
+	f.meta = m
+}
+
+// rawInode reads inode ino's bytes.
+func (f *FS) rawInode(ino uint32) ([]byte, error) {
+	if ino == 0 || ino > f.inodesCount {
+		return nil, fmt.Errorf("inode %d out of range", ino)
+	}
+	grp := int64(ino-1) / int64(f.inodesPerGrp)
+	idx := int64(ino-1) % int64(f.inodesPerGrp)
+	table, ok := f.inodeTableOff[grp]
+	if !ok {
+		d := make([]byte, f.descSize)
+		if _, err := f.r.ReadAt(d, f.gdtStart+grp*f.descSize); err != nil {
+			return nil, fmt.Errorf("group descriptor %d: %w", grp, err)
+		}
+		blk := uint64(binary.LittleEndian.Uint32(d[8:]))
+		if f.descSize >= 64 {
+			blk |= uint64(binary.LittleEndian.Uint32(d[0x28:])) << 32
+		}
+		if blk > uint64(f.size/f.blockSize) {
+			return nil, fmt.Errorf("group %d inode table at block %d beyond the image", grp, blk)
+		}
+		table = int64(blk) * f.blockSize
+		f.inodeTableOff[grp] = table
+	}
+	off := table + idx*f.inodeSize
+	if off+f.inodeSize > f.size {
+		return nil, fmt.Errorf("inode %d beyond the image", ino)
+	}
+	b := make([]byte, f.inodeSize)
+	if _, err := f.r.ReadAt(b, off); err != nil {
+		return nil, fmt.Errorf("inode %d: %w", ino, err)
+	}
+	return b, nil
+}
+
+// inodeTime decodes a 32-bit seconds field and its optional extra word
+// (2 epoch bits, 30 nanosecond bits).
+func inodeTime(b []byte, off, extraOff int) time.Time {
+	sec := int64(int32(binary.LittleEndian.Uint32(b[off:])))
+	var nsec int64
+	if extraOff > 0 && extraOff+4 <= len(b) {
+		extra := binary.LittleEndian.Uint32(b[extraOff:])
+		sec += int64(extra&3) << 32
+		nsec = int64(extra >> 2)
+		if nsec > 999999999 {
+			nsec = 0
+		}
+	}
+	if sec == 0 && nsec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, nsec).UTC()
+}
+
+// applyRaw fills the entry from the raw inode.
+func (f *FS) applyRaw(e *fsys.Entry, b []byte) {
+	le16 := func(o int) uint32 { return uint32(binary.LittleEndian.Uint16(b[o:])) }
+	le32 := func(o int) uint32 { return binary.LittleEndian.Uint32(b[o:]) }
+	e.Mode = le16(0) & 0o7777
+	e.HasOwner = true
+	e.UID = le16(2) | le16(0x78)<<16
+	e.GID = le16(0x18) | le16(0x7A)<<16
+	e.Nlink = le16(0x1A)
+	extra := 0
+	if len(b) > 128 {
+		extra = int(le16(0x80))
+	}
+	has := func(off int) int {
+		if len(b) > 128 && off+4 <= 128+extra && off+4 <= len(b) {
+			return off
+		}
+		return 0
+	}
+	e.Atime = inodeTime(b, 0x08, has(0x8C))
+	e.Ctime = inodeTime(b, 0x0C, has(0x84))
+	e.Mtime = inodeTime(b, 0x10, has(0x88))
+	if o := has(0x90); o > 0 {
+		e.Btime = inodeTime(b, 0x90, has(0x94))
+	}
+	if e.Attrs == nil {
+		e.Attrs = map[string]string{}
+	}
+	e.Attrs["flags"] = fmt.Sprintf("0x%x", le32(0x20))
+	e.Attrs["generation"] = fmt.Sprint(le32(0x64))
+	if has(0x9C) > 0 {
+		e.Attrs["project"] = fmt.Sprint(le32(0x9C))
+	}
+}
+
+func typeOf(m iofs.FileMode) fsys.EntryType {
+	switch {
+	case m.IsDir():
+		return fsys.TypeDir
+	case m&iofs.ModeSymlink != 0:
+		return fsys.TypeSymlink
+	case m&iofs.ModeCharDevice != 0:
+		return fsys.TypeChar
+	case m&iofs.ModeDevice != 0:
+		return fsys.TypeBlock
+	case m&iofs.ModeNamedPipe != 0:
+		return fsys.TypeFIFO
+	case m&iofs.ModeSocket != 0:
+		return fsys.TypeSocket
+	default:
+		return fsys.TypeFile
+	}
+}
+
+// rawType is the type from i_mode, authoritative over the directory
+// entry's file type byte.
+func rawType(mode uint32) (fsys.EntryType, bool) {
+	switch mode & 0xF000 {
+	case 0x4000:
+		return fsys.TypeDir, true
+	case 0x8000:
+		return fsys.TypeFile, true
+	case 0xA000:
+		return fsys.TypeSymlink, true
+	case 0x2000:
+		return fsys.TypeChar, true
+	case 0x6000:
+		return fsys.TypeBlock, true
+	case 0x1000:
+		return fsys.TypeFIFO, true
+	case 0xC000:
+		return fsys.TypeSocket, true
+	}
+	return "", false
+}
+
+func (f *FS) entry(p string, info iofs.FileInfo, withXattrs bool) (e *fsys.Entry, ino uint32, err error) {
+	defer fsutil.Recover(&err, "ext4 inode of %s", p)
+	e = &fsys.Entry{Path: p, Type: typeOf(info.Mode()), Mtime: info.ModTime()}
+	st, _ := info.Sys().(*dext4.StatT)
+	if st != nil {
+		ino = st.Ino
+		e.HasOwner = true
+		e.UID, e.GID = st.UID, st.GID
+		e.Nlink = uint32(st.Nlink)
+		e.Atime, e.Ctime, e.Btime = st.AccessTime, st.ChangeTime, st.CreateTime
+		e.Major, e.Minor = st.Major, st.Minor
+		e.Link = st.LinkTarget
+	}
+	if ino != 0 {
+		raw, err := f.rawInode(ino)
+		if err != nil {
+			return nil, 0, fmt.Errorf("ext4: %s: %w", p, err)
+		}
+		f.applyRaw(e, raw)
+		if t, ok := rawType(uint32(binary.LittleEndian.Uint16(raw))); ok && t != e.Type {
+			return nil, 0, fmt.Errorf("ext4: %s: directory entry says %s, inode says %s", p, e.Type, t)
+		}
+		size := int64(binary.LittleEndian.Uint32(raw[4:])) | int64(binary.LittleEndian.Uint32(raw[0x6C:]))<<32
+		if e.Type == fsys.TypeFile {
+			if size < 0 || size > 1<<44 {
+				return nil, 0, fmt.Errorf("ext4: %s: implausible size %d", p, size)
+			}
+			e.Size = size
+		}
+	} else if e.Type == fsys.TypeFile {
+		e.Size = info.Size()
+	}
+	if e.Type == fsys.TypeSymlink {
+		e.Size = int64(len(e.Link))
+	}
+	if withXattrs {
+		x, err := f.lib.GetXattr(fsutil.LibPath(p))
+		if err == nil && len(x) > 0 {
+			e.Xattrs = make(map[string]string, len(x))
+			for k, v := range x {
+				e.Xattrs[k] = string(v)
+			}
+		}
+	}
+	if e.Type == fsys.TypeFile && e.Size > 0 {
+		if ext, err := f.fileExtents(p); err == nil {
+			e.Extents = diskExtents(ext, f.blockSize, e.Size)
+		}
+	}
+	return e, ino, nil
+}
+
+// extent is one mapping of file blocks to disk blocks.
+type extent struct {
+	fileBlock, diskBlock, count uint64
+	uninit                      bool
+}
+
+// fileExtents takes the extent list go-diskfs built for p.
+func (f *FS) fileExtents(p string) (ext []extent, err error) {
+	defer fsutil.Recover(&err, "ext4 extent tree of %s", p)
+	file, err := f.lib.OpenFile(fsutil.LibPath(p), os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	v := reflect.ValueOf(file)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil, errors.New("nil file")
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil, errors.New("unexpected go-diskfs file type")
+	}
+	list := v.FieldByName("extents")
+	if !list.IsValid() || list.Kind() != reflect.Slice {
+		return nil, errors.New("go-diskfs file has no extent list")
+	}
+	for i := 0; i < list.Len(); i++ {
+		x := list.Index(i)
+		for x.Kind() == reflect.Pointer {
+			if x.IsNil() {
+				return nil, errors.New("nil extent")
+			}
+			x = x.Elem()
+		}
+		fb, db, c := x.FieldByName("fileBlock"), x.FieldByName("startingBlock"), x.FieldByName("count")
+		if !fb.IsValid() || !db.IsValid() || !c.IsValid() {
+			return nil, errors.New("unexpected go-diskfs extent layout")
+		}
+		e := extent{fileBlock: fb.Uint(), diskBlock: db.Uint(), count: c.Uint()}
+		if e.count > 32768 {
+			e.count -= 32768
+			e.uninit = true
+		}
+		ext = append(ext, e)
+	}
+	sort.Slice(ext, func(i, j int) bool { return ext[i].fileBlock < ext[j].fileBlock })
+	return ext, nil
+}
+
+func diskExtents(ext []extent, bs, size int64) []fsys.Extent {
+	var out []fsys.Extent
+	for _, x := range ext {
+		if x.uninit || int64(x.fileBlock)*bs >= size {
+			continue
+		}
+		off, n := int64(x.diskBlock)*bs, int64(x.count)*bs
+		if k := len(out); k > 0 && out[k-1].Offset+out[k-1].Length == off {
+			out[k-1].Length += n
+			continue
+		}
+		out = append(out, fsys.Extent{Offset: off, Length: n})
+	}
+	return out
+}
+
+// extentReader reads a file from its extents: zeros for holes and
+// uninitialized extents, exactly size bytes.
+type extentReader struct {
+	r    io.ReaderAt
+	img  int64
+	bs   int64
+	ext  []extent
+	size int64
+	pos  int64
+}
+
+func (x *extentReader) Read(p []byte) (int, error) {
+	if x.pos >= x.size {
+		return 0, io.EOF
+	}
+	if rem := x.size - x.pos; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	blk := uint64(x.pos / x.bs)
+	within := x.pos % x.bs
+	// Find the extent holding blk, or the next one.
+	for _, e := range x.ext {
+		if blk >= e.fileBlock+e.count {
+			continue
+		}
+		if blk < e.fileBlock { // hole up to the next extent
+			n := min(int64(len(p)), int64(e.fileBlock-blk)*x.bs-within)
+			clear(p[:n])
+			x.pos += n
+			return int(n), nil
+		}
+		n := min(int64(len(p)), int64(e.fileBlock+e.count-blk)*x.bs-within)
+		if e.uninit {
+			clear(p[:n])
+		} else {
+			off := int64(e.diskBlock+blk-e.fileBlock)*x.bs + within
+			if off < 0 || off+n > x.img {
+				return 0, fmt.Errorf("data block at %d beyond the image (%d bytes)", off, x.img)
+			}
+			if _, err := x.r.ReadAt(p[:n], off); err != nil {
+				return 0, err
+			}
+		}
+		x.pos += n
+		return int(n), nil
+	}
+	// Past the last extent: a trailing hole.
+	n := int64(len(p))
+	clear(p)
+	x.pos += n
+	return int(n), nil
+}
+
+func (f *FS) stat(p string) (info iofs.FileInfo, err error) {
+	defer fsutil.Recover(&err, "ext4 path %s", p)
+	return f.lib.Stat(fsutil.LibPath(p))
+}
+
+// Open implements fsys.FS.
+func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
+	defer fsutil.Recover(&err, "ext4 file %s", p)
+	info, err := f.stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("ext4: %s: %w", p, err)
+	}
+	e, _, err := f.entry(p, info, false)
+	if err != nil {
+		return nil, err
+	}
+	if e.Type != fsys.TypeFile {
+		return nil, fmt.Errorf("ext4: %s is not a regular file", p)
+	}
+	if e.Size == 0 {
+		return &fsutil.LimitedFile{R: bytes.NewReader(nil), Size: 0, What: "ext4: " + p}, nil
+	}
+	ext, err := f.fileExtents(p)
+	if err == nil && len(ext) > 0 {
+		return &fsutil.LimitedFile{R: &extentReader{r: f.r, img: f.size, bs: f.blockSize, ext: ext, size: e.Size}, Size: e.Size, What: "ext4: " + p}, nil
+	}
+	// No extents (inline data or block map): the library's reader, guarded.
+	file, err := f.lib.OpenFile(fsutil.LibPath(p), os.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("ext4: %s: %w", p, err)
+	}
+	return &fsutil.LimitedFile{R: file, Size: e.Size, What: "ext4: " + p, Closer: file}, nil
+}
+
+func (f *FS) readDir(p string) (ents []iofs.DirEntry, err error) {
+	defer fsutil.Recover(&err, "ext4 directory %s", p)
+	ents, err = f.lib.ReadDir(fsutil.LibPath(p))
+	if err != nil {
+		return nil, fmt.Errorf("ext4: directory %s: %w", p, err)
+	}
+	sort.SliceStable(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for i, d := range ents {
+		if err := fsutil.ValidName(d.Name()); err != nil {
+			return nil, fmt.Errorf("ext4: directory %s: %w", p, err)
+		}
+		if i > 0 && d.Name() == ents[i-1].Name() {
+			return nil, fmt.Errorf("ext4: directory %s: duplicate name %q", p, d.Name())
+		}
+	}
+	return ents, nil
+}
+
+// Walk implements fsys.FS.
+func (f *FS) Walk(fn func(*fsys.Entry) error) error {
+	root := &fsys.Entry{Path: "/", Type: fsys.TypeDir}
+	if raw, err := f.rawInode(2); err == nil {
+		f.applyRaw(root, raw)
+	} else {
+		return fmt.Errorf("ext4: root inode: %w", err)
+	}
+	if err := fn(root); err != nil {
+		return err
+	}
+	seen := map[uint32]bool{2: true}
+	budget := fsutil.NewBudget(f.size, 12, "ext4")
+	return f.walkDir("/", 1, seen, budget, fn)
+}
+
+func (f *FS) walkDir(p string, depth int, seen map[uint32]bool, budget *fsutil.Budget, fn func(*fsys.Entry) error) error {
+	if depth > fsys.MaxDepth {
+		return fmt.Errorf("ext4: %s: directories nested deeper than %d", p, fsys.MaxDepth)
+	}
+	ents, err := f.readDir(p)
+	if err != nil {
+		return err
+	}
+	for _, d := range ents {
+		if err := budget.Take(); err != nil {
+			return err
+		}
+		cp := fsutil.Join(p, d.Name())
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("ext4: %s: %w", cp, err)
+		}
+		e, ino, err := f.entry(cp, info, true)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+		if e.Type == fsys.TypeDir {
+			if seen[ino] {
+				return fmt.Errorf("ext4: directory %s: inode %d already walked (loop or hard-linked directory)", cp, ino)
+			}
+			seen[ino] = true
+			if err := f.walkDir(cp, depth+1, seen, budget, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
