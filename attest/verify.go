@@ -19,6 +19,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // VerifyOptions is what Verify checks: bundles, the artifact, trusted material and policy.
@@ -82,22 +83,22 @@ type Result struct {
 
 // BundleResult is what was found out about one bundle.
 type BundleResult struct {
-	File          string         `json:"file"`
-	Line          int            `json:"line,omitempty"` // 1-based index inside a JSON-lines file
-	Kind          string         `json:"kind"`           // "message-signature" or "dsse"
-	PredicateType string         `json:"predicateType,omitempty"`
-	Verified      bool           `json:"verified"`
-	Error         string         `json:"error,omitempty"`
-	Signer        *Signer        `json:"signer,omitempty"`
-	KeyHint       string         `json:"keyHint,omitempty"`
-	Timestamps    []Timestamp    `json:"timestamps,omitempty"`
-	TlogEntries   []TlogEntry    `json:"tlogEntries,omitempty"`
-	Statement     *Statement     `json:"-"`
-	raw           *bundle.Bundle `json:"-"`
+	File          string          `json:"file"`
+	Line          int             `json:"line,omitempty"` // 1-based index inside a JSON-lines file
+	Kind          string          `json:"kind"`           // "message-signature" or "dsse"
+	PredicateType string          `json:"predicateType,omitempty"`
+	Verified      bool            `json:"verified"`
+	Error         string          `json:"error,omitempty"`
+	Signer        *SignerIdentity `json:"signer,omitempty"`
+	KeyHint       string          `json:"keyHint,omitempty"`
+	Timestamps    []Timestamp     `json:"timestamps,omitempty"`
+	TlogEntries   []TlogEntry     `json:"tlogEntries,omitempty"`
+	Statement     *Statement      `json:"-"`
+	raw           *bundle.Bundle  `json:"-"`
 }
 
-// Signer describes a keyless signer, from the Fulcio certificate.
-type Signer struct {
+// SignerIdentity describes a keyless signer, from the Fulcio certificate.
+type SignerIdentity struct {
 	Identity               string `json:"identity"`
 	Issuer                 string `json:"issuer"`
 	SourceRepositoryURI    string `json:"sourceRepositoryURI,omitempty"`
@@ -384,7 +385,7 @@ func verifyOne(b *bundle.Bundle, br *BundleResult, tm root.TrustedMaterial, pub 
 	}
 	if vr.Signature != nil && vr.Signature.Certificate != nil {
 		c := vr.Signature.Certificate
-		br.Signer = &Signer{
+		br.Signer = &SignerIdentity{
 			Identity: c.SubjectAlternativeName, Issuer: c.Extensions.Issuer,
 			SourceRepositoryURI: c.SourceRepositoryURI, SourceRepositoryRef: c.SourceRepositoryRef,
 			SourceRepositoryDigest: c.SourceRepositoryDigest, BuildSignerURI: c.BuildSignerURI,
@@ -437,8 +438,13 @@ func verifierOptions(b *bundle.Bundle, tm root.TrustedMaterial, pub crypto.Publi
 	} else {
 		opts = append(opts, verify.WithNoObserverTimestamps())
 	}
+	var loadOpts []signature.LoadOption
+	if sc, err := b.SignatureContent(); err == nil && sc.MessageSignatureContent() != nil {
+		// Ed25519 message signatures are Ed25519ph (as in Rekor's hashedrekord).
+		loadOpts = append(loadOpts, options.WithED25519ph())
+	}
 	keyMaterial := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
-		v, err := signature.LoadDefaultVerifier(pub)
+		v, err := signature.LoadVerifierWithOpts(pub, loadOpts...)
 		if err != nil {
 			return nil, err
 		}
