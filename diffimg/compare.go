@@ -185,7 +185,7 @@ func (c *comparer) run() error {
 	if !bothRaw {
 		p.Describe("decoded disks")
 		n := min(a.Size, b.Size)
-		spans, err := scan(source{r: a, skip: a.Allocated}, source{r: b, skip: b.Allocated}, n, false, p.Add)
+		spans, err := scan(source{r: a, skip: zeroRange(a)}, source{r: b, skip: zeroRange(b)}, n, false, p.Add)
 		if err != nil {
 			return c.readErr(err)
 		}
@@ -212,6 +212,15 @@ func (c *comparer) run() error {
 
 func (c *comparer) readErr(err error) error {
 	return &InputError{Path: c.a.Path + " or " + c.b.Path, Err: err}
+}
+
+// zeroRange adapts an image's allocation map to scan's skip: a range that
+// is unallocated or zero in a qcow2 reads as zeros without being read.
+func zeroRange(im *image.Image) func(off, n int64) (bool, int64) {
+	return func(off, n int64) (bool, int64) {
+		alloc, end := im.Allocated(off, n)
+		return !alloc, end
+	}
 }
 
 func hashTail(r io.ReaderAt, from, to int64, h hash.Hash) error {

@@ -41,6 +41,8 @@ func fsHint(fsName, field, class string) string {
 		return "a build time is recorded here: set SOURCE_DATE_EPOCH"
 	case "uuid":
 		return "a random identifier: derive it from a fixed seed"
+	case "layout":
+		return "an offset, count or size that follows from the other differences in this filesystem; fix those"
 	case "checksum":
 		return "a checksum over other fields: it follows from the differences listed beside it"
 	}

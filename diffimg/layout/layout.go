@@ -83,7 +83,7 @@ func Parse(r io.ReaderAt, size int64) (*Table, error) {
 		return t, nil
 	}
 	mbr := make([]byte, 512)
-	if _, err := r.ReadAt(mbr, 0); err != nil {
+	if err := readAt(r, mbr, 0); err != nil {
 		return nil, fmt.Errorf("reading MBR: %w", err)
 	}
 	hasMBR := mbr[510] == 0x55 && mbr[511] == 0xAA
@@ -98,6 +98,19 @@ func Parse(r io.ReaderAt, size int64) (*Table, error) {
 		parseMBR(t, mbr, size)
 	}
 	return t, nil
+}
+
+// readAt fills p, accepting io.EOF with a full read (io.ReaderAt allows
+// it at the end of the input).
+func readAt(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // looksLikeBootSector tells a FAT/NTFS volume boot record (which also ends
@@ -195,7 +208,7 @@ func readGPTHeader(r io.ReaderAt, size, ss, lba int64) *gptHeader {
 		return nil
 	}
 	b := make([]byte, ss)
-	if _, err := r.ReadAt(b, lba*ss); err != nil {
+	if readAt(r, b, lba*ss) != nil {
 		return nil
 	}
 	if string(b[:8]) != "EFI PART" {
@@ -218,7 +231,7 @@ func readGPTHeader(r io.ReaderAt, size, ss, lba int64) *gptHeader {
 		off := int64(h.entriesLBA) * ss
 		if off+n <= size {
 			h.entries = make([]byte, n)
-			if _, err := r.ReadAt(h.entries, off); err != nil {
+			if readAt(r, h.entries, off) != nil {
 				h.entries = nil
 			} else {
 				h.entriesOK = crc32.ChecksumIEEE(h.entries) == h.entriesCRC
@@ -310,9 +323,34 @@ func parseGPT(r io.ReaderAt, size, ss int64) *Table {
 		if es > 128 {
 			p.Fields = append(p.Fields, Field{Name: "entry-padding", Value: shortHash(e[128:]), Offset: o + 128, Length: es - 128})
 		}
+		// The other array's copy of the entry, so a difference there is
+		// named too (it is normally equal to this one).
+		if other := otherArray(src, primary, backup); other != nil && other.entSize == src.entSize && (i+1)*es <= int64(len(other.entries)) {
+			oe := other.entries[i*es : (i+1)*es]
+			ob := int64(other.entriesLBA)*ss + i*es
+			p.Fields = append(p.Fields,
+				Field{Name: "copy.type-guid", Value: guid(oe[0:16]), Offset: ob, Length: 16},
+				Field{Name: "copy.unique-guid", Value: guid(oe[16:32]), Offset: ob + 16, Length: 16, Class: "uuid"},
+				Field{Name: "copy.first-lba", Value: fmt.Sprint(binary.LittleEndian.Uint64(oe[32:40])), Offset: ob + 32, Length: 8},
+				Field{Name: "copy.last-lba", Value: fmt.Sprint(binary.LittleEndian.Uint64(oe[40:48])), Offset: ob + 40, Length: 8},
+				Field{Name: "copy.attributes", Value: fmt.Sprintf("%#016x", binary.LittleEndian.Uint64(oe[48:56])), Offset: ob + 48, Length: 8},
+				Field{Name: "copy.name", Value: utf16Name(oe[56:128]), Offset: ob + 56, Length: 72},
+			)
+		}
 		t.Partitions = append(t.Partitions, p)
 	}
 	return t
+}
+
+func otherArray(src, primary, backup *gptHeader) *gptHeader {
+	o := backup
+	if src == backup {
+		o = primary
+	}
+	if o == nil || o.entries == nil {
+		return nil
+	}
+	return o
 }
 
 func headerFields(name string, h *gptHeader, ss int64) []Field {

@@ -44,6 +44,9 @@ const (
 	ClassContainer   = "container"
 	ClassChecksum    = "checksum"
 	ClassContent     = "content"
+	// ClassLayout marks fields that follow from other differences: table
+	// offsets, counts and sizes that move when content changes.
+	ClassLayout = "layout"
 )
 
 // Input describes one compared input.

@@ -20,7 +20,9 @@ type Outputs struct {
 }
 
 // Empty reports whether no output was asked for.
-func (o Outputs) Empty() bool { return o.Text == "" && o.JSON == "" && o.Markdown == "" && o.HTML == "" }
+func (o Outputs) Empty() bool {
+	return o.Text == "" && o.JSON == "" && o.Markdown == "" && o.HTML == ""
+}
 
 // Write writes every requested report.
 func (o Outputs) Write(r *report.Report, color bool) error {
