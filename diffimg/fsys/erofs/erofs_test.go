@@ -382,6 +382,10 @@ var configs = []struct {
 	{"lz4hc-ztailpacking-C65536", []string{"-zlz4hc,9", "-C65536", "-Eztailpacking"}},
 	{"lz4hc-legacy", []string{"-zlz4hc", "-Elegacy-compress"}},
 	{"lz4-extended", []string{"-zlz4", "-Eforce-inode-extended"}},
+	{"lz4hc-legacy-C65536", []string{"-zlz4hc", "-C65536", "-Elegacy-compress"}},
+	{"lz4-legacy-ztailpacking", []string{"-zlz4", "-Elegacy-compress,ztailpacking"}},
+	{"lz4hc-legacy-ztailpacking-C32768", []string{"-zlz4hc", "-C32768", "-Elegacy-compress,ztailpacking"}},
+	{"lz4hc-max-extent-16384", []string{"-zlz4hc", "--max-extent-bytes=16384"}},
 }
 
 func TestImages(t *testing.T) {
@@ -419,7 +423,7 @@ func TestImages(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%s: %d bytes, %d entries, %s", c.name, size, len(got), metaValue(fs, "feature-incompat"))
+			t.Logf("%s: %d bytes, %d entries, features %s, %s", c.name, size, len(got), metaValue(fs, "feature-incompat"), layoutStats(t, f, size))
 		})
 	}
 }
@@ -582,4 +586,47 @@ func TestNotErofs(t *testing.T) {
 			t.Errorf("Open of %d junk bytes succeeded", len(d))
 		}
 	}
+}
+
+// layoutStats counts the data layouts and compression advise bits used,
+// to show which code paths an image exercised.
+func layoutStats(t *testing.T, f *os.File, size int64) string {
+	sb, err := readSuperblock(f, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := openOwn(f, size, sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layouts := map[uint8]int{}
+	var advise uint16
+	big := 0
+	var visit func(ino *inode, depth int)
+	visit = func(ino *inode, depth int) {
+		layouts[ino.layout]++
+		if ino.layout == layoutCompressedFull || ino.layout == layoutCompressedComp {
+			if z, err := img.zinfo(ino, 0); err == nil {
+				advise |= z.advise
+				for l := int64(0); l < z.total; l++ {
+					if e, err := z.get(l); err == nil && e.hasCblk && e.cblk > 1 {
+						big++
+					}
+				}
+			}
+		}
+		if ino.mode&sIFMT == sIFDIR && depth < 20 {
+			ents, _ := img.readDir(ino)
+			for _, d := range ents {
+				if d.name != "." && d.name != ".." {
+					if c, err := img.inode(d.nid); err == nil {
+						visit(c, depth+1)
+					}
+				}
+			}
+		}
+	}
+	root, _ := img.inode(uint64(sb.rootNid))
+	visit(root, 0)
+	return fmt.Sprintf("layouts %v advise 0x%x multi-block pclusters %d", layouts, advise, big)
 }

@@ -436,7 +436,12 @@ func (z *zinfo) decompress(x *zext) ([]byte, error) {
 
 func (z *zinfo) lz4(in []byte, llen int64) ([]byte, error) {
 	if z.img.sb.featureIncompat&incompatZeroPadding == 0 {
-		return nil, fmt.Errorf("erofs: inode %d: lz4 without 0PADDING is not supported", z.ino.nid)
+		out := make([]byte, llen)
+		n, err := lz4Prefix(in, out)
+		if err != nil || int64(n) != llen {
+			return nil, corruptf("inode %d: lz4 pcluster decompressed to %d bytes, want %d (%v)", z.ino.nid, n, llen, err)
+		}
+		return out, nil
 	}
 	// With 0PADDING the compressed stream ends at the pcluster's end and
 	// is preceded by zeros in its first block.

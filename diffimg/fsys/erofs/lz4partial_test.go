@@ -1,0 +1,49 @@
+package erofs
+
+import (
+	"bytes"
+	"math/rand"
+	"testing"
+
+	"github.com/pierrec/lz4/v4"
+)
+
+func TestLZ4Prefix(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 200; i++ {
+		n := 1 + rng.Intn(70000)
+		src := make([]byte, n)
+		switch i % 3 {
+		case 0:
+			rng.Read(src)
+		case 1:
+			for j := range src {
+				src[j] = byte(j / (1 + i))
+			}
+		default:
+			copy(src, bytes.Repeat([]byte("erofs lz4 prefix "), n/17+1))
+		}
+		comp := make([]byte, lz4.CompressBlockBound(n))
+		var c lz4.Compressor
+		cn, err := c.CompressBlock(src, comp)
+		if err != nil || cn == 0 {
+			continue // incompressible
+		}
+		junk := make([]byte, rng.Intn(5000))
+		rng.Read(junk)
+		in := append(comp[:cn:cn], junk...)
+		for _, want := range []int{n, n / 2, 1} {
+			dst := make([]byte, want)
+			got, err := lz4Prefix(in, dst)
+			if err != nil || got != want || !bytes.Equal(dst, src[:want]) {
+				t.Fatalf("case %d: prefix %d of %d: got %d, %v", i, want, n, got, err)
+			}
+		}
+	}
+	// Garbage never panics.
+	for i := 0; i < 2000; i++ {
+		in := make([]byte, rng.Intn(300))
+		rng.Read(in)
+		lz4Prefix(in, make([]byte, rng.Intn(5000)))
+	}
+}
