@@ -62,6 +62,10 @@ type VerifyOptions struct {
 	// DenySelfHostedRunners requires the runner environment extension "github-hosted".
 	DenySelfHostedRunners bool
 
+	// WithoutSCTUnsafe accepts keyless certificates without a signed certificate
+	// timestamp (private CAs without a CT log, tests). Unsafe for the public-good instance.
+	WithoutSCTUnsafe bool
+
 	// TUFTimeout bounds the TUF fetch when no trusted root is given (default 5s).
 	TUFTimeout time.Duration
 	// Progress, when set, is called while hashing the artifact.
@@ -348,7 +352,7 @@ func verifyOne(b *bundle.Bundle, br *BundleResult, tm root.TrustedMaterial, pub 
 		return fmt.Errorf("predicate type %q is not %q", br.PredicateType, o.PredicateType)
 	}
 
-	vopts, material := verifierOptions(b, tm, pub)
+	vopts, material := verifierOptions(b, tm, pub, o.WithoutSCTUnsafe)
 	v, err := verify.NewVerifier(material, vopts...)
 	if err != nil {
 		return err
@@ -396,10 +400,16 @@ func verifyOne(b *bundle.Bundle, br *BundleResult, tm root.TrustedMaterial, pub 
 			return err
 		}
 	}
-	if env := sc.EnvelopeContent(); env != nil {
-		if st, err := statementFromEnvelope(env.RawEnvelope().Payload); err == nil {
-			br.Statement = st
+	if env := sc.EnvelopeContent(); env != nil && env.RawEnvelope().PayloadType == InTotoPayloadType {
+		payload, err := env.RawEnvelope().DecodeB64Payload()
+		if err != nil {
+			return fmt.Errorf("DSSE payload: %w", err)
 		}
+		st, err := statementFromEnvelope(payload)
+		if err != nil {
+			return fmt.Errorf("in-toto statement: %w", err)
+		}
+		br.Statement = st
 	}
 	return nil
 }
@@ -419,13 +429,13 @@ func isEd25519Cert(b *bundle.Bundle) bool {
 // or RFC 3161) are all required, as cosign and gh do. With a key: tlog entries and
 // timestamps are verified when the bundle carries them; a key bundle without either
 // verifies with no time check at all (the key has no validity period).
-func verifierOptions(b *bundle.Bundle, tm root.TrustedMaterial, pub crypto.PublicKey) ([]verify.VerifierOption, root.TrustedMaterial) {
+func verifierOptions(b *bundle.Bundle, tm root.TrustedMaterial, pub crypto.PublicKey, noSCT bool) ([]verify.VerifierOption, root.TrustedMaterial) {
 	if pub == nil {
-		return []verify.VerifierOption{
-			verify.WithSignedCertificateTimestamps(1),
-			verify.WithTransparencyLog(1),
-			verify.WithObserverTimestamps(1),
-		}, tm
+		opts := []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1)}
+		if !noSCT {
+			opts = append(opts, verify.WithSignedCertificateTimestamps(1))
+		}
+		return opts, tm
 	}
 	var opts []verify.VerifierOption
 	entries, _ := b.TlogEntries()
@@ -483,9 +493,9 @@ func checkExtensions(c *certificate.Summary, o *VerifyOptions) error {
 	return nil
 }
 
-func statementFromEnvelope(payload string) (*Statement, error) {
+func statementFromEnvelope(payload []byte) (*Statement, error) {
 	var st Statement
-	if err := json.Unmarshal([]byte(payload), &st); err != nil {
+	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, err
 	}
 	return &st, nil
