@@ -112,7 +112,9 @@ func knobs(store string) []knob {
 			s.EditStore = func(t testing.TB, dir string) { os.Chmod(filepath.Join(dir, "abc-hello/version.txt"), 0o644) }
 		}), wants: []want{{partition: 2, fs: fsName, file: version, kind: report.KindMode}}},
 		{name: "added", b: with(func(s *fixture.Spec) {
-			s.EditStore = func(t testing.TB, dir string) { os.WriteFile(filepath.Join(dir, "abc-hello/extra"), []byte("new\n"), 0o444) }
+			s.EditStore = func(t testing.TB, dir string) {
+				os.WriteFile(filepath.Join(dir, "abc-hello/extra"), []byte("new\n"), 0o444)
+			}
 		}), wants: []want{{partition: 2, fs: fsName, file: "/abc-hello/extra", kind: report.KindAdded}}},
 		{name: "removed", b: with(func(s *fixture.Spec) {
 			s.EditStore = func(t testing.TB, dir string) { os.Remove(filepath.Join(dir, "abc-hello/version.txt")) }
