@@ -139,6 +139,7 @@ func Open(path string) (*Image, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	im.Format = Detect(head[:n])
+	err = nil
 	switch im.Format {
 	case FormatQcow2:
 		err = im.openQcow2(head[:n])
