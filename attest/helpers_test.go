@@ -23,6 +23,7 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
@@ -172,37 +173,46 @@ func (r virtualRekor) GetTransparencyLogEntry(_ context.Context, pemBytes []byte
 		return errors.New("virtual rekor: needs a certificate")
 	}
 	now := time.Now().Unix()
-	var entry *tlog.Entry
+	var body []byte
+	kind := "hashedrekord"
 	if env := b.GetDsseEnvelope(); env != nil {
+		kind = "dsse"
 		sig := env.Signatures[0].Sig
 		e := &dsse.Envelope{PayloadType: env.PayloadType, Payload: base64.StdEncoding.EncodeToString(env.Payload),
 			Signatures: []dsse.Signature{{Sig: base64.StdEncoding.EncodeToString(sig)}}}
-		entry, err = r.vs.GenerateTlogEntry(certs[0], e, sig, now, true)
+		entry, err := r.vs.GenerateTlogEntry(certs[0], e, sig, now, false)
+		if err != nil {
+			return err
+		}
+		body = entry.TransparencyLogEntry().CanonicalizedBody
 	} else {
 		ms := b.GetMessageSignature()
-		body, _ := json.Marshal(map[string]any{
+		body, _ = json.Marshal(map[string]any{
 			"apiVersion": "0.0.1", "kind": "hashedrekord",
 			"spec": map[string]any{
 				"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(ms.MessageDigest.Digest)}},
 				"signature": map[string]any{"content": ms.Signature, "publicKey": map[string]any{"content": pemBytes}},
 			},
 		})
-		logID, _ := r.vs.RekorLogID()
-		rawID, _ := hex.DecodeString(logID)
-		set, err2 := r.vs.RekorSignPayload(tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: now, LogIndex: 7, LogID: logID})
-		if err2 != nil {
-			return err2
-		}
-		proof, err2 := r.vs.GetInclusionProof(body)
-		if err2 != nil {
-			return err2
-		}
-		entry, err = tlog.NewEntry(body, now, 7, rawID, set, proof) //nolint:staticcheck
 	}
+	logID, _ := r.vs.RekorLogID()
+	rawID, _ := hex.DecodeString(logID)
+	set, err := r.vs.RekorSignPayload(tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: now, LogIndex: 0, LogID: logID})
 	if err != nil {
 		return err
 	}
-	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, entry.TransparencyLogEntry())
+	proof, err := r.vs.GetInclusionProof(body)
+	if err != nil {
+		return err
+	}
+	entry, err := tlog.NewEntry(body, now, 0, rawID, set, proof) //nolint:staticcheck
+	if err != nil {
+		return err
+	}
+	tle := entry.TransparencyLogEntry()
+	tle.KindVersion = &protorekor.KindVersion{Kind: kind, Version: "0.0.1"}
+	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
 	return nil
 }
 
@@ -260,4 +270,17 @@ func urlParse(s string) ([]*url.URL, error) {
 		return nil, err
 	}
 	return []*url.URL{u}, nil
+}
+
+func testGitHubEnv() GitHubEnv {
+	return GitHubEnvFrom(func(k string) string {
+		return map[string]string{
+			"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "org/repo",
+			"GITHUB_REPOSITORY_ID": "123", "GITHUB_REPOSITORY_OWNER_ID": "456",
+			"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+			"GITHUB_EVENT_NAME": "push", "GITHUB_RUN_ID": "789", "GITHUB_RUN_ATTEMPT": "2",
+			"GITHUB_WORKFLOW_REF": "org/repo/.github/workflows/release.yml@refs/heads/main",
+			"RUNNER_ENVIRONMENT":  "github-hosted",
+		}[k]
+	})
 }

@@ -266,8 +266,15 @@ func (s *keylessSigner) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	get := c.idToken
+	if get == nil {
+		get = GitHubActionsIDToken
+	}
+	token, err := get(ctx)
+	if err != nil {
+		return err
+	}
 	provider := c.certProvider
-	var token string
 	if provider == nil {
 		fulcioURL := c.fulcioURL
 		if fulcioURL == "" && c.signingConfig != nil && len(c.signingConfig.FulcioCertificateAuthorityURLs()) > 0 {
@@ -281,13 +288,6 @@ func (s *keylessSigner) init(ctx context.Context) error {
 			fulcioURL = PublicGoodFulcioURL
 		}
 		provider = sign.NewFulcio(&sign.FulcioOptions{BaseURL: fulcioURL, Timeout: c.timeout, Retries: 3})
-		get := c.idToken
-		if get == nil {
-			get = GitHubActionsIDToken
-		}
-		if token, err = get(ctx); err != nil {
-			return err
-		}
 	}
 	tsas, tlogs, err := c.services(true)
 	if err != nil {
