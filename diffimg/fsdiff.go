@@ -81,7 +81,7 @@ func toLayout(fs []fsys.Field) []layout.Field {
 // (table offsets, counts, sizes, free space) so their cause says so.
 func derivedField(name string) bool {
 	n := strings.ToLower(name)
-	for _, s := range []string{"table", "count", "bytes-used", "bytes_used", "root-inode", "free", "used", "size-blocks", "blocks-count", "fragments", "inodes", "next-"} {
+	for _, s := range []string{"table", "count", "bytes-used", "bytes_used", "root-inode", "free", "used", "size-blocks", "blocks-count", "fragments", "inodes", "next-", "padding"} {
 		if strings.Contains(n, s) {
 			return true
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
@@ -39,7 +41,23 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 	fb, errB := openFS(secB, rb.size)
 	switch {
 	case errA == nil && errB == nil && fa.Type() == fb.Type():
-		n := c.compareFS(part, fa, fb, ra, rb, spans)
+		// Bytes past the filesystem's end belong to no file: report them
+		// whatever the walk finds.
+		if end := usedBytes(fa.Metadata()); end > 0 && end < ra.size {
+			var tail []Span
+			for _, s := range spans {
+				if s.End() > end {
+					lo := max(s.Offset, end)
+					tail = append(tail, Span{lo, s.End() - lo})
+				}
+			}
+			spans = subtract(spans, []Span{{end, max(ra.size, rb.size) - end}})
+			c.unallocated(part, report.Str(fa.Type()), tail, ra, rb, "past the end of the filesystem")
+		}
+		n := 0
+		if len(spans) > 0 {
+			n = c.compareFS(part, fa, fb, ra, rb, spans)
+		}
 		if n == 0 {
 			c.unallocated(part, report.Str(fa.Type()), spans, ra, rb,
 				"outside every file and superblock field the walk compares (free space, slack past a file's end, or filesystem structures)")
@@ -69,6 +87,28 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata, Detail: "filesystem cannot be parsed: " + why})
 		c.bytesDiff(part, nil, nil, spans, "compared as bytes", ra.off)
 	}
+}
+
+// usedBytes is how much of its partition a filesystem occupies, from its
+// superblock fields; 0 when unknown.
+func usedBytes(meta []fsys.Field) int64 {
+	v := map[string]int64{}
+	for _, f := range meta {
+		if n, err := strconv.ParseInt(strings.TrimSpace(f.Value), 0, 64); err == nil {
+			v[f.Name] = n
+		}
+	}
+	switch {
+	case v["bytes-used"] > 0: // squashfs pads to 4 KiB
+		return (v["bytes-used"] + 4095) &^ 4095
+	case v["blocks-count"] > 0 && v["block-size"] > 0:
+		return v["blocks-count"] * v["block-size"]
+	case v["blocks"] > 0 && v["block-size"] > 0:
+		return v["blocks"] * v["block-size"]
+	case v["bytes-per-sector"] > 0 && max(v["total-sectors-16"], v["total-sectors-32"]) > 0:
+		return v["bytes-per-sector"] * max(v["total-sectors-16"], v["total-sectors-32"])
+	}
+	return 0
 }
 
 func errString(err error) string {
