@@ -1,0 +1,166 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	githubactions "github.com/sethvargo/go-githubactions"
+	"github.com/spf13/cobra"
+
+	"github.com/org/immutos-action/internal/pipeline"
+)
+
+func init() { addCommand(newBuildCommand) }
+
+// buildFlags are the flags build and compare share.
+type buildFlags struct {
+	cfg     pipeline.Config
+	vary    string
+	key     string
+	keyless bool
+	noSign  bool
+}
+
+func (b *buildFlags) register(cmd *cobra.Command, build bool) {
+	f := cmd.Flags()
+	c := &b.cfg
+	if build {
+		f.StringVar(&c.Mode, "mode", "rebuild", "rebuild (nix build --rebuild), command (--build twice) or record (build once, write a record for compare)")
+		f.StringVar(&c.Installable, "installable", "", "nix installable (flake ref like path:.#image, or an attribute with --file)")
+		f.StringVarP(&c.File, "file", "f", "", "nix expression `FILE` (nix build -f FILE [--installable ATTR])")
+		f.StringArrayVar(&c.NixArgs, "nix-arg", nil, "extra argument for nix build (repeatable)")
+		f.StringVar(&c.Nix, "nix", "nix", "the nix binary")
+		f.StringVar(&c.Build, "build", "", "builder command for command mode; {out} is replaced by a fresh output directory")
+		f.IntVar(&c.Runs, "runs", 2, "number of builds to compare (>= 2)")
+		f.StringVar(&b.vary, "vary", "", "command mode: vary between builds: "+strings.Join(pipeline.KnownVariations, ","))
+		f.StringVar(&c.RunnerID, "runner-id", "", "record mode: this builder's name (default $RUNNER_NAME or the host name)")
+	}
+	f.StringArrayVar(&c.Images, "images", nil, "artifact glob (repeatable; default "+strings.Join(pipeline.DefaultImages, ", ")+")")
+	f.StringVar(&c.OutDir, "out-dir", "immutos-out", "where reports, manifests, bundles and index.json go")
+	f.BoolVar(&c.Strict, "strict", false, "any difference in the build output counts, not only the image artifacts")
+	f.StringVar(&b.key, "key", "", "sign with this PEM private key `FILE` (password from $COSIGN_PASSWORD)")
+	f.BoolVar(&b.keyless, "keyless", false, "sign keylessly (Fulcio certificate for the GitHub Actions OIDC identity)")
+	f.BoolVar(&b.noSign, "no-sign", false, "do not sign or attest")
+	f.StringVar(&c.SigningConfig, "signing-config", "", "sigstore signing config `FILE` (Fulcio, Rekor, TSA URLs)")
+	f.BoolVar(&c.GitHubAttest, "github-attestations", false, "upload the attestations to the GitHub attestations API")
+	f.BoolVar(&c.AttestOnFailure, "attest-on-failure", false, "sign and attest even when not reproducible (the verdict says so)")
+}
+
+func (b *buildFlags) finish(cmd *cobra.Command) error {
+	c := &b.cfg
+	if b.vary != "" {
+		c.Vary = strings.Split(b.vary, ",")
+	}
+	switch {
+	case b.key != "" && b.keyless:
+		return trouble(errors.New("--key and --keyless exclude each other"))
+	case b.key != "":
+		c.Sign, c.Key = "key", b.key
+	case b.keyless:
+		c.Sign = "keyless"
+	}
+	if b.noSign {
+		c.Sign = ""
+	}
+	if p := os.Getenv("COSIGN_PASSWORD"); p != "" {
+		c.KeyPassword = []byte(p)
+	}
+	c.Log = cmd.ErrOrStderr()
+	return nil
+}
+
+// githubSetup reads the action inputs when running in GitHub Actions.
+func (b *buildFlags) githubSetup(cmd *cobra.Command) (*pipeline.GitHub, error) {
+	if !pipeline.InGitHubActions(os.Getenv) {
+		return nil, nil
+	}
+	a := githubactions.New(githubactions.WithWriter(cmd.OutOrStdout()))
+	if b.noSign {
+		// --no-sign on the command line wins over the sign input.
+		defer func() { b.cfg.Sign = "" }()
+	}
+	g, err := pipeline.NewGitHub(a, &b.cfg)
+	if err != nil {
+		return nil, trouble(err)
+	}
+	return g, nil
+}
+
+func verdictExit(res *pipeline.Result, g *pipeline.GitHub, out io.Writer) error {
+	fmt.Fprintf(out, "%s\n", res.Verdict())
+	fmt.Fprintf(out, "reports: %s/report.md, report.html, report.json; index: %s/index.json\n", res.OutDir, res.OutDir)
+	if res.Reproducible || (g != nil && !g.FailOnDifference) {
+		return nil
+	}
+	return negative(errors.New(res.Verdict()))
+}
+
+func newBuildCommand() *cobra.Command {
+	var b buildFlags
+	cmd := &cobra.Command{
+		Use:   "build [--mode rebuild|command|record] [--installable I | --build 'CMD {out}'] [flags]",
+		Short: "Build an image twice (or N times), compare, attest",
+		Long: `Build the image --runs times, compare every image artifact across the builds, write
+reports, manifests, bundles and index.json under --out-dir, and sign and attest the
+artifacts when they are reproducible. Exit 0 reproducible, 1 not reproducible, 2 trouble.
+
+Modes:
+  rebuild  nix build INSTALLABLE, then nix build --rebuild --keep-failed; a differing
+           output is compared with the <out>.check nix keeps
+  command  run --build 'CMD {out}' into a fresh directory each time (--vary adds
+           reprotest-like variations to the builds after the first)
+  record   build once and write record.json + manifests for 'immutos-verify compare'
+
+In GitHub Actions (GITHUB_ACTIONS=true) the action inputs (INPUT_*) fill in the settings,
+outputs go to $GITHUB_OUTPUT and the Markdown report to $GITHUB_STEP_SUMMARY.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := b.finish(cmd); err != nil {
+				return err
+			}
+			g, err := b.githubSetup(cmd)
+			if err != nil {
+				return err
+			}
+			if g != nil {
+				defer g.Close()
+			}
+			if b.cfg.Mode == pipeline.ModeRecord {
+				rec, p, err := pipeline.RecordRun(&b.cfg)
+				if err != nil {
+					return ghTrouble(g, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "recorded %d artifact(s) of %s in %s\n", len(rec.Artifacts), rec.ID, p)
+				if g != nil {
+					g.A.SetOutput("record", p)
+					g.A.SetOutput("out-dir", b.cfg.OutDir)
+				}
+				return nil
+			}
+			res, err := pipeline.Run(&b.cfg)
+			if err != nil {
+				return ghTrouble(g, err)
+			}
+			if g != nil {
+				_ = g.Publish(res, b.cfg.OutDir)
+			}
+			return verdictExit(res, g, cmd.OutOrStdout())
+		},
+	}
+	b.register(cmd, true)
+	return cmd
+}
+
+func ghTrouble(g *pipeline.GitHub, err error) error {
+	if g != nil {
+		g.A.Errorf("immutos-verify: %s", err)
+	}
+	var te *pipeline.TroubleError
+	if errors.As(err, &te) {
+		return trouble(err)
+	}
+	return trouble(err)
+}

@@ -1,0 +1,330 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	githubactions "github.com/sethvargo/go-githubactions"
+
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// ActionInputs are the inputs action.yml declares, read here with go-githubactions
+// (INPUT_<NAME> in the environment). The action-input tests check this list against
+// action.yml.
+var ActionInputs = []string{
+	"installable", "mode", "nix-args", "build-command", "images", "runs", "vary", "strict",
+	"out-dir", "sign", "signing", "key", "key-password", "signing-config", "github-attestations",
+	"attest-on-failure", "report-formats", "fail-on-difference", "github-token",
+}
+
+// ActionOutputs are the outputs the program writes to $GITHUB_OUTPUT.
+var ActionOutputs = []string{"reproducible", "verdict", "digest", "artifacts", "out-dir", "bundles", "report"}
+
+// GitHub is the GitHub Actions side of a run: inputs, outputs, summary, annotations.
+type GitHub struct {
+	A *githubactions.Action
+	// FailOnDifference is the fail-on-difference input (default true).
+	FailOnDifference bool
+	// Formats are the report-formats input (markdown goes to the step summary).
+	Formats map[string]bool
+	keyFile string
+}
+
+// InGitHubActions reports whether the environment is a GitHub Actions runner.
+func InGitHubActions(getenv func(string) string) bool { return getenv("GITHUB_ACTIONS") == "true" }
+
+// NewGitHub reads the action inputs into cfg; flags already set on cfg win over empty inputs.
+func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
+	g := &GitHub{A: a, FailOnDifference: true, Formats: map[string]bool{"json": true, "markdown": true, "html": true}}
+	in := func(name string) string { return strings.TrimSpace(a.GetInput(name)) }
+	boolIn := func(name string, def bool) (bool, error) {
+		v := in(name)
+		if v == "" {
+			return def, nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("input %s: %q is not true or false", name, v)
+		}
+		return b, nil
+	}
+	set := func(dst *string, name string) {
+		if v := in(name); v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Installable, "installable")
+	set(&cfg.Mode, "mode")
+	set(&cfg.Build, "build-command")
+	set(&cfg.OutDir, "out-dir")
+	set(&cfg.SigningConfig, "signing-config")
+	if v := in("nix-args"); v != "" {
+		args, err := SplitWords(v)
+		if err != nil {
+			return nil, fmt.Errorf("input nix-args: %w", err)
+		}
+		cfg.NixArgs = append(cfg.NixArgs, args...)
+	}
+	if v := in("images"); v != "" {
+		cfg.Images = splitList(v)
+	}
+	if v := in("vary"); v != "" {
+		cfg.Vary = splitList(v)
+	}
+	if v := in("runs"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("input runs: %q is not a number", v)
+		}
+		cfg.Runs = n
+	}
+	var err error
+	if cfg.Strict, err = boolIn("strict", cfg.Strict); err != nil {
+		return nil, err
+	}
+	if cfg.AttestOnFailure, err = boolIn("attest-on-failure", cfg.AttestOnFailure); err != nil {
+		return nil, err
+	}
+	if cfg.GitHubAttest, err = boolIn("github-attestations", cfg.GitHubAttest); err != nil {
+		return nil, err
+	}
+	if g.FailOnDifference, err = boolIn("fail-on-difference", true); err != nil {
+		return nil, err
+	}
+	sign, err := boolIn("sign", cfg.Sign != "")
+	if err != nil {
+		return nil, err
+	}
+	if sign {
+		if cfg.Sign == "" {
+			cfg.Sign = "keyless"
+		}
+		set(&cfg.Sign, "signing")
+	} else {
+		cfg.Sign = ""
+	}
+	if v := in("key"); v != "" {
+		if strings.Contains(v, "-----BEGIN") {
+			// A key from a secret: keep it in a private temporary file.
+			f, err := os.CreateTemp("", "immutos-key-*.pem")
+			if err != nil {
+				return nil, err
+			}
+			if err := f.Chmod(0o600); err == nil {
+				_, err = f.WriteString(v + "\n")
+			}
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+			g.keyFile = f.Name()
+			a.AddMask(v)
+			cfg.Key = f.Name()
+		} else {
+			cfg.Key = v
+		}
+	}
+	if v := a.GetInput("key-password"); v != "" {
+		cfg.KeyPassword = []byte(v)
+	}
+	if v := in("report-formats"); v != "" {
+		g.Formats = map[string]bool{}
+		for _, f := range splitList(v) {
+			g.Formats[f] = true
+		}
+	}
+	if v := in("github-token"); v != "" && os.Getenv("GITHUB_TOKEN") == "" {
+		prev := cfg.Getenv
+		cfg.Getenv = func(k string) string {
+			if k == "GITHUB_TOKEN" {
+				return v
+			}
+			if prev != nil {
+				return prev(k)
+			}
+			return os.Getenv(k)
+		}
+	}
+	cfg.Group = func(name string) func() {
+		a.Group(name)
+		return a.EndGroup
+	}
+	return g, nil
+}
+
+// Close removes the temporary key file.
+func (g *GitHub) Close() {
+	if g.keyFile != "" {
+		os.Remove(g.keyFile)
+	}
+}
+
+// Publish writes the outputs, the step summary and one error annotation per differing
+// artifact.
+func (g *GitHub) Publish(res *Result, outDir string) error {
+	a := g.A
+	abs, _ := filepath.Abs(outDir)
+	a.SetOutput("reproducible", strconv.FormatBool(res.Reproducible))
+	a.SetOutput("verdict", res.Verdict())
+	a.SetOutput("out-dir", abs)
+	a.SetOutput("report", filepath.Join(abs, "report.md"))
+	digest := ""
+	if len(res.Artifacts) > 0 && len(res.Artifacts[0].SHA256) > 0 && res.Artifacts[0].SHA256[0] != "" {
+		digest = "sha256:" + res.Artifacts[0].SHA256[0]
+	}
+	a.SetOutput("digest", digest)
+	if res.Index != nil {
+		arts, _ := json.Marshal(res.Index.Artifacts)
+		a.SetOutput("artifacts", string(arts))
+		var bundles []string
+		for _, b := range res.Index.Bundles {
+			bundles = append(bundles, filepath.Join(abs, b.Path))
+		}
+		if bundles == nil {
+			bundles = []string{}
+		}
+		bj, _ := json.Marshal(bundles)
+		a.SetOutput("bundles", string(bj))
+	}
+	if g.Formats["markdown"] {
+		a.AddStepSummary(Markdown(res, MarkdownBudget))
+	}
+	for _, art := range res.Artifacts {
+		if art.Reproducible {
+			continue
+		}
+		msg := fmt.Sprintf("%s is not reproducible", art.Name)
+		if d := firstDifference(art); d != "" {
+			msg += ": " + d
+		}
+		a.WithFieldsMap(map[string]string{"title": "not reproducible: " + art.Name}).Errorf("%s", msg)
+	}
+	if !res.Reproducible && allReproducible(res) {
+		a.Errorf("not reproducible (--strict): %d other file(s) of the output differ", len(res.OtherDifferences))
+	}
+	for _, w := range res.Warnings {
+		a.Warningf("%s", w)
+	}
+	return nil
+}
+
+// firstDifference describes the deepest first difference of an artifact: partition,
+// filesystem, file and detail.
+func firstDifference(a *ArtifactResult) string {
+	for _, p := range a.Comparisons {
+		if p.Report == nil || p.Identical {
+			continue
+		}
+		if d := deepest(p.Report.Differences); d != nil {
+			return DescribeDifference(d)
+		}
+	}
+	return ""
+}
+
+func deepest(ds []*report.Difference) *report.Difference {
+	// Prefer a difference that names a file.
+	for _, d := range ds {
+		if d.File != nil {
+			return d
+		}
+	}
+	for _, d := range ds {
+		if c := deepest(d.Children); c != nil && c.File != nil {
+			return c
+		}
+	}
+	if len(ds) > 0 {
+		return ds[0]
+	}
+	return nil
+}
+
+// DescribeDifference renders "partition 2 (squashfs) /path: detail".
+func DescribeDifference(d *report.Difference) string {
+	var parts []string
+	if d.Partition != nil {
+		parts = append(parts, fmt.Sprintf("partition %d", *d.Partition))
+	}
+	if d.Filesystem != nil {
+		parts = append(parts, "("+*d.Filesystem+")")
+	}
+	if d.File != nil {
+		parts = append(parts, *d.File)
+	}
+	s := strings.Join(parts, " ")
+	if s != "" {
+		s += ": "
+	}
+	s += d.Detail
+	if d.Cause != nil && d.Cause.Hint != "" {
+		s += " (hint: " + d.Cause.Hint + ")"
+	}
+	return s
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' || r == '\t' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// SplitWords splits s like a POSIX shell would split words (single and double quotes,
+// backslash), without expansions.
+func SplitWords(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	in := false
+	var quote rune
+	esc := false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case quote == '"':
+			if r == '"' {
+				quote = 0
+			} else if r == '\\' {
+				esc = true
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\\':
+			esc, in = true, true
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 || esc {
+		return nil, fmt.Errorf("unterminated quote in %q", s)
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}
