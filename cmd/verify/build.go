@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	githubactions "github.com/sethvargo/go-githubactions"
@@ -135,8 +136,9 @@ outputs go to $GITHUB_OUTPUT and the Markdown report to $GITHUB_STEP_SUMMARY.`,
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "recorded %d artifact(s) of %s in %s\n", len(rec.Artifacts), rec.ID, p)
 				if g != nil {
-					g.A.SetOutput("record", p)
-					g.A.SetOutput("out-dir", b.cfg.OutDir)
+					abs, _ := filepath.Abs(p)
+					g.A.SetOutput("record", abs)
+					g.A.SetOutput("out-dir", filepath.Dir(abs))
 				}
 				return nil
 			}

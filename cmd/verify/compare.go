@@ -30,6 +30,9 @@ and (when reproducible) bundles as build. Exit 0 reproducible, 1 not, 2 trouble.
 			if g != nil {
 				defer g.Close()
 			}
+			if len(args) == 0 && g != nil {
+				args = g.Records()
+			}
 			res, err := pipeline.CompareRecords(&b.cfg, args)
 			if err != nil {
 				return ghTrouble(g, err)
