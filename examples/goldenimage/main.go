@@ -73,6 +73,7 @@ func main() {
 	out := flag.String("o", "", "write the image to `FILE`")
 	outDir := flag.String("out-dir", "", "write the image to `DIR`/nixos.raw")
 	embed := flag.Bool("embed-build-time", false, "embed the current time in the store (makes the image non-reproducible)")
+	flag.BoolVar(&embedTZ, "embed-tz", false, "write $TZ to /etc/timezone in the store (differs between builders in different time zones)")
 	flag.Parse()
 	if *out == "" && *outDir != "" {
 		*out = filepath.Join(*outDir, "nixos.raw")
@@ -86,6 +87,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var embedTZ bool
 
 func sourceDateEpoch() int64 {
 	if v, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
@@ -200,6 +203,9 @@ func buildStore(dir string, sde int64, embed bool) (string, error) {
 			"nix/store/0000000000000000000000000000000a-nixos-system/build-time",
 			strconv.FormatInt(time.Now().UnixNano(), 10) + "\n", 0o644,
 		})
+	}
+	if embedTZ {
+		files = append(append([]file1(nil), files...), file1{"etc/timezone", os.Getenv("TZ") + "\n", 0o644})
 	}
 	for _, f := range files {
 		if err := fs.Mkdir(path.Dir(f.path)); err != nil {

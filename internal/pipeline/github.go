@@ -17,13 +17,13 @@ import (
 // (INPUT_<NAME> in the environment). The action-input tests check this list against
 // action.yml.
 var ActionInputs = []string{
-	"installable", "mode", "nix-args", "build-command", "images", "runs", "vary", "strict",
+	"installable", "mode", "records", "nix-args", "build-command", "images", "runs", "vary", "strict",
 	"out-dir", "sign", "signing", "key", "key-password", "signing-config", "github-attestations",
 	"attest-on-failure", "report-formats", "fail-on-difference", "github-token",
 }
 
 // ActionOutputs are the outputs the program writes to $GITHUB_OUTPUT.
-var ActionOutputs = []string{"reproducible", "verdict", "digest", "artifacts", "out-dir", "bundles", "report"}
+var ActionOutputs = []string{"reproducible", "verdict", "digest", "artifacts", "out-dir", "bundles", "report", "record"}
 
 // GitHub is the GitHub Actions side of a run: inputs, outputs, summary, annotations.
 type GitHub struct {
@@ -59,7 +59,9 @@ func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
 		}
 	}
 	set(&cfg.Installable, "installable")
-	set(&cfg.Mode, "mode")
+	if m := in("mode"); m != "" && m != "compare" {
+		cfg.Mode = m
+	}
 	set(&cfg.Build, "build-command")
 	set(&cfg.OutDir, "out-dir")
 	set(&cfg.SigningConfig, "signing-config")
@@ -327,4 +329,17 @@ func SplitWords(s string) ([]string, error) {
 		out = append(out, cur.String())
 	}
 	return out, nil
+}
+
+// Records is the records input (compare mode), globs expanded.
+func (g *GitHub) Records() []string {
+	var out []string
+	for _, p := range splitList(g.A.GetInput("records")) {
+		if m, err := filepath.Glob(p); err == nil && len(m) > 0 {
+			out = append(out, m...)
+		} else {
+			out = append(out, p)
+		}
+	}
+	return out
 }

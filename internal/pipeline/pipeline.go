@@ -93,7 +93,7 @@ func Run(cfg *Config) (*Result, error) {
 	if cfg.Mode == ModeRecord {
 		return nil, &TroubleError{errors.New("record mode: use Record")}
 	}
-	res := &Result{Schema: ReportSchema, Tool: toolName + " " + Version, Mode: cfg.Mode, Installable: cfg.Installable, Strict: cfg.Strict, OutDir: cfg.OutDir}
+	res := &Result{Schema: ReportSchema, Tool: toolName + " " + Version, Mode: cfg.Mode, Installable: cfg.Installable, Strict: cfg.Strict, OutDir: cfg.OutDir, OtherDifferences: []OtherDifference{}}
 	if cfg.File != "" {
 		res.Installable = "-f " + cfg.File + " " + cfg.Installable
 	}

@@ -165,7 +165,7 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, troublef("%v", err)
 	}
-	res := &Result{Schema: ReportSchema, Tool: toolName + " " + Version, Mode: "compare", Installable: recs[0].Installable, Strict: cfg.Strict, OutDir: cfg.OutDir}
+	res := &Result{Schema: ReportSchema, Tool: toolName + " " + Version, Mode: "compare", Installable: recs[0].Installable, Strict: cfg.Strict, OutDir: cfg.OutDir, OtherDifferences: []OtherDifference{}}
 	seen := map[string]int{}
 	for i, r := range recs {
 		b := *r.Build
