@@ -164,7 +164,8 @@ func TestKeySignVerifyCosignEncrypted(t *testing.T) {
 	if _, err := KeySigner(path, []byte("wrong")); err == nil {
 		t.Fatal("wrong password accepted")
 	}
-	s, err := KeySigner(path, []byte("s3cret"))
+	t.Setenv("COSIGN_PASSWORD", "s3cret")
+	s, err := KeySigner(path, nil) // password from COSIGN_PASSWORD
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -179,12 +179,15 @@ type keySigner struct {
 
 // KeySigner reads a PEM private key: PKCS#8 ECDSA (P-256, P-384, P-521) or Ed25519, or
 // cosign's encrypted format ("ENCRYPTED SIGSTORE PRIVATE KEY") decrypted with password
-// (callers pass $COSIGN_PASSWORD). Bundles carry the public key hint; the Rekor upload
+// (nil password: $COSIGN_PASSWORD). Bundles carry the public key hint; the Rekor upload
 // happens only when WithRekor or WithSigningConfig asks for it.
 func KeySigner(path string, password []byte, opts ...SignerOption) (Signer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if password == nil {
+		password = []byte(os.Getenv("COSIGN_PASSWORD"))
 	}
 	key, err := ParsePrivateKey(data, password)
 	if err != nil {

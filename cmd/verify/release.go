@@ -81,7 +81,11 @@ func printSummary(out, errw io.Writer, r *attest.Result) {
 	if !r.Verified {
 		return
 	}
-	fmt.Fprintf(out, "Verified %s (%s)\n", r.Artifact, r.Digest)
+	if r.Artifact == r.Digest {
+		fmt.Fprintf(out, "Verified %s\n", r.Digest)
+	} else {
+		fmt.Fprintf(out, "Verified %s (%s)\n", r.Artifact, r.Digest)
+	}
 	for _, b := range r.Bundles {
 		if !b.Verified {
 			continue
