@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
@@ -343,6 +344,19 @@ func checkFS(t *testing.T, fs fsys.FS, size int64, exp map[string]want) []*fsys.
 			if err != nil {
 				t.Errorf("read %s: %v", e.Path, err)
 				continue
+			}
+			if w.size <= 20000 {
+				// Check the reader's io semantics on the smaller files.
+				rc2, err := fs.Open(e.Path)
+				if err == nil {
+					data, _ := io.ReadAll(rc2)
+					rc2.Close()
+					rc3, _ := fs.Open(e.Path)
+					if err := iotest.TestReader(rc3, data); err != nil {
+						t.Errorf("%s: %v", e.Path, err)
+					}
+					rc3.Close()
+				}
 			}
 			var sum [32]byte
 			copy(sum[:], h.Sum(nil))

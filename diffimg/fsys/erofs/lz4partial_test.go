@@ -47,3 +47,26 @@ func TestLZ4Prefix(t *testing.T) {
 		lz4Prefix(in, make([]byte, rng.Intn(5000)))
 	}
 }
+
+// A partially referenced pcluster (dedupe) decompresses to more than the
+// extent uses; the 0PADDING path must keep the prefix.
+func TestLZ4PartialReference(t *testing.T) {
+	src := bytes.Repeat([]byte("partial reference of a shared pcluster\n"), 2000)
+	comp := make([]byte, lz4.CompressBlockBound(len(src)))
+	var c lz4.Compressor
+	n, err := c.CompressBlock(src, comp)
+	if err != nil || n == 0 {
+		t.Fatal(err)
+	}
+	padded := append(make([]byte, 4096-n%4096), comp[:n]...)
+	z := &zinfo{img: &image{sb: &superblock{featureIncompat: incompatZeroPadding}, blksz: 4096}, ino: &inode{}}
+	for _, llen := range []int64{int64(len(src)), 1000, 1} {
+		out, err := z.lz4(padded, llen)
+		if err != nil || !bytes.Equal(out, src[:llen]) {
+			t.Errorf("llen %d: %v", llen, err)
+		}
+	}
+	if _, err := z.lz4(padded, int64(len(src))+1); err == nil {
+		t.Error("decompressing past the stream's end succeeded")
+	}
+}

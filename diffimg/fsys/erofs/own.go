@@ -260,6 +260,9 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	if e.left <= 0 {
 		return 0, io.EOF
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if int64(len(p)) > e.left {
 		p = p[:e.left]
 	}
