@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"testing"
@@ -19,3 +20,5 @@ func jsonMarshal(t *testing.T, v any) []byte {
 
 func b64decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
 func b64encode(b []byte) string          { return base64.StdEncoding.EncodeToString(b) }
+
+func jsonCompact(dst *bytes.Buffer, src []byte) error { return json.Compact(dst, src) }
