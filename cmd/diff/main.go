@@ -13,9 +13,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/org/immutos-action/diffimg"
-	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/cli"
 )
 
@@ -30,6 +30,16 @@ type flags struct {
 	maxRanges                  int
 	color, progress            string
 }
+
+// Extension points: files of this package add their own flags (content
+// bounds, report options) without touching run.
+var (
+	// flagHooks register extra flags.
+	flagHooks []func(fl *pflag.FlagSet)
+	// optionHooks adjust the comparison options from those flags; an
+	// error is a bad flag value (exit 2).
+	optionHooks []func(o *diffimg.Options) error
+)
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -65,6 +75,9 @@ file, and explains each difference. A and B may also be manifests written by
 	fl.IntVar(&f.maxRanges, "max-ranges", 16, "list at most `N` differing byte ranges per file or region")
 	fl.StringVar(&f.color, "color", "auto", "colour the text report: auto|always|never (NO_COLOR is respected)")
 	fl.StringVar(&f.progress, "progress", "auto", "show progress on stderr: auto|always|never")
+	for _, h := range flagHooks {
+		h(fl)
+	}
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "immutos-diff: "+oneLine(err))
@@ -106,6 +119,11 @@ func execute(cmd *cobra.Command, f *flags, args []string) (int, error) {
 		Tool:      "immutos-diff " + version,
 		Content:   diffimg.DefaultContent(),
 	}
+	for _, h := range optionHooks {
+		if err := h(&opts); err != nil {
+			return 2, err
+		}
+	}
 	bar := cli.NewProgress(f.progress)
 	if bar != nil {
 		opts.Progress = bar
@@ -126,5 +144,3 @@ func execute(cmd *cobra.Command, f *flags, args []string) (int, error) {
 	}
 	return 1, nil
 }
-
-var _ = report.Schema
