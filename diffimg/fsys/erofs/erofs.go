@@ -1,30 +1,39 @@
 // Package erofs reads EROFS filesystem images for immutos-diff and exposes
-// them through the read-only tree interface of package fsys.
+// them through the read-only tree interface of package fsys:
+//
+//	fs, err := erofs.Open(r, size) // r holds the filesystem at offset 0
 //
 // # Two readers
 //
 // Uncompressed images are read with github.com/erofs/go-erofs, which
-// implements FLAT_PLAIN, FLAT_INLINE and CHUNK_BASED inodes, directories
-// and xattrs well. That library refuses any image whose superblock
-// announces compression (the LZ4 0PADDING feature or a compression
-// algorithm set: "unsupported compressed filesystem") and keeps its
-// on-disk decoding in unexported and internal packages, so it cannot be
-// extended from outside: there is no hook to read just the compressed
-// inodes through our code and the rest through the library.
+// handles FLAT_PLAIN, FLAT_INLINE and CHUNK_BASED inodes, directories and
+// xattrs well. That library refuses any image whose superblock announces
+// compression (the 0PADDING feature or an lz4/compression-algorithm field:
+// "unsupported compressed filesystem"), and it keeps its on-disk decoding
+// in unexported identifiers and internal packages, so it cannot be extended
+// from outside: there is no hook to decode the compressed inodes ourselves
+// and let the library do the rest.
 //
-// NixOS builds its /nix/store erofs with lz4/lz4hc compression, so compressed
-// images are read by this package's own reader (own.go, zmap.go), written
-// from the on-disk format description (the Linux kernel's erofs
-// documentation and erofs_fs.h): superblock, compact and extended inodes,
-// every data layout (FLAT_PLAIN, FLAT_INLINE, CHUNK_BASED,
-// COMPRESSED_FULL, COMPRESSED_COMPACT with 2B/4B packs), directories,
-// inline and shared xattrs (with long name prefixes), and lz4 pclusters
-// including 0PADDING, big pclusters, ztailpacking (inline tail pcluster),
-// fragments (tails or whole files in the packed inode), dedupe (partially
-// referenced pclusters), and plain (uncompressed) pclusters. lz4 blocks are
-// decompressed with github.com/pierrec/lz4/v4. Because a compressed image
-// holds plain inodes too, the own reader handles every layout and can read
-// uncompressed images as well; the tests cross-check it against go-erofs.
+// NixOS builds its /nix/store erofs with lz4/lz4hc compression, so
+// compressed images are read by this package's own reader (own.go,
+// zmap.go), written from the on-disk format description (the Linux kernel
+// erofs documentation and headers), not copied from any implementation.
+// Because a compressed image holds uncompressed inodes too, the own reader
+// implements everything: the superblock, compact (32-byte) and extended
+// (64-byte) inodes, the FLAT_PLAIN, FLAT_INLINE, CHUNK_BASED (4-byte block
+// maps and 8-byte chunk indexes), COMPRESSED_FULL and COMPRESSED_COMPACT
+// (2B and 4B packs) layouts, directories, inline and shared xattrs
+// (including long name prefixes), and lz4 pclusters: with and without
+// 0PADDING, big pclusters (compressed block counts in the indexes),
+// uncompressed (PLAIN) pclusters, ztailpacking (the tail pcluster inline
+// in the inode), fragments (a file's tail or whole content in the packed
+// inode) and partially referenced pclusters (dedupe). lz4 blocks are
+// decoded with github.com/pierrec/lz4/v4; pclusters without 0PADDING need
+// decoding that stops at the wanted output size, which that library cannot
+// do, so they use a small decoder of our own (lz4partial.go). The tests
+// cross-check the own reader against go-erofs on uncompressed images. When
+// an old image holds compressed inodes but announces no compression, the
+// go-erofs reader hands those files to the own reader.
 //
 // The superblock fields (Metadata) are always decoded here, since go-erofs
 // does not expose them.
@@ -32,10 +41,11 @@
 // # Hostile input
 //
 // Every offset and length taken from the image is checked against the
-// image size before it is used, decompressed extents are bounded, index
-// walks are bounded and must advance, directory cycles and directories
-// reachable twice are errors, and a recover at each API entry point turns
-// a missed check into an error rather than a crash.
+// image size before use, pclusters (1 MiB) and decompressed extents
+// (16 MiB) are bounded, index walks are bounded and must advance, reads
+// return exactly the file size, a directory reached twice (a cycle) is an
+// error, depth is bounded by fsys.MaxDepth, and a recover at each API entry
+// point turns a missed check into an error rather than a crash.
 package erofs
 
 import (

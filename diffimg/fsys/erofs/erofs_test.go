@@ -644,3 +644,30 @@ func layoutStats(t *testing.T, f *os.File, size int64) string {
 	visit(root, 0)
 	return fmt.Sprintf("layouts %v advise 0x%x multi-block pclusters %d", layouts, advise, big)
 }
+
+// Old images may hold compressed inodes while the superblock announces no
+// compression (lz4_max_distance 0, no 0PADDING); go-erofs then reads the
+// tree and the compressed files go through the own reader.
+func TestLibCompressedFallback(t *testing.T) {
+	testtool.Need(t, "mkfs.erofs")
+	src := buildTree(t)
+	exp := expected(t, src, fixedTime)
+	img := filepath.Join(t.TempDir(), "img")
+	mkfs(t, img, src, "-T", fmt.Sprint(fixedTime), "-zlz4", "-Elegacy-compress")
+	data, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[1024+80] != 0 {
+		t.Skip("image has incompatible features set")
+	}
+	data[1024+84], data[1024+85] = 0, 0
+	if err := os.WriteFile(img, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, _, size := openFile(t, img)
+	if _, ok := fs.(*libFS); !ok {
+		t.Fatalf("expected the go-erofs backend, got %T", fs)
+	}
+	checkFS(t, fs, size, exp)
+}

@@ -19,6 +19,25 @@ type libFS struct {
 	fs   fs.FS
 	size int64
 	meta []fsys.Field
+
+	// Images from old mkfs versions can hold compressed inodes without
+	// announcing compression in the superblock; go-erofs cannot read
+	// those, so such files go to the own reader.
+	r      io.ReaderAt
+	sb     *superblock
+	own    *image
+	ownErr error
+}
+
+func compressedLayout(l uint8) bool {
+	return l == layoutCompressedFull || l == layoutCompressedComp
+}
+
+func (l *libFS) ownReader() (*image, error) {
+	if l.own == nil && l.ownErr == nil {
+		l.own, l.ownErr = openOwn(l.r, l.size, l.sb)
+	}
+	return l.own, l.ownErr
 }
 
 func openLib(r io.ReaderAt, size int64, sb *superblock) (*libFS, error) {
@@ -28,7 +47,7 @@ func openLib(r io.ReaderAt, size int64, sb *superblock) (*libFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &libFS{fs: f, size: size, meta: sb.metadata()}
+	l := &libFS{fs: f, size: size, meta: sb.metadata(), r: r, sb: sb}
 	if _, err := l.stat("/"); err != nil {
 		return nil, err
 	}
@@ -79,7 +98,19 @@ func (l *libFS) entry(p string, fi fs.FileInfo) (*fsys.Entry, uint64, error) {
 	case m.IsRegular():
 		e.Type = fsys.TypeFile
 		e.Size = st.Size
-		if dr, ok := fi.(interface{ DataRange() []goerofs.DataRange }); ok {
+		if compressedLayout(st.InodeLayout) {
+			own, err := l.ownReader()
+			if err != nil {
+				return nil, 0, err
+			}
+			ino, err := own.inode(uint64(st.Ino))
+			if err != nil {
+				return nil, 0, err
+			}
+			if e.Extents, err = own.zExtents(ino); err != nil {
+				return nil, 0, fmt.Errorf("erofs: %s: %w", p, err)
+			}
+		} else if dr, ok := fi.(interface{ DataRange() []goerofs.DataRange }); ok {
 			for _, r := range dr.DataRange() {
 				if r.Offset < 0 || r.Device != 0 || r.Size <= 0 {
 					continue
@@ -183,6 +214,13 @@ func (l *libFS) Open(p string) (rc io.ReadCloser, err error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("erofs: %s: not a regular file", p)
+	}
+	if st, ok := fi.Sys().(*goerofs.Stat); ok && compressedLayout(st.InodeLayout) {
+		own, err := l.ownReader()
+		if err != nil {
+			return nil, err
+		}
+		return own.Open(p)
 	}
 	f, err := l.fs.Open(fsPath(p))
 	if err != nil {

@@ -26,7 +26,7 @@ const (
 const (
 	nullAddr       = 0xFFFFFFFF
 	maxSymlinkSize = 64 << 10
-	maxDirSize     = 1 << 30
+	maxDirSize     = 256 << 20
 	maxDirEntries  = 1 << 22
 )
 
