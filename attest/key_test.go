@@ -278,3 +278,25 @@ func TestTrouble(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectInconsistentPredicate: a signed reproducibility statement whose predicate
+// contradicts itself (reproducible=true, verdict NOT_REPRODUCIBLE) verifies nothing.
+func TestRejectInconsistentPredicate(t *testing.T) {
+	key := newP256(t)
+	s, _ := NewKeySigner(key)
+	fx := newKeyFixture(t, key, s, VerdictReproducible)
+	subj, _ := Digest(fx.artifact)
+	p := testReproducibility(VerdictNotReproducible, subj.Digest["sha256"])
+	p.Reproducible = true
+	st, err := NewStatement(ReproducibilityPredicateType, p, []Subject{subj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := SignStatement(context.Background(), s, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := writeFile(t, fx.dir, "bad-repro.sigstore.json", b)
+	mustReject(t, fx, VerifyOptions{Bundles: []string{bad}}, "contradicts")
+	mustReject(t, fx, VerifyOptions{Bundles: []string{fx.blob, bad}, RequireReproducible: true}, "no verified reproducibility")
+}

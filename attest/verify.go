@@ -269,7 +269,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Result, error) {
 	var mainOK, reproFound bool
 	var reasons []string
 	for _, lb := range bundles {
-		br := BundleResult{File: lb.file, Line: lb.line, raw: lb.b}
+		br := BundleResult{File: lb.file, Line: lb.line}
 		err := verifyOne(lb.b, &br, tm, pub, digest, path, identities, &o)
 		if err != nil {
 			br.Error = err.Error()
@@ -280,9 +280,6 @@ func Verify(ctx context.Context, o VerifyOptions) (*Result, error) {
 			reasons = append(reasons, where+": "+err.Error())
 		} else {
 			br.Verified = true
-			if o.PredicateType == "" || br.PredicateType == o.PredicateType {
-				mainOK = true
-			}
 			if br.PredicateType == ReproducibilityPredicateType && br.Statement != nil {
 				v, repro, err := reproducibilityVerdict(br.Statement)
 				if err != nil {
@@ -295,6 +292,9 @@ func Verify(ctx context.Context, o VerifyOptions) (*Result, error) {
 					res.Verdict = v
 					res.Reproducible = &repro
 				}
+			}
+			if br.Verified && (o.PredicateType == "" || br.PredicateType == o.PredicateType) {
+				mainOK = true
 			}
 		}
 		res.Bundles = append(res.Bundles, br)
