@@ -19,7 +19,7 @@ import (
 	"os"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/lima-vm/go-qcow2reader"
+	qlog "github.com/lima-vm/go-qcow2reader/log"
 	qimage "github.com/lima-vm/go-qcow2reader/image"
 	"github.com/lima-vm/go-qcow2reader/image/qcow2"
 	"github.com/ulikunitz/xz"
@@ -104,6 +104,9 @@ func Detect(head []byte) string {
 }
 
 func init() {
+	// go-qcow2reader logs warnings about odd headers through the log
+	// package, on stderr; an error names what matters in one line.
+	qlog.SetWarnFunc(nil)
 	// qcow2's zstd cluster compression is not registered by default.
 	qcow2.SetDecompressor(qcow2.CompressionTypeZstd, func(r io.Reader) (io.ReadCloser, error) {
 		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
@@ -162,8 +165,14 @@ func (im *Image) openQcow2(head []byte) error {
 	if binary.BigEndian.Uint64(head[8:16]) != 0 {
 		return errors.New("qcow2: image has a backing file; flatten it first with `qemu-img convert -O qcow2`")
 	}
-	q, err := qcow2reader.Open(im.File)
+	if err := checkQcow2Header(head, im.FileSize); err != nil {
+		return err
+	}
+	q, err := qcow2.Open(im.File, nil)
 	if err != nil {
+		if q != nil {
+			q.Close()
+		}
 		return fmt.Errorf("qcow2: %w", err)
 	}
 	if err := q.Readable(); err != nil {
@@ -178,6 +187,54 @@ func (im *Image) openQcow2(head []byte) error {
 	im.r = q
 	im.Size = q.Size()
 	im.closers = append([]func() error{q.Close}, im.closers...)
+	return nil
+}
+
+// Limits on qcow2 header fields, as qemu sets them (block/qcow2.h):
+// clusters of 512 B to 2 MiB, an L1 table of at most 32 MiB.
+const (
+	qcow2MinClusterBits = 9
+	qcow2MaxClusterBits = 21
+	qcow2MaxL1Bytes     = 32 << 20
+)
+
+// checkQcow2Header checks the header fields go-qcow2reader sizes its
+// allocations and divisions from, before it reads them: the cluster size,
+// and the L1 table, which must lie inside the file and cover the virtual
+// size. Errors name the field, its offset in the header and its value.
+func checkQcow2Header(head []byte, fileSize int64) error {
+	if len(head) < 72 {
+		return fmt.Errorf("qcow2: header truncated (%d bytes, want 72)", len(head))
+	}
+	be := binary.BigEndian
+	version := be.Uint32(head[4:8])
+	if version != 2 && version != 3 {
+		return fmt.Errorf("qcow2: header version (offset 4) is %d, want 2 or 3", version)
+	}
+	bits := be.Uint32(head[20:24])
+	if bits < qcow2MinClusterBits || bits > qcow2MaxClusterBits {
+		return fmt.Errorf("qcow2: header cluster_bits (offset 20) is %d, want %d to %d", bits, qcow2MinClusterBits, qcow2MaxClusterBits)
+	}
+	size := be.Uint64(head[24:32])
+	if size > uint64(MaxDecodedSize) {
+		return fmt.Errorf("qcow2: header virtual size (offset 24) is %d, more than the limit of %d bytes (image.MaxDecodedSize)", size, MaxDecodedSize)
+	}
+	l1Size := uint64(be.Uint32(head[36:40]))
+	l1Off := be.Uint64(head[40:48])
+	if l1Size*8 > qcow2MaxL1Bytes {
+		return fmt.Errorf("qcow2: header l1_size (offset 36) is %d entries, more than qemu's limit of %d", l1Size, qcow2MaxL1Bytes/8)
+	}
+	if l1Off == 0 || l1Off > uint64(fileSize) || l1Size*8 > uint64(fileSize)-l1Off {
+		return fmt.Errorf("qcow2: L1 table (l1_table_offset %d, %d entries; header offsets 40 and 36) runs past the end of the %d-byte file", l1Off, l1Size, fileSize)
+	}
+	cluster := uint64(1) << bits
+	// One L1 entry maps an L2 table of cluster/8 entries (half as many
+	// with extended L2 entries: the reader reports an offset such a
+	// table does not cover when it meets one).
+	perL1 := cluster * (cluster / 8)
+	if (size+perL1-1)/perL1 > l1Size {
+		return fmt.Errorf("qcow2: L1 table (header offset 36) has %d entries, too few for the virtual size %d", l1Size, size)
+	}
 	return nil
 }
 
