@@ -19,9 +19,9 @@ import (
 	"os"
 
 	"github.com/klauspost/compress/zstd"
-	qlog "github.com/lima-vm/go-qcow2reader/log"
 	qimage "github.com/lima-vm/go-qcow2reader/image"
 	"github.com/lima-vm/go-qcow2reader/image/qcow2"
+	qlog "github.com/lima-vm/go-qcow2reader/log"
 	"github.com/ulikunitz/xz"
 )
 
