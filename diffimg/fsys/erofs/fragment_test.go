@@ -102,3 +102,48 @@ func TestFragmentsSynthetic(t *testing.T) {
 		}
 	}
 }
+
+// Files of one image can be read from several goroutines at once.
+func TestConcurrentOpen(t *testing.T) {
+	testtool.Need(t, "mkfs.erofs")
+	src := t.TempDir()
+	for i := 0; i < 40; i++ {
+		writeFile(t, filepath.Join(src, fmt.Sprint("d", i%4), fmt.Sprint("f", i)), bytes.Repeat([]byte(fmt.Sprint(i, " concurrent\n")), 100*i), 0o644)
+	}
+	for _, args := range [][]string{nil, {"-zlz4hc"}} {
+		img := filepath.Join(t.TempDir(), "img")
+		mkfs(t, img, src, args...)
+		fs, _, _ := openFile(t, img)
+		var files []string
+		fs.Walk(func(e *fsys.Entry) error {
+			if e.Type == fsys.TypeFile {
+				files = append(files, e.Path)
+			}
+			return nil
+		})
+		done := make(chan error)
+		for g := 0; g < 4; g++ {
+			go func() {
+				for _, p := range files {
+					rc, err := fs.Open(p)
+					if err != nil {
+						done <- err
+						return
+					}
+					_, err = io.Copy(io.Discard, rc)
+					rc.Close()
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+		}
+		for g := 0; g < 4; g++ {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	goerofs "github.com/erofs/go-erofs"
@@ -25,6 +26,7 @@ type libFS struct {
 	// those, so such files go to the own reader.
 	r      io.ReaderAt
 	sb     *superblock
+	mu     sync.Mutex
 	own    *image
 	ownErr error
 }
@@ -34,6 +36,8 @@ func compressedLayout(l uint8) bool {
 }
 
 func (l *libFS) ownReader() (*image, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.own == nil && l.ownErr == nil {
 		l.own, l.ownErr = openOwn(l.r, l.size, l.sb)
 	}

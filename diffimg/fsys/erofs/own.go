@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
@@ -45,6 +46,9 @@ type image struct {
 	blksz   int64
 	meta    []fsys.Field
 
+	mu          sync.Mutex // guards the lazily loaded fields below
+	dirCache    map[uint64][]dirent
+	dirCached   int    // entries held in dirCache
 	packed      *inode // packed inode (fragments), loaded lazily
 	packedErr   error
 	packedTried bool
@@ -538,6 +542,36 @@ func (img *image) readDir(ino *inode) ([]dirent, error) {
 	return out, nil
 }
 
+// maxDirCache bounds the directory entries kept for path lookups.
+const maxDirCache = 1 << 20
+
+// dirList returns a directory's entries sorted by name, through a bounded
+// cache: Open resolves paths one component at a time, and a diff opens
+// the files of a directory one after another.
+func (img *image) dirList(ino *inode) ([]dirent, error) {
+	img.mu.Lock()
+	ents, ok := img.dirCache[ino.nid]
+	img.mu.Unlock()
+	if ok {
+		return ents, nil
+	}
+	ents, err := img.readDir(ino)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
+	img.mu.Lock()
+	if img.dirCache == nil || img.dirCached+len(ents) > maxDirCache {
+		img.dirCache, img.dirCached = map[uint64][]dirent{}, 0
+	}
+	if len(ents) <= maxDirCache {
+		img.dirCache[ino.nid] = ents
+		img.dirCached += len(ents)
+	}
+	img.mu.Unlock()
+	return ents, nil
+}
+
 func parseDirBlock(b []byte) ([]dirent, error) {
 	if len(b) < 12 {
 		return nil, corruptf("directory block of %d bytes", len(b))
@@ -661,10 +695,17 @@ func (img *image) addXattr(m map[string]string, e []byte) (int64, string, error)
 }
 
 func (img *image) longPrefix(i uint8) (string, error) {
-	if !img.prefixTried {
-		img.prefixTried = true
-		img.prefixes, img.prefixErr = img.loadPrefixes()
+	img.mu.Lock()
+	tried := img.prefixTried
+	img.mu.Unlock()
+	if !tried {
+		prefixes, err := img.loadPrefixes()
+		img.mu.Lock()
+		img.prefixTried, img.prefixes, img.prefixErr = true, prefixes, err
+		img.mu.Unlock()
 	}
+	img.mu.Lock()
+	defer img.mu.Unlock()
 	if img.prefixErr != nil {
 		return "", img.prefixErr
 	}
@@ -733,6 +774,8 @@ func (img *image) loadPrefixes() ([]xattrPrefix, error) {
 }
 
 func (img *image) packedInode() (*inode, error) {
+	img.mu.Lock()
+	defer img.mu.Unlock()
 	if !img.packedTried {
 		img.packedTried = true
 		if img.sb.packedNid == 0 {
@@ -850,11 +893,10 @@ func (img *image) walk(p string, ino *inode, depth int, seen map[uint64]bool, fn
 		return corruptf("%s: directory inode %d reached twice (cycle)", p, ino.nid)
 	}
 	seen[ino.nid] = true
-	ents, err := img.readDir(ino)
+	ents, err := img.dirList(ino)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	sort.SliceStable(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
 	for i, d := range ents {
 		if d.name == "." || d.name == ".." {
 			continue
@@ -893,23 +935,16 @@ func (img *image) lookup(p string) (*inode, error) {
 		if ino.mode&sIFMT != sIFDIR {
 			return nil, fmt.Errorf("erofs: %s: not a directory", p)
 		}
-		ents, err := img.readDir(ino)
+		ents, err := img.dirList(ino)
 		if err != nil {
 			return nil, err
 		}
-		found := false
-		for _, d := range ents {
-			if d.name == name {
-				ino, err = img.inode(d.nid)
-				if err != nil {
-					return nil, err
-				}
-				found = true
-				break
-			}
-		}
-		if !found {
+		i := sort.Search(len(ents), func(i int) bool { return ents[i].name >= name })
+		if i == len(ents) || ents[i].name != name || name == "." || name == ".." {
 			return nil, fmt.Errorf("erofs: %s: no such file", p)
+		}
+		if ino, err = img.inode(ents[i].nid); err != nil {
+			return nil, err
 		}
 	}
 	return ino, nil
