@@ -4,25 +4,73 @@ import (
 	"encoding/json"
 	"html/template"
 	"io"
-	"strings"
 )
 
+// HTMLOptions tune the HTML presenter.
+type HTMLOptions struct {
+	// FullReport names where the complete report is, for the line saying
+	// how many differences a bound left out.
+	FullReport string
+}
+
 // WriteHTML writes one self-contained page (inline CSS and JS, nothing
-// fetched): verdict and digests, counts per cause, and a collapsible tree
-// rendered lazily from embedded JSON so that tens of thousands of
-// differences load without freezing the browser.
+// fetched): verdict, inputs with digests and sizes, counts per cause, the
+// excluded paths, and a collapsible tree partition > filesystem > file >
+// nested structure with causes, hints, numbered and coloured diffs and
+// hexdumps. The tree is rendered lazily from embedded JSON (deep levels
+// collapsed, lists in pages of 200) so that tens of thousands of
+// differences load without freezing the browser; a filter box narrows it
+// by path, kind or cause.
 func (r *Report) WriteHTML(w io.Writer) error {
+	return r.WriteHTMLWith(w, HTMLOptions{})
+}
+
+// WriteHTMLWith is WriteHTML with options.
+func (r *Report) WriteHTMLWith(w io.Writer, o HTMLOptions) error {
+	// json.Marshal escapes <, > and & in strings, so the data cannot end
+	// the script element or open a comment.
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	// Keep "</script>" from ending the script element early.
-	js := strings.ReplaceAll(string(data), "</", "<\\/")
+	type input struct {
+		Role string
+		In   Input
+		Size string
+		Disk string
+	}
+	var ins []input
+	for _, x := range []struct {
+		role string
+		in   Input
+	}{{"a", r.A}, {"b", r.B}} {
+		in := input{Role: x.role, In: x.in, Size: HumanBytes(x.in.Size)}
+		if x.in.FileSize > 0 && x.in.FileSize != x.in.Size {
+			in.Disk = HumanBytes(x.in.FileSize)
+		}
+		ins = append(ins, in)
+	}
+	type class struct {
+		Name string
+		N    int
+	}
+	var classes []class
+	for _, c := range r.Classes() {
+		classes = append(classes, class{c, r.Summary[c]})
+	}
+	full := o.FullReport
+	if full == "" {
+		full = "the JSON report"
+	}
 	return htmlPage.Execute(w, struct {
-		R       *Report
-		Verdict string
-		Data    template.JS
-	}{r, r.Verdict(false), template.JS(js)})
+		R          *Report
+		Verdict    string
+		Inputs     []input
+		Classes    []class
+		Leaves     int
+		FullReport string
+		Data       template.JS
+	}{r, r.Verdict(false), ins, classes, r.Leaves(), full, template.JS(data)})
 }
 
 func htmlEscape(s string) string { return template.HTMLEscapeString(s) }
@@ -32,104 +80,266 @@ var htmlPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>immutos-diff: {{.Verdict}}</title>
 <style>
-body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2328;background:#fff}
-header{padding:16px 24px;border-bottom:1px solid #d0d7de;background:#f6f8fa}
+:root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--bg2:#f6f8fa;--blue:#0969da;--del:#ffebe9;--ins:#dafbe1;--warn:#9a6700}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:var(--fg);background:#fff}
+header{padding:16px 24px 10px;border-bottom:1px solid var(--line);background:var(--bg2)}
 h1{font-size:20px;margin:0 0 8px}
 .ok{color:#1a7f37}.bad{color:#cf222e}
-table.inputs td{padding:2px 10px 2px 0;font-family:ui-monospace,monospace;font-size:12px}
-.causes span{display:inline-block;margin:4px 6px 0 0;padding:2px 8px;border-radius:10px;background:#ddf4ff;font-size:12px}
-main{padding:12px 24px}
-.node{margin-left:18px}
-.row{cursor:pointer;padding:2px 0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.row:hover{background:#f6f8fa}
-.tw{display:inline-block;width:14px;color:#57606a}
+table.inputs{border-collapse:collapse;margin-bottom:6px}
+table.inputs th{text-align:left;font-weight:600;color:var(--muted);font-size:12px;padding:2px 12px 2px 0}
+table.inputs td{padding:2px 12px 2px 0;font-size:13px;vertical-align:top}
+.mono,table.inputs td.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+.digest{word-break:break-all}
+.chips{margin:6px 0 0}
+.chip{display:inline-block;margin:4px 6px 0 0;padding:1px 10px;border-radius:12px;background:#ddf4ff;border:1px solid #b6e3ff;font-size:12px;cursor:pointer;font-family:inherit;color:inherit}
+.chip:hover,.chip.on{background:#b6e3ff}
+.note{margin:6px 0 0;font-size:13px}
+.warn{color:var(--warn)}
+details.excluded{margin:6px 0 0;font-size:13px}
+details.excluded ul{margin:4px 0;max-height:240px;overflow:auto}
+.toolbar{position:sticky;top:0;z-index:2;background:#fff;border-bottom:1px solid var(--line);padding:8px 24px;display:flex;gap:8px;align-items:center;flex-wrap:wrap}
+.toolbar input{flex:1 1 320px;max-width:640px;padding:5px 8px;border:1px solid var(--line);border-radius:6px;font:inherit}
+.toolbar button{padding:4px 10px;border:1px solid var(--line);border-radius:6px;background:var(--bg2);font:inherit;font-size:13px;cursor:pointer}
+#count{color:var(--muted);font-size:12px}
+main{padding:8px 24px 40px}
+.node{margin-left:16px}
+#tree>.node{margin-left:0}
+.row{cursor:pointer;padding:1px 4px;border-radius:4px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.row:hover{background:var(--bg2)}
+.row.leaf{cursor:default}
+.tw{display:inline-block;width:14px;color:var(--muted)}
+.grp{font-weight:600}
+.part>.row .grp{color:#0550ae}
+.n{color:var(--muted);font-size:12px;margin-left:6px}
 .kind{font-size:11px;padding:0 6px;border-radius:8px;background:#eaeef2;margin-right:6px}
-.k-added{background:#dafbe1}.k-removed{background:#ffebe9}.k-unallocated{background:#fff8c5}
-.where{font-weight:600;margin-right:6px}
-.file{font-family:ui-monospace,monospace}
-.body{margin:2px 0 6px 32px;white-space:normal}
-.cause{color:#0969da;font-size:12px}
-.trunc{color:#9a6700;font-size:12px}
-pre{background:#f6f8fa;padding:6px;margin:4px 0;overflow:auto;font-size:12px;line-height:1.35}
-pre .ln{color:#8c959f;user-select:none;display:inline-block;width:3.5em}
-pre .del{background:#ffebe9;display:block}pre .ins{background:#dafbe1;display:block}pre .hunk{color:#8250df;display:block}
-#more{margin:8px 0}
+.k-added{background:var(--ins)}.k-removed{background:var(--del)}.k-unallocated{background:#fff8c5}.k-excluded,.k-note{background:#f6f8fa;color:var(--muted)}
+.file{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+.np{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;color:#8250df;margin-right:6px}
+.cls{font-size:11px;padding:0 6px;border-radius:8px;background:#ddf4ff;color:#0550ae;margin-left:6px}
+.cls-timestamp{background:#fff1e5;color:#953800}.cls-uuid{background:#fbefff;color:#8250df}.cls-layout,.cls-checksum{background:#eaeef2;color:var(--muted)}
+.off{color:var(--muted);font-size:12px;margin-left:6px}
+.body{margin:2px 0 6px 22px;padding-left:8px;border-left:2px solid #eaeef2}
+.cause{font-size:13px;margin:2px 0}
+.cause b{color:#0550ae}
+.hint{color:var(--fg)}
+.meta{color:var(--muted);font-size:12px;margin:2px 0}
+.trunc{color:var(--warn);font-size:12px;margin:2px 0}
+.code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;line-height:1.4;background:var(--bg2);border:1px solid #eaeef2;border-radius:6px;margin:4px 0;overflow:auto;max-height:70vh}
+.code div{white-space:pre;padding-right:8px}
+.code .ln{display:inline-block;width:4.5em;padding-right:8px;text-align:right;color:#8c959f;user-select:none;border-right:1px solid #eaeef2;margin-right:8px}
+.code .del{background:var(--del)}.code .ins{background:var(--ins)}
+.code .hunk{color:#8250df;background:#f3f0ff}.code .hdr{font-weight:600}
+.more{margin:4px 0 4px 16px;font-size:12px;padding:2px 8px;border:1px solid var(--line);border-radius:6px;background:var(--bg2);cursor:pointer}
+footer{color:var(--muted);font-size:12px;padding:0 24px 24px}
+noscript{display:block;padding:12px 24px}
 </style></head><body>
 <header>
-<h1 class="{{if .R.Identical}}ok{{else}}bad{{end}}" id="verdict">{{.Verdict}}</h1>
+<h1 class="{{if .R.Identical}}ok{{else}}bad{{end}}" id="verdict">{{if .R.Identical}}✔{{else}}✘{{end}} {{.Verdict}}</h1>
 <table class="inputs">
-<tr><td>a</td><td>{{.R.A.Path}}</td><td>{{.R.A.Format}}</td><td>{{.R.A.Size}} bytes</td><td>{{.R.A.SHA256}}</td></tr>
-<tr><td>b</td><td>{{.R.B.Path}}</td><td>{{.R.B.Format}}</td><td>{{.R.B.Size}} bytes</td><td>{{.R.B.SHA256}}</td></tr>
-</table>
-<div class="causes" id="causes"></div>
+<tr><th></th><th>path</th><th>format</th><th>size</th><th>sha256</th></tr>
+{{range .Inputs}}<tr><td><b>{{.Role}}</b></td><td class="mono" title="{{.In.Path}}">{{.In.Path}}</td><td>{{.In.Format}}{{with .In.Table}} · {{.}}{{end}}</td><td title="{{.In.Size}} bytes decoded">{{.Size}}{{with .Disk}} ({{.}} on disk){{end}}</td><td class="mono digest">{{if .In.SHA256}}{{.In.SHA256}}{{else}}<span class="n">not computed (--digests)</span>{{end}}</td></tr>
+{{end}}</table>
+{{if .Classes}}<div class="chips" id="causes">{{range .Classes}}<button class="chip" data-class="{{.Name}}" title="show only {{.Name}} differences">{{.Name}}: {{.N}}</button>{{end}}</div>{{end}}
+{{range .R.Notes}}<div class="note">ⓘ {{.}}</div>{{end}}
+{{if .R.Omitted}}<div class="note warn" id="omitted">⚠ {{.R.Omitted}} of {{.Leaves}} differences left out by --max-differences; {{.FullReport}} has them all.</div>{{end}}
+{{if .R.Excluded}}<details class="excluded" id="excluded"><summary>{{len .R.Excluded}} paths excluded by --exclude (not compared)</summary><ul id="excluded-list"></ul></details>{{end}}
 </header>
-<main><div id="tree"></div><button id="more" hidden>show more</button></main>
+<div class="toolbar"><input id="filter" type="search" placeholder="filter: path or text, kind:mtime, class:timestamp, partition:2, fs:squashfs" aria-label="filter differences">
+<button id="expand" title="open every file and difference shown (first pages only for big reports)">expand all</button><button id="collapse">collapse all</button><span id="count"></span></div>
+<main><noscript>This report needs JavaScript for the difference tree; the same data is in the JSON report.</noscript><div id="tree"></div></main>
+<footer>{{with .R.Tool}}{{.}} · {{end}}{{.R.Schema}}</footer>
+<script type="application/json" id="data">{{.Data}}</script>
 <script>
 "use strict";
-const R = {{.Data}};
-const PAGE = 200;
+const R = JSON.parse(document.getElementById("data").textContent);
+const PAGE = 200, MAXLINES = 1000, AUTOOPEN = 3;
 function el(tag, cls, text){const e=document.createElement(tag);if(cls)e.className=cls;if(text!=null)e.textContent=text;return e;}
-function where(d){let s=d.partition==null?"disk":"partition "+d.partition;if(d.filesystem)s+=" "+d.filesystem;return s;}
-function pre(text, isDiff){
-  const p=el("pre");let n=0;
-  for(const line of text.replace(/\n$/,"").split("\n")){
-    const l=el("span");
-    if(isDiff&&line.startsWith("@@")){l.className="hunk";}
-    else if(line.startsWith("-")&&!line.startsWith("---")){l.className="del";}
-    else if(line.startsWith("+")&&!line.startsWith("+++")){l.className="ins";}
-    else {l.style.display="block";}
-    const ln=el("span","ln",String(++n));l.appendChild(ln);l.appendChild(document.createTextNode(line));p.appendChild(l);
+function human(n){if(n<1024)return n+" B";let u=-1;do{n/=1024;u++;}while(n>=1024&&u<5);return n.toFixed(1)+" "+"KMGTPE"[u]+"iB";}
+function counts(d){return !(d.children&&d.children.length)&&d.kind!=="note"&&d.kind!=="excluded";}
+function leaves(d){if(d._n==null){let n=counts(d)?1:0;for(const c of d.children||[])n+=leaves(c);d._n=n;}return d._n;}
+function nestedPath(d,parent){let p=d.path||[];const q=(parent&&parent.path)||[];if(q.length<=p.length&&q.every((x,i)=>x===p[i]))p=p.slice(q.length);return p.join(" › ");}
+
+// Group top-level differences: partition > filesystem > file.
+function group(list){
+  const parts=new Map();
+  function add(parent,d){
+    if(d.file==null){parent.items.push(d);return;}
+    const fm=parent.files||(parent.files=new Map());
+    let f=fm.get(d.file);
+    if(!f){f={type:"file",label:d.file,items:[],n:0,kinds:new Set(),classes:new Set()};fm.set(d.file,f);parent.items.push(f);}
+    f.items.push(d);f.n+=leaves(d);f.kinds.add(d.kind);if(d.cause&&d.cause.class)f.classes.add(d.cause.class);
   }
-  return p;
+  for(const d of list){
+    const pk=d.partition==null?"disk":"partition "+d.partition;
+    let p=parts.get(pk);
+    if(!p){p={type:"part",label:pk,items:[],n:0,fss:new Map()};parts.set(pk,p);}
+    p.n+=leaves(d);
+    if(d.filesystem!=null){
+      let f=p.fss.get(d.filesystem);
+      if(!f){f={type:"fs",label:d.filesystem,items:[],n:0};p.fss.set(d.filesystem,f);p.items.push(f);}
+      f.n+=leaves(d);add(f,d);
+    }else add(p,d);
+  }
+  return [...parts.values()];
 }
-function node(d, depth){
-  const box=el("div","node");
-  const row=el("div","row");
-  const kids=(d.children||[]);
-  const hasBody=kids.length||d.diff||d.hexdump||d.cause||d.truncated;
-  const tw=el("span","tw",hasBody?"▸":"");row.appendChild(tw);
-  if(depth===0)row.appendChild(el("span","where",where(d)));
-  if(d.file&&depth===0)row.appendChild(el("span","file",d.file+" "));
-  row.appendChild(el("span","kind k-"+d.kind,d.kind));
-  row.appendChild(document.createTextNode(d.detail));
-  if(d.cause)row.appendChild(el("span","cause"," · "+d.cause.class));
-  row.title=(d.offset!=null?"offset "+d.offset+" length "+d.length+"\n":"")+d.detail;
-  box.appendChild(row);
-  let body=null;
-  function open(){
-    if(!hasBody)return;
-    if(body){body.hidden=!body.hidden;tw.textContent=body.hidden?"▸":"▾";return;}
-    body=el("div","body");
-    if(d.cause){body.appendChild(el("div","cause","cause: "+d.cause.class+(d.cause.hint?" — "+d.cause.hint:"")));}
-    if(d.offset!=null){body.appendChild(el("div","trunc","disk offset "+d.offset+(d.length!=null?", "+d.length+" bytes":"")));}
-    if(d.truncated){body.appendChild(el("div","trunc","cut short by "+d.truncated));}
-    if(d.diff)body.appendChild(pre(d.diff,true));
-    if(d.hexdump)body.appendChild(pre(d.hexdump,false));
-    renderList(body,kids,depth+1);
-    box.appendChild(body);tw.textContent="▾";
+
+function code(text, numbered){
+  const box=el("div","code");
+  const lines=text.replace(/\n$/,"").split("\n");
+  const unified=numbered&&/^@@ -\d/m.test(text);
+  let a=0,b=0,seq=0,i=0,inHunk=false;
+  const more=el("button","more");
+  function page(){
+    const end=Math.min(lines.length,i+MAXLINES),frag=document.createDocumentFragment();
+    for(;i<end;i++){
+      const line=lines[i],row=el("div");let na="",nb="";
+      const m=unified&&/^@@ -(\d+)(?:,\d+)? \+(\d+)/.exec(line);
+      if(m){a=+m[1];b=+m[2];inHunk=true;row.className="hunk";}
+      else if(!inHunk&&(line.startsWith("--- ")||line.startsWith("+++ "))){row.className="hdr";}
+      else if(line.startsWith("-")){row.className="del";na=a++;}
+      else if(line.startsWith("+")){row.className="ins";nb=b++;}
+      else if(line.startsWith("\\")){}
+      else{na=a++;nb=b++;}
+      if(!unified){na=++seq;nb=null;}
+      if(numbered){row.appendChild(el("span","ln",String(na)));if(nb!==null)row.appendChild(el("span","ln",String(nb)));}
+      row.appendChild(document.createTextNode(line));frag.appendChild(row);
+    }
+    box.appendChild(frag);
+    if(i<lines.length){more.textContent="show "+Math.min(MAXLINES,lines.length-i)+" more of "+(lines.length-i)+" lines";box.appendChild(more);}else more.remove();
   }
-  row.addEventListener("click",open);
-  box.open=open;
+  more.addEventListener("click",e=>{e.stopPropagation();more.remove();page();});
+  page();
   return box;
 }
-function renderList(parent, list, depth){
-  let i=0;
-  const more=el("button",null,"");
-  function page(){
-    const end=Math.min(list.length,i+PAGE);
-    const frag=document.createDocumentFragment();
-    for(;i<end;i++)frag.appendChild(node(list[i],depth));
-    parent.insertBefore(frag,more);
-    more.hidden=i>=list.length;more.textContent="show "+Math.min(PAGE,list.length-i)+" more of "+(list.length-i);
+
+const openers=[];
+function view(it, depth, parent){
+  const isDiff=!it.type;
+  const box=el("div","node "+(it.type||"diff"));
+  const row=el("div","row");
+  const kids=isDiff?(it.children||[]):it.items;
+  const hasBody=isDiff?(kids.length||it.diff||it.hexdump||it.cause||it.truncated||it.offset!=null||it.a||it.b):kids.length>0;
+  const tw=el("span","tw",hasBody?"▸":"");row.appendChild(tw);
+  if(!hasBody)row.classList.add("leaf");
+  if(it.type==="part"||it.type==="fs"){row.appendChild(el("span","grp",it.label));row.appendChild(el("span","n",it.n+(it.n===1?" difference":" differences")));}
+  else if(it.type==="file"){
+    row.appendChild(el("span","file",it.label));
+    for(const k of it.kinds)row.appendChild(el("span","kind k-"+k,k));
+    for(const c of it.classes)row.appendChild(el("span","cls cls-"+c,c));
+    if(it.n>1)row.appendChild(el("span","n",it.n+" differences"));
+  }else{
+    row.dataset.kind=it.kind;if(it.file!=null)row.dataset.file=it.file;
+    const np=nestedPath(it,parent);if(np)row.appendChild(el("span","np",np));
+    row.appendChild(el("span","kind k-"+it.kind,it.kind));
+    row.appendChild(document.createTextNode(it.detail));
+    if(it.cause&&it.cause.class)row.appendChild(el("span","cls cls-"+it.cause.class,it.cause.class));
+    if(it.truncated)row.appendChild(el("span","off warn","✂ cut short"));
+    if(kids.length)row.appendChild(el("span","n",leaves(it)+" nested"));
   }
-  more.addEventListener("click",page);
+  box.appendChild(row);
+  let body=null;
+  function open(show){
+    if(!hasBody)return;
+    if(show==null)show=!body||body.hidden;
+    if(body){body.hidden=!show;tw.textContent=show?"▾":"▸";return;}
+    if(!show)return;
+    body=el("div","body");
+    if(isDiff){
+      if(it.cause&&it.cause.class){const c=el("div","cause");c.appendChild(el("b",null,"cause: "+it.cause.class));if(it.cause.hint){c.appendChild(document.createTextNode(" — "));c.appendChild(el("span","hint",it.cause.hint));}body.appendChild(c);}
+      if(it.field)body.appendChild(el("div","meta","field "+it.field));
+      if(it.a||it.b){body.appendChild(el("div","meta mono","a: "+(it.a||"")));body.appendChild(el("div","meta mono","b: "+(it.b||"")));}
+      if(it.offset!=null)body.appendChild(el("div","meta","disk offset "+it.offset+" ("+human(it.offset)+")"+(it.length!=null?", "+human(it.length)+(it.length>=1024?" ("+it.length+" bytes)":""):"")));
+      if(it.truncated)body.appendChild(el("div","trunc","✂ cut short: "+it.truncated));
+      if(it.diff)body.appendChild(code(it.diff,true));
+      if(it.hexdump)body.appendChild(code(it.hexdump,false));
+    }
+    list(body,kids,depth+1,isDiff?it:parent,kids.length<=AUTOOPEN);
+    box.appendChild(body);tw.textContent="▾";
+  }
+  row.addEventListener("click",()=>open());
+  box.open=open;openers.push(open);
+  return box;
+}
+
+// list renders items in pages of PAGE; open opens each rendered item.
+function list(parent, items, depth, owner, open){
+  let i=0;
+  const more=el("button","more");
+  function page(){
+    const end=Math.min(items.length,i+PAGE),frag=document.createDocumentFragment();
+    for(;i<end;i++){const v=view(items[i],depth,owner);frag.appendChild(v);if(open)v.open(true);}
+    parent.insertBefore(frag,more);
+    more.hidden=i>=items.length;more.textContent="show "+Math.min(PAGE,items.length-i)+" more of "+(items.length-i);
+  }
+  more.addEventListener("click",e=>{e.stopPropagation();page();});
   parent.appendChild(more);
   page();
 }
-const causes=document.getElementById("causes");
-for(const [k,v] of Object.entries(R.summary||{}).sort((a,b)=>b[1]-a[1])){causes.appendChild(el("span",null,k+": "+v));}
-for(const n of (R.notes||[])){causes.appendChild(el("div",null,"note: "+n));}
-if((R.excluded||[]).length)causes.appendChild(el("div",null,"excluded: "+R.excluded.length+" paths"));
-renderList(document.getElementById("tree"),R.differences||[],0);
+
+// Filtering: every token must match somewhere in a top-level difference's
+// subtree (kind:, class:, partition:, fs: or plain text on paths and details).
+function facts(d){
+  if(d._f)return d._f;
+  const f={kinds:new Set(),classes:new Set(),text:[]};
+  (function rec(x){f.kinds.add(x.kind);if(x.cause&&x.cause.class)f.classes.add(x.cause.class);
+    f.text.push(x.detail||"",(x.path||[]).join("/"),x.field||"",x.cause&&x.cause.hint||"");for(const c of x.children||[])rec(c);})(d);
+  f.text=((d.file||"")+"\n"+f.text.join("\n")).toLowerCase();
+  return d._f=f;
+}
+function matcher(q){
+  const toks=q.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  if(!toks.length)return null;
+  return d=>toks.every(t=>{
+    const m=/^(kind|class|cause|partition|fs):(.*)$/.exec(t);const f=facts(d);
+    if(!m)return f.text.includes(t);
+    const v=m[2];
+    switch(m[1]){
+      case "kind":return f.kinds.has(v);
+      case "class":case "cause":return f.classes.has(v);
+      case "partition":return v==="disk"?d.partition==null:String(d.partition)===v;
+      case "fs":return (d.filesystem||"").toLowerCase()===v;
+    }
+  });
+}
+
+const tree=document.getElementById("tree"),count=document.getElementById("count"),filter=document.getElementById("filter");
+const all=R.differences||[];
+function render(collapsed){
+  const m=matcher(filter.value);
+  const shown=m?all.filter(m):all;
+  openers.length=0;tree.textContent="";
+  const total=all.reduce((n,d)=>n+leaves(d),0);
+  const n=shown.reduce((s,d)=>s+leaves(d),0);
+  count.textContent=m?n+" of "+total+" differences match":total+" differences"+(R.omitted?" shown, "+R.omitted+" left out":"");
+  if(!all.length){tree.appendChild(el("p",null,R.identical?"The inputs are identical.":"No differences listed."));return;}
+  const groups=group(shown);
+  // Partitions and filesystems open; files open only for small results.
+  const openFiles=!collapsed&&shown.length<=(m?50:8);
+  list(tree,groups,0,null,false);
+  for(const g of tree.children){if(g.open){g.open(true);}}
+  for(const fs of tree.querySelectorAll(".node.part>.body>.node.fs"))fs.open(true);
+  if(openFiles)for(const f of tree.querySelectorAll(".node.file"))f.open(true);
+}
+let timer=0;
+filter.addEventListener("input",()=>{clearTimeout(timer);timer=setTimeout(()=>render(),150);});
+for(const c of document.querySelectorAll(".chip[data-class]"))c.addEventListener("click",()=>{
+  const t="class:"+c.dataset.class;const on=filter.value.trim()===t;filter.value=on?"":t;
+  for(const o of document.querySelectorAll(".chip"))o.classList.toggle("on",!on&&o===c);render();});
+document.getElementById("collapse").addEventListener("click",()=>render(true));
+document.getElementById("expand").addEventListener("click",()=>{for(let i=0;i<openers.length&&i<5000;i++)openers[i](true);});
+const ex=document.getElementById("excluded-list");
+if(ex){
+  // Fold excluded subtrees into their top-most excluded path.
+  const ps=[...R.excluded].sort(),roots=[],idx=new Map();
+  for(const p of ps){let top=-1;for(let q=p;q&&q!=="/";q=q.slice(0,Math.max(q.lastIndexOf("/"),0))){if(idx.has(q))top=idx.get(q);if(!q.includes("/"))break;}
+    if(top>=0){roots[top].below++;continue;}idx.set(p,roots.length);roots.push({p,below:0});}
+  const frag=document.createDocumentFragment();
+  for(const r of roots.slice(0,2000)){const li=el("li");li.appendChild(el("span","file",r.p));if(r.below)li.appendChild(el("span","n","and "+r.below+" below"));frag.appendChild(li);}
+  if(roots.length>2000)frag.appendChild(el("li","n",(roots.length-2000)+" more in the JSON report"));
+  ex.appendChild(frag);
+}
+render();
+document.body.dataset.ready="1";
 </script></body></html>
 `))

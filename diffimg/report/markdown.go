@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 )
 
@@ -14,108 +15,266 @@ type MarkdownOptions struct {
 	MaxBytes int
 	// FullReport names where the complete report is, for the cut line.
 	FullReport string
+	// MaxLines bounds the lines of each diff or hexdump (default 60).
+	MaxLines int
 }
 
+// Per-block bounds, so that one huge difference cannot crowd out the rest.
+const (
+	mdMaxDetails   = 24 << 10 // one <details> block
+	mdMaxLineBytes = 400      // one line of a diff or hexdump
+	mdMaxRows      = 2000     // rows of the differences table
+)
+
 // WriteMarkdown writes GitHub-flavoured Markdown: verdict, digests, a
-// table of differences by partition and cause, and <details> blocks with
-// the diffs, cut to fit MaxBytes with a line saying what was left out.
+// table of differences by partition and cause, a table of the differences
+// and <details> blocks with their diffs, cut to fit MaxBytes with a line
+// saying how much was left out and where the full report is.
 func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = 900 << 10
 	}
-	var b bytes.Buffer
-	if r.Identical {
-		b.WriteString("### ✅ Identical\n\n")
-	} else {
-		b.WriteString("### ❌ Different\n\n")
+	if o.MaxLines <= 0 {
+		o.MaxLines = 60
 	}
-	b.WriteString("| | path | format | size | sha256 |\n|---|---|---|---|---|\n")
+	var head bytes.Buffer
+	leaves := r.Leaves()
+	if r.Identical {
+		head.WriteString("### ✅ immutos-diff: identical\n\n")
+	} else {
+		fmt.Fprintf(&head, "### ❌ immutos-diff: different (%s)\n\n", plural(leaves, "difference"))
+	}
+	head.WriteString("| | path | format | size | sha256 |\n|---|---|---|---|---|\n")
 	for _, x := range []struct {
 		n  string
 		in Input
 	}{{"a", r.A}, {"b", r.B}} {
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", x.n, mdEscape(x.in.Path), x.in.Format, HumanBytes(x.in.Size), orDash(x.in.SHA256))
-	}
-	b.WriteString("\n")
-	if len(r.Summary) > 0 {
-		b.WriteString("**Causes:** ")
-		var parts []string
-		for _, c := range r.Classes() {
-			parts = append(parts, fmt.Sprintf("%s %d", c, r.Summary[c]))
+		size := HumanBytes(x.in.Size)
+		if x.in.FileSize > 0 && x.in.FileSize != x.in.Size {
+			size += " (" + HumanBytes(x.in.FileSize) + " on disk)"
 		}
-		b.WriteString(strings.Join(parts, " · ") + "\n\n")
+		digest := "-"
+		if x.in.SHA256 != "" {
+			digest = "`" + x.in.SHA256 + "`"
+		}
+		fmt.Fprintf(&head, "| %s | %s | %s | %s | %s |\n", x.n, codeSpan(trim(x.in.Path, 300)), mdEscape(x.in.Format), size, digest)
 	}
+	head.WriteString("\n")
 	for _, n := range r.Notes {
-		fmt.Fprintf(&b, "> %s\n\n", mdEscape(n))
+		fmt.Fprintf(&head, "> %s\n\n", mdEscape(trim(n, 500)))
 	}
-	if len(r.Differences) > 0 {
-		b.WriteString("| where | file | kind | detail | cause |\n|---|---|---|---|---|\n")
+	groups := groupDifferences(r.Differences)
+	if len(r.Summary) > 0 {
+		head.WriteString(r.causeTable(groups))
 	}
-	head := b.Len()
-	var details bytes.Buffer
-	total, shown := len(r.Differences), 0
-	budget := o.MaxBytes - head - 512
+
+	var tail bytes.Buffer
+	if len(r.Excluded) > 0 {
+		roots := r.ExcludedRoots()
+		fmt.Fprintf(&tail, "<details><summary>%s excluded by <code>--exclude</code> (not compared)</summary>\n\n", plural(len(r.Excluded), "path"))
+		n := 0
+		for _, x := range roots {
+			line := "- " + codeSpan(trim(x.Path, 300))
+			if x.Below > 0 {
+				line += fmt.Sprintf(" and %d below", x.Below)
+			}
+			if n+len(line) > 8<<10 {
+				fmt.Fprintf(&tail, "- … and more: the JSON report lists them all\n")
+				break
+			}
+			tail.WriteString(line + "\n")
+			n += len(line) + 1
+		}
+		tail.WriteString("\n</details>\n\n")
+	}
+	fmt.Fprintf(&tail, "**%s**\n", r.Verdict(false))
+
+	// What is left of the budget goes to the table and the details, in
+	// order, each top-level difference whole or not at all.
+	where := "the full JSON or HTML report"
+	if o.FullReport != "" {
+		where = "`" + o.FullReport + "`"
+	}
+	const cutLineRoom = 400
+	budget := o.MaxBytes - head.Len() - tail.Len() - cutLineRoom
+	var table, details bytes.Buffer
+	shownLeaves, shown := 0, 0
 	for _, d := range r.Differences {
-		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", d.group(), code(d.File), d.Kind, mdEscape(trim(d.Detail, 200)), causeCell(d.Cause))
-		det := markdownDetails(d)
-		if b.Len()-head+details.Len()+len(row)+len(det) > budget {
+		if budget <= 0 || shown >= mdMaxRows {
 			break
 		}
-		b.WriteString(row)
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", d.group(), code(d.File), d.Kind, mdEscape(trim(oneLine(d.Detail), 200)), causeCell(d.Cause))
+		det := markdownDetails(d, o.MaxLines)
+		if table.Len()+details.Len()+len(row)+len(det) > budget {
+			break
+		}
+		table.WriteString(row)
 		details.WriteString(det)
 		shown++
+		walkLeaves(d, func() { shownLeaves++ })
 	}
-	b.WriteString("\n")
-	b.Write(details.Bytes())
-	if shown < total {
-		where := "the full JSON or HTML report"
-		if o.FullReport != "" {
-			where = o.FullReport
+
+	var b bytes.Buffer
+	b.Write(head.Bytes())
+	if shown > 0 {
+		b.WriteString("#### Differences\n\n| where | file | kind | detail | cause |\n|---|---|---|---|---|\n")
+		b.Write(table.Bytes())
+		b.WriteString("\n")
+		b.Write(details.Bytes())
+	}
+	if left := leaves - shownLeaves; left > 0 && !r.Identical {
+		var why []string
+		if bySize := left - r.Omitted; bySize > 0 {
+			why = append(why, fmt.Sprintf("%d to stay under %d KiB", bySize, o.MaxBytes>>10))
 		}
-		fmt.Fprintf(&b, "\n_%d of %d differences left out to stay under %d KiB; see %s._\n", total-shown, total, o.MaxBytes>>10, where)
+		if r.Omitted > 0 {
+			why = append(why, fmt.Sprintf("%d by --max-differences", r.Omitted))
+		}
+		fmt.Fprintf(&b, "\n> [!NOTE]\n> %d of %s left out (%s); see %s for all of them.\n\n", left, plural(leaves, "difference"), strings.Join(why, ", "), where)
 	}
-	if len(r.Excluded) > 0 {
-		fmt.Fprintf(&b, "\n_%d paths excluded by --exclude._\n", len(r.Excluded))
-	}
-	fmt.Fprintf(&b, "\n**%s**\n", r.Verdict(false))
+	b.Write(tail.Bytes())
 	_, err := w.Write(b.Bytes())
 	return err
 }
 
-func markdownDetails(d *Difference) string {
+// causeTable is a table of difference counts (leaves): one row per
+// partition and filesystem, one column per cause class.
+func (r *Report) causeTable(groups []*diffGroup) string {
+	classes := r.Classes()
+	counts := map[string]map[string]int{}
+	var names []string
+	for _, g := range groups {
+		if counts[g.name] == nil {
+			counts[g.name] = map[string]int{}
+			names = append(names, g.name)
+		}
+		for _, it := range g.items {
+			for _, d := range it.diffs {
+				var rec func(x *Difference, class string)
+				rec = func(x *Difference, class string) {
+					if x.Cause != nil && x.Cause.Class != "" {
+						class = x.Cause.Class
+					}
+					if x.counts() {
+						counts[g.name][class]++
+					}
+					for _, c := range x.Children {
+						rec(c, class)
+					}
+				}
+				rec(d, ClassContent)
+			}
+		}
+	}
+	// Classes only nested nodes carry still get a column.
+	seen := map[string]bool{}
+	for _, c := range classes {
+		seen[c] = true
+	}
+	for _, n := range names {
+		var extra []string
+		for c := range counts[n] {
+			if !seen[c] {
+				extra = append(extra, c)
+				seen[c] = true
+			}
+		}
+		sort.Strings(extra)
+		classes = append(classes, extra...)
+	}
+	var b strings.Builder
+	b.WriteString("#### Differences by partition and cause\n\n| partition |")
+	for _, c := range classes {
+		b.WriteString(" " + c + " |")
+	}
+	b.WriteString(" total |\n|---|")
+	for range classes {
+		b.WriteString("--:|")
+	}
+	b.WriteString("--:|\n")
+	for _, n := range names {
+		b.WriteString("| " + n + " |")
+		total := 0
+		for _, c := range classes {
+			if v := counts[n][c]; v > 0 {
+				fmt.Fprintf(&b, " %d |", v)
+				total += v
+			} else {
+				b.WriteString(" |")
+			}
+		}
+		fmt.Fprintf(&b, " **%d** |\n", total)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// markdownDetails is a <details> block with d's cause, hint, nested
+// differences, diffs and hexdumps, bounded to mdMaxDetails bytes.
+func markdownDetails(d *Difference, maxLines int) string {
 	var body strings.Builder
-	var rec func(x *Difference, depth int)
-	rec = func(x *Difference, depth int) {
+	full := false
+	var rec func(x, parent *Difference, depth int)
+	rec = func(x, parent *Difference, depth int) {
+		if full {
+			return
+		}
+		if body.Len() > mdMaxDetails {
+			body.WriteString("\n_… cut here to keep the summary short; the JSON or HTML report has the rest._\n")
+			full = true
+			return
+		}
 		if depth > 0 {
-			fmt.Fprintf(&body, "%s- **%s** %s", strings.Repeat("  ", depth-1), x.Kind, mdEscape(trim(x.Detail, 300)))
-			if x.Cause != nil {
+			fmt.Fprintf(&body, "%s- ", strings.Repeat("  ", depth-1))
+			if np := nestedPath(x, parent); np != "" {
+				body.WriteString(codeSpan(trim(np, 200)) + " ")
+			}
+			fmt.Fprintf(&body, "**%s** %s", x.Kind, mdEscape(trim(oneLine(x.Detail), 300)))
+			if x.Cause != nil && x.Cause.Class != "" {
 				fmt.Fprintf(&body, " _(%s)_", x.Cause.Class)
 			}
 			body.WriteString("\n")
 		}
+		if x.Truncated != "" {
+			fmt.Fprintf(&body, "\n_✂ cut short: %s_\n", mdEscape(trim(oneLine(x.Truncated), 300)))
+		}
 		for _, blk := range []string{x.Diff, x.Hexdump} {
 			if blk != "" {
-				lang := "diff"
-				fmt.Fprintf(&body, "\n```%s\n%s\n```\n\n", lang, trimLines(blk, 60))
+				text := trimLines(blk, maxLines)
+				fence := "```"
+				for strings.Contains(text, fence) {
+					fence += "`"
+				}
+				fmt.Fprintf(&body, "\n%sdiff\n%s\n%s\n\n", fence, text, fence)
 			}
 		}
 		for _, ch := range x.Children {
-			rec(ch, depth+1)
+			rec(ch, x, depth+1)
 		}
 	}
-	rec(d, 0)
+	rec(d, nil, 0)
+	if d.Cause != nil && d.Cause.Hint != "" {
+		body.WriteString("\n**Fix:** " + mdEscape(trim(d.Cause.Hint, 500)) + "\n")
+	}
 	if body.Len() == 0 {
 		return ""
 	}
 	title := d.Where()
-	if d.Cause != nil && d.Cause.Hint != "" {
-		body.WriteString("\n**Fix:** " + mdEscape(d.Cause.Hint) + "\n")
+	class := ""
+	if d.Cause != nil && d.Cause.Class != "" {
+		class = " <em>(" + htmlEscape(d.Cause.Class) + ")</em>"
 	}
-	return fmt.Sprintf("<details><summary>%s: %s</summary>\n\n%s\n</details>\n\n", htmlEscape(title), htmlEscape(trim(d.Detail, 120)), body.String())
+	return fmt.Sprintf("<details><summary><code>%s</code> %s: %s%s</summary>\n\n%s\n</details>\n\n", htmlEscape(trim(title, 300)), d.Kind, htmlEscape(trim(oneLine(d.Detail), 160)), class, body.String())
 }
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 func trim(s string, n int) string {
 	if len(s) > n {
+		// Do not cut a UTF-8 sequence in half.
+		for n > 0 && s[n]&0xC0 == 0x80 {
+			n--
+		}
 		return s[:n] + "…"
 	}
 	return s
@@ -123,17 +282,35 @@ func trim(s string, n int) string {
 
 func trimLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	more := ""
 	if len(lines) > n {
-		return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n... %d more lines", len(lines)-n)
+		more = fmt.Sprintf("\n... %d more lines", len(lines)-n)
+		lines = lines[:n]
 	}
-	return strings.Join(lines, "\n")
+	for i, l := range lines {
+		lines[i] = trim(l, mdMaxLineBytes)
+	}
+	return strings.Join(lines, "\n") + more
+}
+
+// codeSpan is s as inline code, with a fence longer than any backquote run.
+func codeSpan(s string) string {
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	pad := ""
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		pad = " "
+	}
+	return fence + pad + strings.ReplaceAll(s, "|", "\\|") + pad + fence
 }
 
 func code(s *string) string {
 	if s == nil {
 		return ""
 	}
-	return "`" + strings.ReplaceAll(*s, "`", "'") + "`"
+	return codeSpan(trim(*s, 300))
 }
 
 func causeCell(c *Cause) string {
@@ -143,16 +320,9 @@ func causeCell(c *Cause) string {
 	if c.Hint == "" {
 		return c.Class
 	}
-	return fmt.Sprintf("%s: %s", c.Class, mdEscape(trim(c.Hint, 160)))
+	return fmt.Sprintf("**%s**: %s", c.Class, mdEscape(trim(oneLine(c.Hint), 160)))
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return "`" + s[:min(len(s), 16)] + "…`"
-}
-
-var mdReplacer = strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;", ">", "&gt;")
+var mdReplacer = strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[")
 
 func mdEscape(s string) string { return mdReplacer.Replace(s) }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"sort"
 )
 
@@ -104,6 +105,10 @@ type Report struct {
 	Differences []*Difference  `json:"differences"`
 	Excluded    []string       `json:"excluded,omitempty"`
 	Notes       []string       `json:"notes,omitempty"`
+	// Omitted counts the differences (leaves) a presenter bound such as
+	// --max-differences left out of this copy of the report; the JSON
+	// report written by immutos-diff is never cut, so it is 0 there.
+	Omitted int `json:"omitted,omitempty"`
 }
 
 // Ptr helpers for the nullable JSON fields.
@@ -203,4 +208,100 @@ func (d *Difference) Where() string {
 		s += " " + *d.File
 	}
 	return s
+}
+
+// counts reports whether d is a difference of its own for counting: a
+// leaf that is neither a note nor an exclusion.
+func (d *Difference) counts() bool {
+	return len(d.Children) == 0 && d.Kind != KindNote && d.Kind != KindExcluded
+}
+
+// Leaves counts the differences in the tree (leaves that are neither notes
+// nor exclusions), plus those a bound left out (Omitted).
+func (r *Report) Leaves() int {
+	n := r.Omitted
+	r.Walk(func(d *Difference, _ int) {
+		if d.counts() {
+			n++
+		}
+	})
+	return n
+}
+
+// Limit returns the report cut to its first max differences (leaves,
+// depth-first), with Omitted counting the rest. Nodes are copied where
+// their children are cut, so r itself is left whole. max <= 0 or a report
+// within the bound returns r.
+func (r *Report) Limit(max int) *Report {
+	if max <= 0 || r.Leaves()-r.Omitted <= max {
+		return r
+	}
+	left := max
+	cut := 0
+	var rec func(ds []*Difference) []*Difference
+	rec = func(ds []*Difference) []*Difference {
+		out := make([]*Difference, 0, len(ds))
+		for i, d := range ds {
+			if left <= 0 {
+				for _, rest := range ds[i:] {
+					walkLeaves(rest, func() { cut++ })
+				}
+				break
+			}
+			if len(d.Children) == 0 {
+				out = append(out, d)
+				if d.counts() {
+					left--
+				}
+				continue
+			}
+			dd := *d
+			dd.Children = rec(d.Children)
+			out = append(out, &dd)
+		}
+		return out
+	}
+	cp := *r
+	cp.Differences = rec(r.Differences)
+	cp.Omitted = r.Omitted + cut
+	return &cp
+}
+
+func walkLeaves(d *Difference, fn func()) {
+	if d.counts() {
+		fn()
+	}
+	for _, c := range d.Children {
+		walkLeaves(c, fn)
+	}
+}
+
+// ExcludedRoot is an excluded path with how many excluded paths lie below it.
+type ExcludedRoot struct {
+	Path  string
+	Below int
+}
+
+// ExcludedRoots folds the excluded paths into their top-most excluded
+// ancestors, so an excluded subtree reads as one line.
+func (r *Report) ExcludedRoots() []ExcludedRoot {
+	ps := append([]string(nil), r.Excluded...)
+	sort.Strings(ps)
+	var roots []ExcludedRoot
+	index := map[string]int{}
+	for _, p := range ps {
+		top := -1
+		for q := p; q != "/" && q != "." && q != ""; q = path.Dir(q) {
+			if i, ok := index[q]; ok {
+				top = i
+			}
+		}
+		if top >= 0 {
+			roots[top].Below++
+			continue
+		}
+		index[p] = len(roots)
+		roots = append(roots, ExcludedRoot{Path: p})
+	}
+	return roots
 }

@@ -9,8 +9,12 @@ import (
 // TextOptions tune the text presenter.
 type TextOptions struct {
 	Color bool
-	// MaxLines bounds the lines of diffs and hexdumps printed per node.
+	// MaxLines bounds the lines of diffs and hexdumps printed per node
+	// (default 40; negative: no bound).
 	MaxLines int
+	// FullReport names where the complete report is, for the line saying
+	// how many differences a bound left out.
+	FullReport string
 }
 
 const (
@@ -19,12 +23,14 @@ const (
 	ansiRed    = "\x1b[31m"
 	ansiGreen  = "\x1b[32m"
 	ansiYellow = "\x1b[33m"
+	ansiBlue   = "\x1b[34m"
 	ansiCyan   = "\x1b[36m"
 	ansiDim    = "\x1b[2m"
 )
 
-// WriteText writes the report as an indented tree grouped by partition,
-// filesystem and file, ending in a one-line verdict.
+// WriteText writes the report as an indented tree: partition (and its
+// filesystem) > file > difference > nested differences, each with its
+// cause and fix hint, diffs and hexdumps, ending in a one-line verdict.
 func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	if o.MaxLines == 0 {
 		o.MaxLines = 40
@@ -33,36 +39,66 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	p.line(0, p.c(ansiBold, "--- a: ")+describeInput(r.A))
 	p.line(0, p.c(ansiBold, "+++ b: ")+describeInput(r.B))
 	if len(r.Summary) > 0 {
-		var parts []string
-		for _, c := range r.Classes() {
-			parts = append(parts, fmt.Sprintf("%s %d", c, r.Summary[c]))
-		}
-		p.line(0, "causes: "+strings.Join(parts, ", "))
+		p.line(0, "causes: "+r.causeList())
 	}
 	for _, n := range r.Notes {
 		p.line(0, p.c(ansiDim, "note: "+n))
 	}
-	var lastGroup string
-	for _, d := range r.Differences {
-		g := d.group()
-		if g != lastGroup {
-			p.line(0, p.c(ansiBold+ansiCyan, g))
-			lastGroup = g
+	for _, g := range groupDifferences(r.Differences) {
+		p.line(0, p.c(ansiBold+ansiBlue, g.name)+p.c(ansiDim, " ("+plural(g.leaves, "difference")+")"))
+		for _, f := range g.items {
+			if f.file == "" {
+				for _, d := range f.diffs {
+					p.node(d, 1, nil)
+				}
+				continue
+			}
+			p.line(1, p.c(ansiBold, f.file))
+			for _, d := range f.diffs {
+				p.node(d, 2, nil)
+			}
 		}
-		p.node(d, 1)
+	}
+	if r.Omitted > 0 {
+		where := "the JSON report"
+		if o.FullReport != "" {
+			where = o.FullReport
+		}
+		p.line(0, p.c(ansiYellow, fmt.Sprintf("... %s left out by --max-differences; %s has them all", plural(r.Omitted, "more difference"), where)))
 	}
 	if len(r.Excluded) > 0 {
-		p.line(0, p.c(ansiDim, fmt.Sprintf("excluded: %d paths (%s)", len(r.Excluded), strings.Join(firstN(r.Excluded, 5), ", "))))
+		roots := r.ExcludedRoots()
+		p.line(0, p.c(ansiBold, fmt.Sprintf("excluded by --exclude: %s", plural(len(r.Excluded), "path"))))
+		for i, x := range roots {
+			if i == 20 && len(roots) > 21 {
+				p.line(1, p.c(ansiDim, fmt.Sprintf("... and %d more (all listed in the JSON report)", len(roots)-i)))
+				break
+			}
+			s := x.Path
+			if x.Below > 0 {
+				s += p.c(ansiDim, fmt.Sprintf(" (and %d below)", x.Below))
+			}
+			p.line(1, s)
+		}
 	}
 	p.line(0, r.Verdict(o.Color))
 	return p.err
 }
 
-func firstN(s []string, n int) []string {
-	if len(s) > n {
-		return append(append([]string{}, s[:n]...), "...")
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
 	}
-	return s
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// causeList is "timestamp 3, uuid 1", most frequent first.
+func (r *Report) causeList() string {
+	var parts []string
+	for _, c := range r.Classes() {
+		parts = append(parts, fmt.Sprintf("%s %d", c, r.Summary[c]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Verdict is the one-line result.
@@ -77,15 +113,9 @@ func (r *Report) Verdict(color bool) string {
 		}
 		return s
 	}
-	n := 0
-	r.Walk(func(d *Difference, depth int) {
-		if len(d.Children) == 0 && d.Kind != KindNote {
-			n++
-		}
-	})
-	s := fmt.Sprintf("different: %d differences", n)
-	if n == 1 {
-		s = "different: 1 difference"
+	s := "different: " + plural(r.Leaves(), "difference")
+	if len(r.Summary) > 0 {
+		s += " (" + r.causeList() + ")"
 	}
 	if color {
 		return ansiRed + ansiBold + s + ansiReset
@@ -95,6 +125,9 @@ func (r *Report) Verdict(color bool) string {
 
 func describeInput(in Input) string {
 	s := fmt.Sprintf("%s (%s, %s", in.Path, in.Format, HumanBytes(in.Size))
+	if in.FileSize > 0 && in.FileSize != in.Size {
+		s += ", " + HumanBytes(in.FileSize) + " on disk"
+	}
 	if in.Table != "" {
 		s += ", " + in.Table
 	}
@@ -113,6 +146,74 @@ func (d *Difference) group() string {
 	}
 	if d.Filesystem != nil {
 		s += " (" + *d.Filesystem + ")"
+	}
+	return s
+}
+
+// A diffGroup is the top-level differences of one partition/filesystem,
+// with consecutive differences of one file gathered.
+type diffGroup struct {
+	name   string
+	leaves int
+	items  []fileItems
+}
+
+type fileItems struct {
+	file  string // "" for differences that are not of a file
+	diffs []*Difference
+}
+
+func groupDifferences(ds []*Difference) []*diffGroup {
+	var gs []*diffGroup
+	byName := map[string]*diffGroup{}
+	for _, d := range ds {
+		name := d.group()
+		g := byName[name]
+		if g == nil {
+			g = &diffGroup{name: name}
+			byName[name] = g
+			gs = append(gs, g)
+		}
+		walkLeaves(d, func() { g.leaves++ })
+		file := ""
+		if d.File != nil {
+			file = *d.File
+		}
+		if n := len(g.items); n > 0 && g.items[n-1].file == file {
+			g.items[n-1].diffs = append(g.items[n-1].diffs, d)
+			continue
+		}
+		g.items = append(g.items, fileItems{file: file, diffs: []*Difference{d}})
+	}
+	return gs
+}
+
+// nestedPath is the part of d.Path below its parent's, " > "-joined.
+func nestedPath(d, parent *Difference) string {
+	p := d.Path
+	if parent != nil && len(parent.Path) <= len(p) {
+		same := true
+		for i := range parent.Path {
+			if parent.Path[i] != p[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			p = p[len(parent.Path):]
+		}
+	}
+	return strings.Join(p, " > ")
+}
+
+// where is the byte range of d in the decoded disk, in human units.
+func where(d *Difference) string {
+	if d.Offset == nil {
+		return ""
+	}
+	s := fmt.Sprintf("@%d", *d.Offset)
+	if d.Length != nil {
+		s += " +" + HumanBytes(*d.Length)
 	}
 	return s
 }
@@ -137,17 +238,14 @@ func (p *printer) line(depth int, s string) {
 	_, p.err = fmt.Fprintf(p.w, "%s%s\n", strings.Repeat("  ", depth), s)
 }
 
-func (p *printer) node(d *Difference, depth int) {
+func (p *printer) node(d *Difference, depth int, parent *Difference) {
 	head := ""
-	if d.File != nil && depth == 1 {
-		head = p.c(ansiBold, *d.File) + " "
+	if np := nestedPath(d, parent); np != "" {
+		head = p.c(ansiBold, np) + " "
 	}
-	head += p.c(ansiYellow, "["+d.Kind+"]") + " " + d.Detail
-	if d.Offset != nil {
-		head += p.c(ansiDim, fmt.Sprintf(" @%d", *d.Offset))
-		if d.Length != nil {
-			head += p.c(ansiDim, fmt.Sprintf("+%d", *d.Length))
-		}
+	head += p.c(ansiYellow, "["+d.Kind+"]") + " " + strings.ReplaceAll(d.Detail, "\n", " ")
+	if wh := where(d); wh != "" {
+		head += " " + p.c(ansiDim, wh)
 	}
 	p.line(depth, head)
 	if d.Cause != nil && d.Cause.Class != "" {
@@ -158,12 +256,12 @@ func (p *printer) node(d *Difference, depth int) {
 		p.line(depth+1, p.c(ansiCyan, s))
 	}
 	if d.Truncated != "" {
-		p.line(depth+1, p.c(ansiDim, "(cut short by "+d.Truncated+")"))
+		p.line(depth+1, p.c(ansiYellow, "(cut short: "+d.Truncated+")"))
 	}
 	p.block(depth+1, d.Diff)
 	p.block(depth+1, d.Hexdump)
 	for _, ch := range d.Children {
-		p.node(ch, depth+1)
+		p.node(ch, depth+1, d)
 	}
 }
 
@@ -174,13 +272,17 @@ func (p *printer) block(depth int, text string) {
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	for i, l := range lines {
 		if i == p.o.MaxLines {
-			p.line(depth, p.c(ansiDim, fmt.Sprintf("... %d more lines", len(lines)-i)))
+			p.line(depth, p.c(ansiDim, fmt.Sprintf("... %d more lines (see the JSON or HTML report)", len(lines)-i)))
 			return
 		}
 		switch {
-		case strings.HasPrefix(l, "-") && !strings.HasPrefix(l, "---"):
+		case strings.HasPrefix(l, "@@"):
+			l = p.c(ansiCyan, l)
+		case strings.HasPrefix(l, "---") || strings.HasPrefix(l, "+++"):
+			l = p.c(ansiBold, l)
+		case strings.HasPrefix(l, "-"):
 			l = p.c(ansiRed, l)
-		case strings.HasPrefix(l, "+") && !strings.HasPrefix(l, "+++"):
+		case strings.HasPrefix(l, "+"):
 			l = p.c(ansiGreen, l)
 		}
 		p.line(depth, l)
