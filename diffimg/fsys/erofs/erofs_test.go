@@ -3,6 +3,7 @@ package erofs
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand"
@@ -416,6 +417,7 @@ func TestImages(t *testing.T) {
 			// The own reader must agree with go-erofs wherever go-erofs
 			// can read the image.
 			if _, isLib := fs.(*libFS); isLib {
+				checkExtents(t, f, got, src)
 				sb, err := readSuperblock(f, size)
 				if err != nil {
 					t.Fatal(err)
@@ -670,4 +672,100 @@ func TestLibCompressedFallback(t *testing.T) {
 		t.Fatalf("expected the go-erofs backend, got %T", fs)
 	}
 	checkFS(t, fs, size, exp)
+}
+
+// checkExtents asserts that, in an uncompressed image, a file's extents
+// read back in order are its content.
+func checkExtents(t *testing.T, f *os.File, got []*fsys.Entry, src string) {
+	t.Helper()
+	for _, e := range got {
+		if e.Type != fsys.TypeFile || e.Extents == nil {
+			continue
+		}
+		var buf bytes.Buffer
+		for _, x := range e.Extents {
+			if _, err := io.Copy(&buf, io.NewSectionReader(f, x.Offset, x.Length)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(filepath.Join(src, e.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), want) {
+			t.Errorf("%s: extents do not hold the content (%d bytes, want %d)", e.Path, buf.Len(), len(want))
+		}
+	}
+}
+
+// A directory entry pointing back at an ancestor is a cycle: Walk must
+// fail instead of recursing, with both readers.
+func TestDirectoryCycle(t *testing.T) {
+	testtool.Need(t, "mkfs.erofs")
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "a", "b", "f"), []byte("x"), 0o644)
+	for _, args := range [][]string{nil, {"-zlz4"}} {
+		img := filepath.Join(t.TempDir(), "img")
+		mkfs(t, img, src, args...)
+		data, _ := os.ReadFile(img)
+		r := bytes.NewReader(data)
+		sb, _ := readSuperblock(r, int64(len(data)))
+		own, err := openOwn(r, int64(len(data)), sb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := own.lookup("/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext, err := own.flatExtents(a)
+		if err != nil || len(ext) == 0 {
+			t.Fatalf("dir extents %v %v", ext, err)
+		}
+		blk := data[ext[0].Offset : ext[0].Offset+ext[0].Length]
+		ents, err := parseDirBlock(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		patched := false
+		for i, d := range ents {
+			if d.name == "b" {
+				binary.LittleEndian.PutUint64(blk[i*12:], uint64(sb.rootNid))
+				patched = true
+			}
+		}
+		if !patched {
+			t.Fatal("entry b not found")
+		}
+		fs, err := Open(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err = fs.Walk(func(*fsys.Entry) error { n++; return nil })
+		if err == nil || !strings.Contains(err.Error(), "cycle") {
+			t.Errorf("%T: walk of a cyclic tree: %v after %d entries", fs, err, n)
+		}
+	}
+}
+
+func TestMaxDepth(t *testing.T) {
+	testtool.Need(t, "mkfs.erofs")
+	src := t.TempDir()
+	deep := src
+	for i := 0; i < fsys.MaxDepth+2; i++ {
+		deep = filepath.Join(deep, "d")
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"-zlz4"}} {
+		img := filepath.Join(t.TempDir(), "img")
+		mkfs(t, img, src, args...)
+		fs, _, _ := openFile(t, img)
+		err := fs.Walk(func(*fsys.Entry) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "deeper") {
+			t.Errorf("%T: walk of a %d-deep tree: %v", fs, fsys.MaxDepth+2, err)
+		}
+	}
 }
