@@ -120,6 +120,11 @@ type superblock struct {
 	xattrPrefixCount uint8
 	xattrPrefixStart uint32
 	packedNid        uint64
+
+	// lz4 configuration: from the compression configs after the
+	// superblock (COMPR_CFGS), else lz4_max_distance in the superblock.
+	lz4MaxDistance, lz4MaxPclusterBlks int
+	lz4CfgOff                          int64
 }
 
 func readSuperblock(r io.ReaderAt, size int64) (*superblock, error) {
@@ -160,6 +165,24 @@ func readSuperblock(r io.ReaderAt, size int64) (*superblock, error) {
 	}
 	if sb.buildTimeNsec >= 1e9 {
 		sb.buildTimeNsec = 0
+	}
+	if sb.featureIncompat&incompatBigPcluster == 0 {
+		if sb.compressed() {
+			sb.lz4MaxDistance, sb.lz4CfgOff = int(sb.comprAlgs), sbOffset+84
+		}
+	} else if sb.comprAlgs&1 != 0 {
+		// The first config record (lz4, bit 0) follows the superblock
+		// and its extension slots: le16 size, then max_distance and
+		// max_pclusterblks.
+		off := int64(sbOffset + sbSize + int(sb.extslots)*16)
+		var cfg [6]byte
+		if off+6 <= size {
+			if _, err := r.ReadAt(cfg[:], off); err == nil && binary.LittleEndian.Uint16(cfg[:]) >= 4 {
+				sb.lz4MaxDistance = int(binary.LittleEndian.Uint16(cfg[2:]))
+				sb.lz4MaxPclusterBlks = int(binary.LittleEndian.Uint16(cfg[4:]))
+				sb.lz4CfgOff = off + 2
+			}
+		}
 	}
 	// The checksummed area runs from the superblock to the end of its block.
 	end := int64(1) << sb.blkszbits
@@ -268,6 +291,12 @@ func (sb *superblock) metadata() []fsys.Field {
 		av = strings.Join(algs, ",")
 	}
 	f = append(f, fsys.Field{Name: "compression-algorithms", Value: av, Offset: sbOffset + 84, Length: 2})
+	if sb.lz4CfgOff != 0 {
+		f = append(f, fsys.Field{Name: "lz4-max-distance", Value: fmt.Sprint(sb.lz4MaxDistance), Offset: sb.lz4CfgOff, Length: 2})
+		if sb.featureIncompat&incompatBigPcluster != 0 {
+			f = append(f, fsys.Field{Name: "lz4-max-pcluster-blocks", Value: fmt.Sprint(sb.lz4MaxPclusterBlks), Offset: sb.lz4CfgOff + 2, Length: 2})
+		}
+	}
 	if sb.featureIncompat&incompatFragments != 0 || sb.packedNid != 0 {
 		f = append(f, fsys.Field{Name: "packed-nid", Value: fmt.Sprint(sb.packedNid), Offset: sbOffset + 96, Length: 8})
 	}

@@ -489,7 +489,7 @@ func TestMetadata(t *testing.T) {
 	testtool.Need(t, "mkfs.erofs")
 	src := t.TempDir()
 	writeFile(t, filepath.Join(src, "f"), []byte("hello\n"), 0o644)
-	for _, z := range [][]string{nil, {"-zlz4hc"}} {
+	for _, z := range [][]string{nil, {"-zlz4hc"}, {"-zlz4hc", "-C65536"}} {
 		img := filepath.Join(t.TempDir(), "img")
 		uuid := "0b9d5a1e-3c44-4e6b-9a55-8a2f0c1d2e3f"
 		mkfs(t, img, src, append([]string{"-U", uuid, "-T", "1234567890"}, z...)...)
@@ -522,6 +522,9 @@ func TestMetadata(t *testing.T) {
 		}
 		if z != nil && byName["compression-algorithms"].Value != "lz4" {
 			t.Errorf("algorithms %+v", byName["compression-algorithms"])
+		}
+		if len(z) == 2 && byName["lz4-max-pcluster-blocks"].Value != "16" {
+			t.Errorf("lz4 config %+v", byName["lz4-max-pcluster-blocks"])
 		}
 		t.Logf("%+v", fs.Metadata())
 	}

@@ -87,6 +87,7 @@ func (l *libFS) entry(p string, fi fs.FileInfo) (*fsys.Entry, uint64, error) {
 		GID:      st.GID,
 		Mtime:    time.Unix(int64(st.Mtime), int64(st.MtimeNs%1e9)).UTC(),
 		Nlink:    uint32(st.Nlink),
+		Attrs:    layoutAttrs(st.InodeLayout),
 	}
 	if st.Mode&fs.ModeSetuid != 0 {
 		e.Mode |= 04000

@@ -33,6 +33,16 @@ const (
 
 var errCorrupt = errors.New("erofs: corrupt image")
 
+// layoutNames name the data layouts for Entry.Attrs["layout"].
+var layoutNames = []string{"flat-plain", "compressed-full", "flat-inline", "compressed-compact", "chunk-based"}
+
+func layoutAttrs(l uint8) map[string]string {
+	if int(l) < len(layoutNames) {
+		return map[string]string{"layout": layoutNames[l]}
+	}
+	return map[string]string{"layout": fmt.Sprint(l)}
+}
+
 func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errCorrupt, fmt.Sprintf(format, args...))
 }
@@ -806,6 +816,7 @@ func (img *image) entry(p string, ino *inode) (*fsys.Entry, error) {
 		GID:      ino.gid,
 		Mtime:    time.Unix(ino.mtime, int64(ino.mtimeNs)).UTC(),
 		Nlink:    ino.nlink,
+		Attrs:    layoutAttrs(ino.layout),
 	}
 	if e.Type == "" {
 		return nil, corruptf("inode %d: unknown file type 0%o", ino.nid, ino.mode&sIFMT)
