@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/image"
 	"github.com/org/immutos-action/diffimg/report"
 )
@@ -97,6 +98,7 @@ type comparer struct {
 	rep      *report.Report
 	excluded map[string]bool
 	curSpans []Span // differing spans of the disk, for extent checks
+	fileBufs [2][]byte
 }
 
 // CompareImages compares two opened images.
@@ -115,6 +117,7 @@ func CompareImages(a, b *image.Image, opts Options) (*report.Report, error) {
 	}
 	sort.Strings(c.rep.Excluded)
 	c.rep.Finish()
+	explain.Annotate(c.rep)
 	return c.rep, nil
 }
 

@@ -1,6 +1,15 @@
 package diffimg
 
-// DefaultContent returns the content comparers immutos-diff uses by
-// default. Deep comparison (compressed streams, cpio, PE/UKI, ELF, text)
-// plugs in here; nil keeps the byte-range listing.
-func DefaultContent() ContentComparer { return nil }
+import "github.com/org/immutos-action/diffimg/content"
+
+// DefaultContent returns the content comparer immutos-diff uses by
+// default: package content with its default bounds (compressed streams,
+// cpio, PE/UKI, ELF, nested filesystems, text, hexdumps).
+func DefaultContent() ContentComparer { return Content(content.Options{}) }
+
+// Content returns a content comparer with the given bounds; nested
+// filesystem images are compared with this engine's walker.
+func Content(o content.Options) ContentComparer {
+	o.Nested = compareNested
+	return ContentComparer(content.New(o))
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/image"
 	"github.com/org/immutos-action/diffimg/layout"
@@ -362,6 +363,7 @@ func CompareManifests(x, y *Manifest, opts Options) *report.Report {
 		B: report.Input{Path: y.Image.Path, Size: y.Image.Size, FileSize: y.Image.FileSize, Format: y.Image.Format, SHA256: y.Image.SHA256, Table: y.Table.Kind},
 	}
 	c.rep.Notes = append(c.rep.Notes, "compared from manifests: file contents by sha256, no byte ranges")
+	defer func() { explain.Annotate(c.rep) }()
 	if x.Image.SHA256 == y.Image.SHA256 {
 		c.rep.Identical = true
 		c.rep.Finish()

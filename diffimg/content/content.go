@@ -1,0 +1,330 @@
+// Package content looks inside two differing files and says how their
+// contents differ, recursively: compressed streams (gzip, xz, zstd, lz4
+// frame and legacy, bzip2), cpio archives (newc and crc, concatenated as
+// the kernel takes them), PE/COFF images (UKIs: sections, .linux and
+// .initrd recursed into), ELF files (sections, build ID, dynamic
+// symbols), nested filesystem images (through a callback into the
+// engine), text (unified diff), and anything else as a bounded hexdump of
+// the differing ranges.
+//
+// Formats are recognised by their magic bytes, never by file names. Each
+// format lives in its own file: a comparator either compares directly
+// (text, binary) or is a container whose members are compared by whatever
+// comparator recognises them (compressed streams, cpio, PE, ELF sections,
+// nested filesystems).
+//
+// Every recursion is bounded (Options): nesting depth, decompressed bytes
+// per stream and in total, listed output lines, and a deadline. A bound
+// that cuts a comparison short is named in the Truncated field of the
+// difference it cut. Decompressed data is kept in memory only up to a
+// budget and spooled to unlinked temporary files beyond it, so a hostile
+// file cannot exhaust memory; every length read from a file is checked
+// against the bytes that exist before it is used.
+//
+// The cpio reader is our own (cpio.go, about 150 lines): Go's standard
+// library has none, and the third-party readers we considered
+// (github.com/cavaliergopher/cpio, unmaintained since 2021; u-root's
+// pkg/cpio, part of a large module) do not handle the kernel's
+// concatenated archives (TRAILER!!!, zero padding, then another, possibly
+// compressed, archive) nor give the random-access member offsets we use
+// to compare member contents without copying them.
+package content
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/org/immutos-action/diffimg/explain"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// Comparer compares two differing files and returns nested differences
+// (nil when it has nothing to add). It has the shape of
+// diffimg.ContentComparer.
+type Comparer func(name string, a, b io.ReaderAt, sizeA, sizeB int64) []*report.Difference
+
+// NestedFunc compares two filesystem images found inside files, with the
+// same walker as the top level; inner compares the differing files found
+// inside them (bounded by the enclosing comparison). It returns nil when
+// the images cannot be opened as filesystems.
+type NestedFunc func(a, b io.ReaderAt, sizeA, sizeB int64, inner Comparer) []*report.Difference
+
+// Options bound and extend a content comparison. Zero values take the
+// defaults below.
+type Options struct {
+	// MaxDepth bounds the nesting of containers (default 8). A negative
+	// value turns looking inside off.
+	MaxDepth int
+	// MaxDecompressed bounds the bytes decompressed from one stream
+	// (default 1 GiB); MaxDecompressedTotal all streams of one top-level
+	// file (default 4 × MaxDecompressed).
+	MaxDecompressed      int64
+	MaxDecompressedTotal int64
+	// MaxDiffLines bounds the lines of a unified diff and the entries
+	// listed per container (default 200).
+	MaxDiffLines int
+	// MaxRanges bounds the differing byte ranges shown per blob (default 16).
+	MaxRanges int
+	// Timeout bounds the time spent inside one top-level file (default 2m).
+	Timeout time.Duration
+	// MemoryBudget bounds the decompressed bytes held in memory per
+	// top-level file (default 64 MiB); beyond it data is spooled to
+	// unlinked temporary files.
+	MemoryBudget int64
+	// Nested compares filesystem images inside files; nil compares them
+	// as bytes.
+	Nested NestedFunc
+}
+
+// Defaults.
+const (
+	DefaultMaxDepth        = 8
+	DefaultMaxDecompressed = 1 << 30
+	DefaultMaxDiffLines    = 200
+	DefaultMaxRanges       = 16
+	DefaultTimeout         = 2 * time.Minute
+	DefaultMemoryBudget    = 64 << 20
+)
+
+// Bound names, as they appear in Difference.Truncated.
+const (
+	BoundDepth        = "max-depth"
+	BoundDecompressed = "max-decompressed"
+	BoundDiffLines    = "max-diff-lines"
+	BoundRanges       = "max-ranges"
+	BoundTimeout      = "content-timeout"
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxDepth == 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxDecompressed <= 0 {
+		o.MaxDecompressed = DefaultMaxDecompressed
+	}
+	if o.MaxDecompressedTotal <= 0 {
+		o.MaxDecompressedTotal = 4 * o.MaxDecompressed
+	}
+	if o.MaxDiffLines <= 0 {
+		o.MaxDiffLines = DefaultMaxDiffLines
+	}
+	if o.MaxRanges <= 0 {
+		o.MaxRanges = DefaultMaxRanges
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	return o
+}
+
+// New returns a Comparer with the given bounds.
+func New(o Options) Comparer {
+	o = o.withDefaults()
+	return func(name string, a, b io.ReaderAt, sizeA, sizeB int64) []*report.Difference {
+		if o.MaxDepth < 0 {
+			return nil
+		}
+		s := &session{o: o, deadline: time.Now().Add(o.Timeout)}
+		defer s.close()
+		return s.compareTop(nil, blob{a, sizeA}, blob{b, sizeB}, 0)
+	}
+}
+
+// blob is a random-access byte string of known size.
+type blob struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (b blob) section(off, n int64) blob {
+	return blob{io.NewSectionReader(b.r, off, n), n}
+}
+
+// read returns up to n bytes at off (fewer at the end).
+func (b blob) read(off int64, n int) []byte {
+	if off >= b.n || off < 0 {
+		return nil
+	}
+	n = int(min(int64(n), b.n-off))
+	p := make([]byte, n)
+	k, _ := b.r.ReadAt(p, off)
+	return p[:k]
+}
+
+// session is the state of one top-level comparison: bounds used so far,
+// spool files to remove.
+type session struct {
+	o        Options
+	deadline time.Time
+	mu       sync.Mutex
+	total    int64 // decompressed bytes so far
+	mem      int64 // bytes held in memory spools
+	closers  []func()
+}
+
+func (s *session) close() {
+	for _, f := range s.closers {
+		f()
+	}
+	s.closers = nil
+}
+
+func (s *session) expired() bool { return time.Now().After(s.deadline) }
+
+func appendPath(p []string, el ...string) []string {
+	out := make([]string, 0, len(p)+len(el))
+	return append(append(out, p...), el...)
+}
+
+// compareTop compares two blobs known or suspected to differ: it returns
+// what differs inside, or nil when they are equal.
+func (s *session) compareTop(path []string, a, b blob, depth int) (out []*report.Difference) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = append(s.bytesDiff(path, a, b, fmt.Sprintf("comparator failed (%v); compared as bytes", p)), out...)
+		}
+	}()
+	if eq, err := equal(a, b); err == nil && eq {
+		return nil
+	}
+	if depth > s.o.MaxDepth {
+		return s.truncBytes(path, a, b, BoundDepth, fmt.Sprintf("nesting deeper than --max-depth %d: compared as bytes", s.o.MaxDepth))
+	}
+	if s.expired() {
+		return s.truncBytes(path, a, b, BoundTimeout, "--content-timeout reached: compared as bytes")
+	}
+	ka, kb := sniff(a), sniff(b)
+	if ka != kb {
+		d := &report.Difference{Kind: report.KindContent, Path: path, Field: "format", A: ka.String(), B: kb.String(),
+			Detail: fmt.Sprintf("format differs: %s vs %s", ka, kb),
+			Cause:  &report.Cause{Class: report.ClassContent, Hint: explain.HintContent}}
+		d.Children = s.bytesDiff(path, a, b, "")
+		return []*report.Difference{d}
+	}
+	var ds []*report.Difference
+	switch ka {
+	case kindGzip, kindXz, kindZstd, kindLZ4, kindLZ4Legacy, kindBzip2:
+		ds = s.compareCompressed(path, ka, a, b, depth)
+	case kindCPIO:
+		ds = s.compareCPIO(path, a, b, depth)
+	case kindPE:
+		ds = s.comparePE(path, a, b, depth)
+	case kindELF:
+		ds = s.compareELF(path, a, b, depth)
+	case kindFS:
+		ds = s.compareNested(path, a, b, depth)
+	case kindText:
+		ds = s.compareText(path, a, b)
+	}
+	if len(ds) == 0 {
+		ds = s.bytesDiff(path, a, b, "")
+	}
+	return ds
+}
+
+// truncBytes is the bytes fallback with a bound named.
+func (s *session) truncBytes(path []string, a, b blob, bound, why string) []*report.Difference {
+	ds := s.bytesDiff(path, a, b, why)
+	if len(ds) > 0 {
+		ds[0].Truncated = bound
+	}
+	return ds
+}
+
+// equal streams two blobs and tells whether they hold the same bytes.
+func equal(a, b blob) (bool, error) {
+	if a.n != b.n {
+		return false, nil
+	}
+	const bs = 64 << 10
+	pa, pb := make([]byte, bs), make([]byte, bs)
+	for off := int64(0); off < a.n; off += bs {
+		n := int(min(bs, a.n-off))
+		if _, err := a.r.ReadAt(pa[:n], off); err != nil && err != io.EOF {
+			return false, err
+		}
+		if _, err := b.r.ReadAt(pb[:n], off); err != nil && err != io.EOF {
+			return false, err
+		}
+		if string(pa[:n]) != string(pb[:n]) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// spool collects a stream into a blob: in memory while the session's
+// memory budget lasts, else in an unlinked temporary file.
+type spool struct {
+	s    *session
+	buf  []byte
+	f    *os.File
+	n    int64
+	held int64
+}
+
+func (s *session) newSpool() *spool { return &spool{s: s} }
+
+func (sp *spool) Write(p []byte) (int, error) {
+	if sp.f == nil {
+		sp.s.mu.Lock()
+		ok := sp.s.mem+int64(len(p)) <= sp.s.o.MemoryBudget
+		if ok {
+			sp.s.mem += int64(len(p))
+			sp.held += int64(len(p))
+		}
+		sp.s.mu.Unlock()
+		if ok {
+			sp.buf = append(sp.buf, p...)
+			sp.n += int64(len(p))
+			return len(p), nil
+		}
+		f, err := os.CreateTemp("", "immutos-content-*")
+		if err != nil {
+			return 0, err
+		}
+		os.Remove(f.Name())
+		sp.s.closers = append(sp.s.closers, func() { f.Close() })
+		if _, err := f.Write(sp.buf); err != nil {
+			return 0, err
+		}
+		sp.s.mu.Lock()
+		sp.s.mem -= sp.held
+		sp.s.mu.Unlock()
+		sp.held = 0
+		sp.buf = nil
+		sp.f = f
+	}
+	n, err := sp.f.Write(p)
+	sp.n += int64(n)
+	return n, err
+}
+
+func (sp *spool) blob() blob {
+	if sp.f != nil {
+		return blob{sp.f, sp.n}
+	}
+	return blob{bytesReaderAt(sp.buf), sp.n}
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("negative offset")
+	}
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}

@@ -1,0 +1,5 @@
+package content
+
+import "sort"
+
+func sortStrings(s []string) { sort.Strings(s) }

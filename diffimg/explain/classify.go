@@ -1,0 +1,414 @@
+package explain
+
+import (
+	"bytes"
+	"encoding/binary"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// now is the reference for "near now"; a variable for tests.
+var now = time.Now
+
+const (
+	unix2000  = 946684800 // 2000-01-01
+	epochNear = 366 * 86400
+)
+
+// plausibleTime tells a Unix time a build could have recorded: from 2000
+// to a few years from now.
+func plausibleTime(t int64) bool {
+	return t >= unix2000 && t <= now().Unix()+5*366*86400
+}
+
+// timesPair tells two Unix times that look like two build times: both
+// plausible and near each other, or one plausible and the other clamped
+// near the epoch (SOURCE_DATE_EPOCH=0 or 1 on one side).
+func timesPair(a, b int64) bool {
+	if a == b {
+		return false
+	}
+	pa, pb := plausibleTime(a), plausibleTime(b)
+	switch {
+	case pa && pb:
+		d := a - b
+		if d < 0 {
+			d = -d
+		}
+		return d < 1<<24 // about 194 days
+	case pa && b >= 0 && b < epochNear, pb && a >= 0 && a < epochNear:
+		return true
+	}
+	return false
+}
+
+// Bytes classifies a differing byte range. a and b are windows of the two
+// sides around the difference (same start offset, which is base in the
+// enclosing structure); the differing bytes are [lo, hi) of the windows.
+// It returns nil when it finds nothing more specific than content.
+func Bytes(a, b []byte, base int64, lo, hi int) *report.Cause {
+	if lo < 0 || hi <= lo || hi > len(a) || hi > len(b) {
+		return nil
+	}
+	if c := binaryTime(a, b, base, lo, hi); c != nil {
+		return c
+	}
+	if c := binaryUUID(a, b, base, lo, hi); c != nil {
+		return c
+	}
+	// Printable context around the difference: text rules.
+	sa, sb := printableAround(a, lo, hi), printableAround(b, lo, hi)
+	if len(sa) >= 4 && len(sb) >= 4 {
+		if c := Text(sa, sb); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// binaryTime looks for a naturally aligned 32- or 64-bit integer (either
+// byte order) or a FAT time+date word pair that holds the whole
+// differing range and decodes as two build times on both sides.
+func binaryTime(a, b []byte, base int64, lo, hi int) *report.Cause {
+	for _, w := range []int{4, 8} {
+		for s := lo - w + 1; s <= lo; s++ {
+			if s < 0 || s+w < hi || s+w > len(a) || (base+int64(s))%int64(w) != 0 {
+				continue
+			}
+			for _, bo := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+				var x, y int64
+				if w == 4 {
+					x, y = int64(bo.Uint32(a[s:])), int64(bo.Uint32(b[s:]))
+				} else {
+					ux, uy := bo.Uint64(a[s:]), bo.Uint64(b[s:])
+					if ux>>63 != 0 || uy>>63 != 0 {
+						continue
+					}
+					x, y = int64(ux), int64(uy)
+				}
+				if timesPair(x, y) {
+					return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(w, bo, x, y)}
+				}
+				if w == 8 {
+					for _, div := range []int64{1e3, 1e6, 1e9} {
+						if timesPair(x/div, y/div) {
+							return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(w, bo, x/div, y/div)}
+						}
+					}
+					// Windows FILETIME (100 ns since 1601).
+					const ft = 11644473600
+					if x > ft*1e7 && y > ft*1e7 && timesPair(x/1e7-ft, y/1e7-ft) {
+						return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(w, bo, x/1e7-ft, y/1e7-ft)}
+					}
+				}
+			}
+		}
+	}
+	// FAT: time (LE16) then date (LE16), 2-byte aligned.
+	for s := lo - 3; s <= lo; s++ {
+		if s < 0 || s+4 < hi || s+4 > len(a) || (base+int64(s))%2 != 0 {
+			continue
+		}
+		ta, oka := fatTime(a[s:])
+		tb, okb := fatTime(b[s:])
+		if oka && okb && ta != tb {
+			d := ta.Sub(tb)
+			if d < 0 {
+				d = -d
+			}
+			if d < 366*24*time.Hour {
+				return &report.Cause{Class: report.ClassTimestamp, Hint: "FAT time/date " + ta.Format("2006-01-02 15:04:05") + " vs " + tb.Format("2006-01-02 15:04:05") + ": vfat keeps the copy time; copy with fixed times (mcopy -m from sources clamped to SOURCE_DATE_EPOCH) or use systemd-repart with SOURCE_DATE_EPOCH"}
+			}
+		}
+	}
+	return nil
+}
+
+func timeHint(w int, bo binary.ByteOrder, x, y int64) string {
+	order := "LE"
+	if bo == binary.BigEndian {
+		order = "BE"
+	}
+	return strconv.Itoa(w*8) + "-bit " + order + " Unix time " + time.Unix(x, 0).UTC().Format(time.RFC3339) + " vs " + time.Unix(y, 0).UTC().Format(time.RFC3339) + ": " + HintTimeRandom
+}
+
+func fatTime(p []byte) (time.Time, bool) {
+	t := binary.LittleEndian.Uint16(p)
+	d := binary.LittleEndian.Uint16(p[2:])
+	sec, min, hour := int(t&31)*2, int(t>>5&63), int(t>>11)
+	day, mon, year := int(d&31), int(d>>5&15), 1980+int(d>>9)
+	if sec > 59 || min > 59 || hour > 23 || day < 1 || day > 31 || mon < 1 || mon > 12 || year < 2000 || year > now().Year()+1 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(mon), day, hour, min, sec, 0, time.UTC), true
+}
+
+// binaryUUID: a 16-byte field holding the differing range that is an RFC
+// 9562 version 4 UUID (in RFC or GUID byte order) on both sides, or
+// random-looking on both sides.
+func binaryUUID(a, b []byte, base int64, lo, hi int) *report.Cause {
+	if hi-lo > 16 {
+		return nil
+	}
+	for s := lo - 15; s <= lo; s++ {
+		if s < 0 || s+16 < hi || s+16 > len(a) || (base+int64(s))%4 != 0 {
+			continue
+		}
+		if isV4(a[s:s+16]) && isV4(b[s:s+16]) {
+			return &report.Cause{Class: report.ClassUUID, Hint: "a random (version 4) UUID/GUID: " + HintUUIDRandom}
+		}
+	}
+	if hi-lo >= 8 {
+		for s := lo - (16 - (hi - lo)); s <= lo; s++ {
+			if s < 0 || s+16 > len(a) {
+				continue
+			}
+			if distinct(a[s:s+16]) >= 12 && distinct(b[s:s+16]) >= 12 {
+				return &report.Cause{Class: report.ClassUUID, Hint: "a random-looking 16-byte field (UUID, GUID, seed or salt): " + HintUUIDRandom}
+			}
+		}
+	}
+	return nil
+}
+
+func isV4(u []byte) bool {
+	variant := u[8]&0xc0 == 0x80
+	return variant && (u[6]>>4 == 4 || u[7]>>4 == 4)
+}
+
+func distinct(p []byte) int {
+	var seen [256]bool
+	n := 0
+	for _, c := range p {
+		if !seen[c] {
+			seen[c] = true
+			n++
+		}
+	}
+	return n
+}
+
+// printableAround returns the run of printable bytes around [lo, hi),
+// bounded to 256 bytes either side.
+func printableAround(p []byte, lo, hi int) string {
+	isP := func(c byte) bool { return c >= 0x20 && c < 0x7f || c == '\t' }
+	s := lo
+	for s > 0 && lo-s < 256 && isP(p[s-1]) {
+		s--
+	}
+	e := hi
+	for e < len(p) && e-hi < 256 && isP(p[e]) {
+		e++
+	}
+	for i := lo; i < hi; i++ {
+		if !isP(p[i]) {
+			return ""
+		}
+	}
+	return string(p[s:e])
+}
+
+var (
+	timeRE      = regexp.MustCompile(`(?i)\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| ?UTC)?)?|\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?: ?(?:UTC|GMT|[+-]\d{4}))?(?: \d{4}\b)?|\b(?:mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\b,?|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? +\d{1,2}\b(?:,? +\d{4}\b)?|\b\d{1,2} +(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* +\d{4}\b|\b1[0-9]{9}\b|\b\d{8}T?\d{6}Z?\b`)
+	buildPathRE = regexp.MustCompile(`/nix/store/[0-9a-df-np-sv-z]{32}|/tmp/nix-build-[^/\s"'\x00]*|/build/[^/\s"'\x00]*|/tmp/[^/\s"'\x00]+|/var/tmp/[^/\s"'\x00]+|/private/var/folders/[^\s"'\x00]*?/T/[^/\s"'\x00]*|/home/[^/\s"'\x00]+|/run/user/\d+`)
+	uuidRE      = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9A-F]{4}-[0-9A-F]{4}\b`)
+	pathTokRE   = regexp.MustCompile(`/[^\s"'\x00:;,=]+`)
+)
+
+// Text classifies two differing strings (lines, printable runs, field
+// values): timestamps, build paths, UUIDs. nil when none explains all of
+// the difference.
+func Text(a, b string) *report.Cause {
+	if a == b {
+		return nil
+	}
+	if norm(timeRE, a, "<TIME>") == norm(timeRE, b, "<TIME>") {
+		return &report.Cause{Class: report.ClassTimestamp, Hint: "a date or time string is embedded: " + HintTimeRandom}
+	}
+	if norm(buildPathRE, a, "<BUILD>") == norm(buildPathRE, b, "<BUILD>") {
+		return &report.Cause{Class: report.ClassBuildPath, Hint: HintBuildPath}
+	}
+	if norm(uuidRE, a, "<UUID>") == norm(uuidRE, b, "<UUID>") {
+		return &report.Cause{Class: report.ClassUUID, Hint: "a UUID or volume serial is embedded: " + HintUUIDRandom}
+	}
+	// Both differ inside an absolute path of the same shape.
+	if pathOnly(a, b) {
+		return &report.Cause{Class: report.ClassBuildPath, Hint: HintBuildPath}
+	}
+	return nil
+}
+
+func norm(re *regexp.Regexp, s, repl string) string { return re.ReplaceAllString(s, repl) }
+
+// pathOnly: the strings differ only inside one path token on each side,
+// both absolute paths of at least two components with the same last
+// component.
+func pathOnly(a, b string) bool {
+	pa, pb := pathTokRE.FindAllStringIndex(a, -1), pathTokRE.FindAllStringIndex(b, -1)
+	if len(pa) == 0 || len(pa) != len(pb) {
+		return false
+	}
+	differing := 0
+	last := 0
+	var rest strings.Builder
+	var restB strings.Builder
+	lastB := 0
+	for i := range pa {
+		ta, tb := a[pa[i][0]:pa[i][1]], b[pb[i][0]:pb[i][1]]
+		rest.WriteString(a[last:pa[i][0]])
+		restB.WriteString(b[lastB:pb[i][0]])
+		last, lastB = pa[i][1], pb[i][1]
+		if ta != tb {
+			differing++
+			if strings.Count(ta, "/") < 2 || strings.Count(tb, "/") < 2 {
+				return false
+			}
+		}
+	}
+	rest.WriteString(a[last:])
+	restB.WriteString(b[lastB:])
+	return differing > 0 && rest.String() == restB.String()
+}
+
+// Lines classifies a text difference from its removed and added lines,
+// and the whole texts' lines when known (for ordering).
+func Lines(removed, added []string) *report.Cause {
+	if len(removed) == 0 && len(added) == 0 {
+		return nil
+	}
+	if len(removed) == len(added) {
+		ra, rb := append([]string(nil), removed...), append([]string(nil), added...)
+		sort.Strings(ra)
+		sort.Strings(rb)
+		if strings.Join(ra, "\n") == strings.Join(rb, "\n") {
+			return &report.Cause{Class: report.ClassOrdering, Hint: HintOrdering}
+		}
+		if c := Text(strings.Join(removed, "\n"), strings.Join(added, "\n")); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// Ordering tells two lists that hold the same items in another order.
+func Ordering(a, b []string) bool {
+	if len(a) != len(b) || len(a) < 2 {
+		return false
+	}
+	x, y := append([]string(nil), a...), append([]string(nil), b...)
+	same := true
+	for i := range x {
+		if x[i] != y[i] {
+			same = false
+		}
+	}
+	if same {
+		return false
+	}
+	sort.Strings(x)
+	sort.Strings(y)
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Values classifies a differing field from its name and two values.
+func Values(field, a, b string) *report.Cause {
+	f := strings.ToLower(field)
+	switch {
+	case strings.Contains(f, "sha256") || strings.Contains(f, "digest"):
+		return nil
+	case strings.Contains(f, "crc") || strings.Contains(f, "checksum") || strings.Contains(f, "build-id"):
+		return &report.Cause{Class: report.ClassChecksum, Hint: HintChecksum}
+	case strings.Contains(f, "time") || strings.Contains(f, "date") || f == "mtime":
+		return &report.Cause{Class: report.ClassTimestamp, Hint: HintTimeRandom}
+	case strings.Contains(f, "uuid") || strings.Contains(f, "guid") || strings.Contains(f, "serial") || strings.Contains(f, "seed"):
+		return &report.Cause{Class: report.ClassUUID, Hint: HintUUIDRandom}
+	}
+	if ta, oka := parseTime(a); oka {
+		if tb, okb := parseTime(b); okb && timesPair(ta, tb) {
+			return &report.Cause{Class: report.ClassTimestamp, Hint: HintTimeRandom}
+		}
+	}
+	return Text(a, b)
+}
+
+func parseTime(s string) (int64, bool) {
+	for _, l := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.Unix(), true
+		}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	return 0, false
+}
+
+// Hexdump parses the engine's hexdump format back into the two sides'
+// bytes and the differing range, for differences made without the bytes
+// at hand. ok is false when the text is not a hexdump.
+func parseHexdump(h string) (a, b []byte, base int64, lo, hi int, ok bool) {
+	lo, hi = -1, -1
+	first := true
+	for _, line := range strings.Split(h, "\n") {
+		if len(line) < 12 || strings.HasPrefix(line, "  ...") {
+			continue
+		}
+		mark := line[0]
+		rest := line[2:]
+		sp := strings.IndexByte(rest, ' ')
+		if sp < 0 {
+			continue
+		}
+		off, err := strconv.ParseInt(rest[:sp], 16, 64)
+		if err != nil {
+			continue
+		}
+		if first {
+			base, first = off, false
+		}
+		hexPart := rest[sp:]
+		if i := strings.Index(hexPart, "|"); i >= 0 {
+			hexPart = hexPart[:i]
+		}
+		var bs []byte
+		for _, f := range strings.Fields(hexPart) {
+			v, err := strconv.ParseUint(f, 16, 8)
+			if err != nil {
+				break
+			}
+			bs = append(bs, byte(v))
+		}
+		switch mark {
+		case ' ':
+			a = append(a, bs...)
+			b = append(b, bs...)
+		case '-':
+			a = append(a, bs...)
+		case '+':
+			b = append(b, bs...)
+		}
+	}
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i + 1
+		}
+	}
+	if lo < 0 {
+		return nil, nil, 0, 0, 0, false
+	}
+	return a[:n], b[:n], base, lo, hi, !bytes.Equal(a[:n], b[:n])
+}

@@ -1,0 +1,52 @@
+package diffimg
+
+import (
+	"io"
+
+	"github.com/org/immutos-action/diffimg/content"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// compareNested compares two filesystem images found inside files (a
+// squashfs in the store, a vfat image on the ESP) with the same walker as
+// the top level; inner compares the differing files inside them. It
+// returns nil when either side cannot be opened or the types differ (the
+// content comparer then shows the bytes).
+//
+// The nested differences are rebased on the enclosing file: their
+// filesystem and file move into Path ([fs type, inner file, ...]) and
+// their partition, filesystem and file are left for the enclosing file's
+// (explain.Annotate copies them down).
+func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer) []*report.Difference {
+	fa, errA := openFS(a, sizeA)
+	fb, errB := openFS(b, sizeB)
+	if errA != nil || errB != nil || fa.Type() != fb.Type() {
+		return nil
+	}
+	c := &comparer{
+		opts:     Options{Content: ContentComparer(inner)},
+		rep:      &report.Report{},
+		excluded: map[string]bool{},
+	}
+	n := c.compareFS(nil, fa, fb, region{0, sizeA, "nested"}, region{0, sizeB, "nested"}, []Span{{0, max(sizeA, sizeB)}})
+	if n == 0 {
+		return nil
+	}
+	for _, d := range c.rep.Differences {
+		prefix := []string{fa.Type()}
+		if d.File != nil {
+			prefix = append(prefix, *d.File)
+		}
+		rebase(d, prefix)
+	}
+	return c.rep.Differences
+}
+
+func rebase(d *report.Difference, prefix []string) {
+	d.Path = append(append([]string(nil), prefix...), d.Path...)
+	d.Partition, d.Filesystem, d.File = nil, nil, nil
+	d.Offset, d.Length = nil, nil // offsets inside the nested image, not the disk
+	for _, c := range d.Children {
+		rebase(c, prefix)
+	}
+}
