@@ -9,6 +9,7 @@
 # `go run` helper below), then checks:
 #   cosign verify-blob --bundle ... --new-bundle-format --key ...
 #   cosign verify-blob-attestation --bundle ... --new-bundle-format --key ... --type ...
+#   cosign sign-blob with the same (cosign-format encrypted) key -> immutos-verify release
 #   immutos-verify release on the same bundles.
 set -euo pipefail
 
@@ -95,10 +96,14 @@ cp "$work/sign/main.go" "$helper/main.go"
 go run "./$(basename "$helper")" "$work"
 ls -l "$work"
 
+# The bundles have no tlog entry (key signing without Rekor), hence --insecure-ignore-tlog;
+# cosign still wants a trusted root for the new bundle format: the public-good copy (no
+# network needed).
+root="$here/attest/trusted_root.public-good.json"
 fail=0
 echo "== cosign verify-blob (message signature bundle)"
 if "$cosign" verify-blob --new-bundle-format --bundle "$work/image.raw.sigstore.json" \
-	--key "$work/cosign.pub" --insecure-ignore-tlog=true "$work/image.raw"; then
+	--key "$work/cosign.pub" --insecure-ignore-tlog=true --trusted-root "$root" "$work/image.raw"; then
 	echo "ok"
 else
 	echo "FAIL"; fail=1
@@ -106,8 +111,18 @@ fi
 
 echo "== cosign verify-blob-attestation (reproducibility statement bundle)"
 if "$cosign" verify-blob-attestation --new-bundle-format --bundle "$work/reproducibility.sigstore.json" \
-	--key "$work/cosign.pub" --insecure-ignore-tlog=true \
+	--key "$work/cosign.pub" --insecure-ignore-tlog=true --trusted-root "$root" \
 	--type https://github.com/org/immutos-action/reproducibility/v1 "$work/image.raw"; then
+	echo "ok"
+else
+	echo "FAIL"; fail=1
+fi
+
+echo "== cosign sign-blob with our encrypted key, verified by immutos-verify"
+if "$cosign" sign-blob --key "$work/cosign.key" --tlog-upload=false --new-bundle-format \
+	--bundle "$work/cosign-made.sigstore.json" --yes "$work/image.raw" >/dev/null &&
+	"$work/immutos-verify" release --bundle "$work/cosign-made.sigstore.json" --key "$work/cosign.pub" \
+		--trusted-root "$root" "$work/image.raw"; then
 	echo "ok"
 else
 	echo "FAIL"; fail=1
