@@ -48,7 +48,8 @@ func (s *session) compareCPIO(path []string, a, b blob, depth int) []*report.Dif
 func (s *session) compareMembers(p []string, a, b blob, ma, mb []*cpioHeader, depth int) []*report.Difference {
 	var out []*report.Difference
 	na, nb := names(ma), names(mb)
-	if explain.Ordering(na, nb) {
+	reordered := explain.Ordering(na, nb)
+	if reordered {
 		i := 0
 		for i < len(na) && na[i] == nb[i] {
 			i++
@@ -104,7 +105,7 @@ func (s *session) compareMembers(p []string, a, b blob, ma, mb []*cpioHeader, de
 				Detail: "--content-timeout reached: the remaining members are not compared"})
 			break
 		}
-		if d := s.compareMember(appendPath(p, ha.Name), a, b, ha, hb, depth); d != nil {
+		if d := s.compareMember(appendPath(p, ha.Name), a, b, ha, hb, depth, reordered); d != nil {
 			if more() {
 				cut = true
 				break
@@ -145,7 +146,7 @@ func cpioTime(t uint32) string {
 
 // compareMember compares one member's header fields and content; nil
 // when they are equal.
-func (s *session) compareMember(p []string, a, b blob, ha, hb *cpioHeader, depth int) *report.Difference {
+func (s *session) compareMember(p []string, a, b blob, ha, hb *cpioHeader, depth int, reordered bool) *report.Difference {
 	m := &report.Difference{Kind: report.KindContent, Path: p}
 	field := func(kind, name, va, vb string, cause *report.Cause) {
 		m.Children = append(m.Children, &report.Difference{Kind: kind, Path: p, Field: name, A: va, B: vb,
@@ -171,8 +172,12 @@ func (s *session) compareMember(p []string, a, b blob, ha, hb *cpioHeader, depth
 		what = append(what, "nlink")
 	}
 	if ha.Ino != hb.Ino {
-		field(report.KindMetadata, "ino", fmt.Sprint(ha.Ino), fmt.Sprint(hb.Ino),
-			&report.Cause{Class: report.ClassContent, Hint: explain.HintCPIOIno})
+		cause := &report.Cause{Class: report.ClassContent, Hint: explain.HintCPIOIno}
+		if reordered {
+			// cpio --reproducible numbers inodes in packing order
+			cause = &report.Cause{Class: report.ClassOrdering, Hint: "inode numbers follow the packing order, which differs: " + explain.HintCPIOOrder}
+		}
+		field(report.KindMetadata, "ino", fmt.Sprint(ha.Ino), fmt.Sprint(hb.Ino), cause)
 		what = append(what, "ino")
 	}
 	if ha.DevMajor != hb.DevMajor || ha.DevMinor != hb.DevMinor {

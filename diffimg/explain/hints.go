@@ -9,7 +9,7 @@ const (
 	HintCPIOOrder   = "cpio members are in another order: pack a sorted list (`find . | LC_ALL=C sort | cpio -o -H newc --reproducible`)"
 	HintCPIOIno     = "cpio records inode and device numbers of the build machine: pack with `cpio --reproducible` (renumbers inodes, zeroes devices)"
 	HintCPIOOwner   = "cpio records the packing user's uid/gid: pack with `cpio -R 0:0` (or --owner=+0:+0)"
-	HintPETimestamp = "the PE/COFF TimeDateStamp is the link or stub build time: set SOURCE_DATE_EPOCH in the UKI build (ukify and systemd's stub honour it; objcopy: --set-timestamp or -p with clamped inputs)"
+	HintPETimestamp = "the PE/COFF TimeDateStamp records when the image was written: set SOURCE_DATE_EPOCH in the UKI build (ukify, the linker); binutils objcopy (seen with 2.40) writes the current time whatever SOURCE_DATE_EPOCH says, so clamp the field after objcopy or build the UKI with ukify"
 	HintPEChecksum  = "the PE optional-header CheckSum is computed over the whole file: it follows from the other differences listed beside it"
 	HintSignature   = "the Authenticode signature covers the image: it follows from the content differences (sign identical content with the same key and a deterministic signer, or compare unsigned images)"
 	HintBuildID     = "the GNU build ID hashes the linked output: it follows from the other differences in this ELF file"

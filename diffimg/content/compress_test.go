@@ -1,0 +1,87 @@
+package content
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/org/immutos-action/diffimg/content/contenttest"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// someText is a few hundred KiB that compress differently at each level.
+func someText(change string) []byte {
+	var sb strings.Builder
+	for i := 0; i < 6000; i++ {
+		fmt.Fprintf(&sb, "line %d: value %d %x\n", i, i*i%9973, i*7919)
+		if i == 3000 {
+			sb.WriteString(change + "\n")
+		}
+	}
+	return []byte(sb.String())
+}
+
+var compressors = []struct {
+	tool     string
+	lo, hi   []string
+	pathName string
+}{
+	{"gzip", []string{"-n", "-1"}, []string{"-n", "-9"}, "gzip"},
+	{"xz", []string{"-0"}, []string{"-6", "--check=sha256"}, "xz"},
+	{"zstd", []string{"-q", "-1"}, []string{"-q", "-19"}, "zstd"},
+	{"lz4", []string{"-q", "-1"}, []string{"-q", "-9"}, "lz4"},
+	{"lz4", []string{"-q", "-l", "-1"}, []string{"-q", "-l", "-9"}, "lz4-legacy"},
+	{"bzip2", []string{"-1"}, []string{"-9"}, "bzip2"},
+}
+
+// Same content at different levels: only the compression differs.
+func TestCompressedSameContent(t *testing.T) {
+	data := someText("same")
+	for _, c := range compressors {
+		t.Run(c.pathName, func(t *testing.T) {
+			a := contenttest.Compress(t, c.tool, data, c.lo...)
+			b := contenttest.Compress(t, c.tool, data, c.hi...)
+			if string(a) == string(b) {
+				t.Fatal("the two levels gave the same stream")
+			}
+			rep := compareBytes(t, a, b, Options{})
+			ls := wantClass(t, rep, report.ClassCompression)
+			if len(ls) != 1 || ls[0].Path[0] != c.pathName || !strings.Contains(ls[0].Detail, "identical") {
+				t.Fatalf("want one compression leaf at [%s]:\n%s", c.pathName, dump(t, rep))
+			}
+		})
+	}
+}
+
+// Different content: the inner (text) difference, with its cause.
+func TestCompressedDifferentContent(t *testing.T) {
+	for _, c := range compressors {
+		t.Run(c.pathName, func(t *testing.T) {
+			a := contenttest.Compress(t, c.tool, someText("built at 2024-05-01T10:00:00Z"), c.hi...)
+			b := contenttest.Compress(t, c.tool, someText("built at 2024-05-02T11:30:00Z"), c.hi...)
+			rep := compareBytes(t, a, b, Options{})
+			ls := wantClass(t, rep, report.ClassTimestamp)
+			d := ls[0]
+			if len(d.Path) != 1 || d.Path[0] != c.pathName || !strings.Contains(d.Diff, "-built at 2024-05-01T10:00:00Z") || !strings.Contains(d.Diff, "+built at 2024-05-02T11:30:00Z") {
+				t.Fatalf("want the text diff under [%s]:\n%s", c.pathName, dump(t, rep))
+			}
+		})
+	}
+}
+
+// gzip records the name and mtime of its input: a header-only difference
+// is a timestamp with the gzip hint.
+func TestGzipHeader(t *testing.T) {
+	dir := t.TempDir()
+	_ = dir
+	data := someText("x")
+	a := contenttest.Compress(t, "gzip", data, "-9")
+	b := append([]byte(nil), a...)
+	// gzip without -n on stdin writes mtime 0; set one in b's header
+	b[4], b[5], b[6], b[7] = 0x00, 0xf1, 0x53, 0x65 // 2023-11-14
+	rep := compareBytes(t, a, b, Options{})
+	ls := wantClass(t, rep, report.ClassTimestamp)
+	if ls[0].Field != "gzip header" || !strings.Contains(ls[0].Cause.Hint, "gzip -n") {
+		t.Fatalf("want the gzip header with the gzip -n hint:\n%s", dump(t, rep))
+	}
+}

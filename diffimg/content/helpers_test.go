@@ -1,0 +1,94 @@
+package content
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/org/immutos-action/diffimg/explain"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// compareBytes runs the comparer over a and b as a file /x of a vfat
+// partition 1, annotates the report and returns it.
+func compareBytes(t testing.TB, a, b []byte, o Options) *report.Report {
+	t.Helper()
+	c := New(o)
+	kids := c("/x", bytes.NewReader(a), bytes.NewReader(b), int64(len(a)), int64(len(b)))
+	rep := &report.Report{Differences: []*report.Difference{{
+		Partition: report.Int(1), Filesystem: report.Str("vfat"), File: report.Str("/x"),
+		Kind: report.KindContent, Detail: "content differs", Children: kids,
+	}}}
+	explain.Annotate(rep)
+	return rep
+}
+
+// find returns the first difference (depth-first) for which ok holds.
+func find(rep *report.Report, ok func(d *report.Difference) bool) *report.Difference {
+	var hit *report.Difference
+	rep.Walk(func(d *report.Difference, _ int) {
+		if hit == nil && ok(d) {
+			hit = d
+		}
+	})
+	return hit
+}
+
+func pathIs(p ...string) func(d *report.Difference) bool {
+	return func(d *report.Difference) bool { return slices.Equal(d.Path, p) }
+}
+
+// leaves returns the leaves of the report that are not notes.
+func leaves(rep *report.Report) []*report.Difference {
+	var out []*report.Difference
+	rep.Walk(func(d *report.Difference, _ int) {
+		if len(d.Children) == 0 && d.Kind != report.KindNote {
+			out = append(out, d)
+		}
+	})
+	return out
+}
+
+func dump(t testing.TB, rep *report.Report) string {
+	t.Helper()
+	var sb strings.Builder
+	enc := json.NewEncoder(&sb)
+	enc.SetIndent("", " ")
+	enc.Encode(rep.Differences)
+	return sb.String()
+}
+
+// wantClass checks every leaf has class (and a hint), besides checksum
+// and layout leaves that follow from it, and returns those leaves.
+func wantClass(t *testing.T, rep *report.Report, class string) []*report.Difference {
+	t.Helper()
+	ls := leaves(rep)
+	if len(ls) == 0 {
+		t.Fatalf("no differences:\n%s", dump(t, rep))
+	}
+	var out []*report.Difference
+	for _, d := range ls {
+		if d.Cause != nil && d.Cause.Hint != "" && (d.Cause.Class == report.ClassChecksum || d.Cause.Class == report.ClassLayout) && class != d.Cause.Class {
+			continue // follows from the others
+		}
+		out = append(out, d)
+		if d.Cause == nil || d.Cause.Class != class || d.Cause.Hint == "" {
+			t.Fatalf("leaf %v %q: cause %+v, want class %s with a hint\n%s", d.Path, d.Detail, d.Cause, class, dump(t, rep))
+		}
+	}
+	// every node carries a cause
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Kind != report.KindNote && (d.Cause == nil || d.Cause.Class == "") {
+			t.Errorf("node %v %q has no cause", d.Path, d.Detail)
+		}
+		if d.Partition == nil || *d.Partition != 1 || d.File == nil || *d.File != "/x" {
+			t.Errorf("node %v lacks the enclosing file's partition/file", d.Path)
+		}
+	})
+	if len(out) == 0 {
+		t.Fatalf("no %s leaf:\n%s", class, dump(t, rep))
+	}
+	return out
+}
