@@ -406,7 +406,7 @@ func CompareManifests(x, y *Manifest, opts Options) *report.Report {
 		c.manifestFS(idx, mpa.Filesystem, mpb.Filesystem)
 		if len(c.rep.Differences) == before {
 			c.add(&report.Difference{Partition: idx, Kind: report.KindUnallocated,
-				Detail: fmt.Sprintf("partition sha256 differs (%s vs %s) but no file or field does: the difference is in free space or structures; compare the images to locate it", mpa.SHA256[:12], mpb.SHA256[:12])})
+				Detail: fmt.Sprintf("partition sha256 differs (%s vs %s) but no file or field does: the difference is in free space or structures; compare the images to locate it", short(mpa.SHA256), short(mpb.SHA256))})
 		}
 	}
 	c.rep.Finish()
