@@ -157,7 +157,9 @@ func FuzzCompare(f *testing.F) {
 		{MkfsTime: 1700000000},
 		{Serial: "CAFEF00D"},
 		{Store: "erofs"},
-		{EditStore: func(d string) { os.WriteFile(filepath.Join(d, "abc-hello/share/doc/README"), []byte("changed\n"), 0o444) }},
+		{EditStore: func(d string) {
+			os.WriteFile(filepath.Join(d, "abc-hello/share/doc/README"), []byte("changed\n"), 0o444)
+		}},
 	} {
 		b := smallImage(f, dir, fmt.Sprint("b", i), s)
 		data, err := os.ReadFile(b)
