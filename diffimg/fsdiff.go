@@ -334,7 +334,10 @@ func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) ([]Span, error) {
 	}
 	defer r2.Close()
 	const bs = 1 << 20
-	b1, b2 := make([]byte, bs), make([]byte, bs)
+	if c.fileBufs[0] == nil {
+		c.fileBufs = [2][]byte{make([]byte, bs), make([]byte, bs)}
+	}
+	b1, b2 := c.fileBufs[0], c.fileBufs[1]
 	var spans []Span
 	var off int64
 	n := min(a.Size, b.Size)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,8 +42,19 @@ var (
 	optionHooks []func(o *diffimg.Options) error
 )
 
+// memoryLimit is the soft heap limit: the collector works harder near it,
+// keeping peak memory flat whatever the image size (GOMEMLIMIT overrides).
+const memoryLimit = 192 << 20
+
 func main() {
-	os.Exit(run(os.Args[1:]))
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
+	code := run(os.Args[1:])
+	for _, f := range atExit {
+		f()
+	}
+	os.Exit(code)
 }
 
 func run(args []string) int {

@@ -34,8 +34,10 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/diskfs/go-diskfs/filesystem"
 	dsquash "github.com/diskfs/go-diskfs/filesystem/squashfs"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/fsys/internal/fsutil"
@@ -55,6 +57,17 @@ type FS struct {
 	size int64
 	sb   [superblockSize]byte
 	meta []fsys.Field
+	// files keeps each regular file's directory entry from the last Walk,
+	// so Open does not look the path up again: go-diskfs re-reads and
+	// re-parses every directory on the path for each lookup, which made
+	// reading a 50,000-file store quadratic.
+	files map[string]walkedFile
+}
+
+// walkedFile is a regular file seen by Walk.
+type walkedFile struct {
+	open func() (filesystem.File, error)
+	size int64
 }
 
 // Open reads the squashfs image that starts at offset 0 of r.
@@ -85,10 +98,35 @@ func open(r io.ReaderAt, size int64) (f *FS, err error) {
 		}
 		return nil, fmt.Errorf("squashfs: %w", err)
 	}
+	// go-diskfs keeps a 128 MiB block cache per filesystem; files are read
+	// in walk order, so a small cache serves the shared fragment blocks
+	// and keeps two open stores well under the memory budget.
+	lib.SetCacheSize(cacheSize)
 	f.lib = lib
 	f.buildMetadata()
 	return f, nil
 }
+
+// attrsByType shares one read-only Attrs map per inode type: a map per
+// entry cost more memory than the rest of the entry on 100k-file stores.
+var (
+	attrsMu     sync.Mutex
+	attrsByType = map[string]map[string]string{}
+)
+
+func inodeTypeAttrs(t string) map[string]string {
+	attrsMu.Lock()
+	defer attrsMu.Unlock()
+	m, ok := attrsByType[t]
+	if !ok {
+		m = map[string]string{"inode-type": t}
+		attrsByType[t] = m
+	}
+	return m
+}
+
+// cacheSize is the decompressed-block cache of each open filesystem.
+const cacheSize = 8 << 20
 
 func (f *FS) u16(o int) uint64 { return uint64(binary.LittleEndian.Uint16(f.sb[o:])) }
 func (f *FS) u32(o int) uint64 { return uint64(binary.LittleEndian.Uint32(f.sb[o:])) }
@@ -236,7 +274,7 @@ func (f *FS) entry(p string, info iofs.FileInfo) (*fsys.Entry, uint32, error) {
 			e.Xattrs = st.Xattrs
 		}
 		e.Link = st.LinkTarget
-		e.Attrs = map[string]string{"inode-type": st.InodeType}
+		e.Attrs = inodeTypeAttrs(st.InodeType)
 	}
 	if n, ok := uintField(rv, "inode", "body", "links"); ok {
 		e.Nlink = uint32(n)
@@ -321,6 +359,14 @@ func (f *FS) walkDir(p string, depth int, seen map[uint32]bool, budget *fsutil.B
 		if err != nil {
 			return err
 		}
+		if o, ok := d.(interface {
+			Open() (filesystem.File, error)
+		}); ok && e.Type == fsys.TypeFile {
+			if f.files == nil {
+				f.files = map[string]walkedFile{}
+			}
+			f.files[cp] = walkedFile{o.Open, e.Size}
+		}
 		if err := fn(e); err != nil {
 			return err
 		}
@@ -340,6 +386,13 @@ func (f *FS) walkDir(p string, depth int, seen map[uint32]bool, budget *fsutil.B
 // Open implements fsys.FS.
 func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
 	defer fsutil.Recover(&err, "squashfs file %s", p)
+	if w, ok := f.files[p]; ok {
+		file, err := w.open()
+		if err != nil {
+			return nil, fmt.Errorf("squashfs: %s: %w", p, err)
+		}
+		return &fsutil.LimitedFile{R: file, Size: w.size, What: "squashfs: " + p, Closer: file}, nil
+	}
 	lp := fsutil.LibPath(p)
 	info, err := f.lib.Stat(lp)
 	if err != nil {
