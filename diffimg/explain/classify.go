@@ -55,18 +55,20 @@ func Bytes(a, b []byte, base int64, lo, hi int) *report.Cause {
 	if lo < 0 || hi <= lo || hi > len(a) || hi > len(b) {
 		return nil
 	}
+	// Printable context around the difference: text rules, and only
+	// them (printable bytes read as integers look like times too often).
+	sa, sb := printableAround(a, lo, hi), printableAround(b, lo, hi)
+	if len(sa) >= 8 && len(sb) >= 8 {
+		return Text(sa, sb)
+	}
 	if c := binaryTime(a, b, base, lo, hi); c != nil {
 		return c
 	}
 	if c := binaryUUID(a, b, base, lo, hi); c != nil {
 		return c
 	}
-	// Printable context around the difference: text rules.
-	sa, sb := printableAround(a, lo, hi), printableAround(b, lo, hi)
 	if len(sa) >= 4 && len(sb) >= 4 {
-		if c := Text(sa, sb); c != nil {
-			return c
-		}
+		return Text(sa, sb)
 	}
 	return nil
 }

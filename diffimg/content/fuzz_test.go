@@ -1,0 +1,104 @@
+package content
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/org/immutos-action/diffimg/content/contenttest"
+)
+
+// fuzzOptions keep each fuzz input cheap.
+var fuzzOptions = Options{MaxDecompressed: 4 << 20, MaxDiffLines: 50, Timeout: 2 * time.Second, MemoryBudget: 4 << 20}
+
+func fuzzCompare(t *testing.T, a, b []byte) {
+	rep := compareBytes(t, a, b, fuzzOptions)
+	if string(a) != string(b) && len(leaves(rep)) == 0 {
+		t.Fatalf("the inputs differ but no difference is reported")
+	}
+}
+
+// mutate returns data with one byte changed (so the comparer has
+// something to compare against).
+func mutate(data []byte) []byte {
+	b := append([]byte(nil), data...)
+	if len(b) > 0 {
+		b[len(b)/2] ^= 0x55
+	}
+	return b
+}
+
+func seedTree(f *testing.F) string {
+	dir := filepath.Join(f.TempDir(), "root")
+	contenttest.Tree(f, dir, initrdFiles, "@1")
+	return dir
+}
+
+// FuzzCPIO: the cpio reader and comparator on arbitrary archives.
+func FuzzCPIO(f *testing.F) {
+	dir := seedTree(f)
+	f.Add(contenttest.CPIO(f, dir, false))
+	f.Add([]byte("070701"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x := readCPIO(blob{bytesReaderAt(data), int64(len(data))})
+		for _, h := range x.Members {
+			if h.DataOffset < 0 || h.DataOffset+h.Size > int64(len(data)) {
+				t.Fatalf("member %q data [%d,+%d) outside %d bytes", h.Name, h.DataOffset, h.Size, len(data))
+			}
+		}
+		fuzzCompare(t, data, mutate(data))
+	})
+}
+
+// FuzzPE: the PE comparator on arbitrary images.
+func FuzzPE(f *testing.F) {
+	stub, err := os.ReadFile(contenttest.Stub)
+	if err == nil {
+		f.Add(stub[:min(len(stub), 8192)])
+	}
+	f.Add([]byte("MZ"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := mutate(data)
+		s := &session{o: fuzzOptions.withDefaults(), deadline: time.Now().Add(2 * time.Second)}
+		defer s.close()
+		s.comparePE(nil, blob{bytesReaderAt(data), int64(len(data))}, blob{bytesReaderAt(b), int64(len(b))}, 0)
+		fuzzCompare(t, data, b)
+	})
+}
+
+// FuzzELF: the ELF comparator on arbitrary files.
+func FuzzELF(f *testing.F) {
+	if data, err := os.ReadFile("/usr/bin/true"); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte("\x7fELF\x02\x01\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := mutate(data)
+		s := &session{o: fuzzOptions.withDefaults(), deadline: time.Now().Add(2 * time.Second)}
+		defer s.close()
+		s.compareELF(nil, blob{bytesReaderAt(data), int64(len(data))}, blob{bytesReaderAt(b), int64(len(b))}, 0)
+		fuzzCompare(t, data, b)
+	})
+}
+
+// FuzzDecompress: every decoder on arbitrary streams, within bounds.
+func FuzzDecompress(f *testing.F) {
+	for _, c := range compressors {
+		f.Add(contenttest.Compress(f, c.tool, []byte("hello, hello, hello\n"), c.lo...))
+	}
+	f.Add(zstdRLEBomb(64, 1))
+	f.Add(zstdClaiming(100<<30, "x"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := &session{o: fuzzOptions.withDefaults(), deadline: time.Now().Add(2 * time.Second)}
+		defer s.close()
+		k := sniff(blob{bytesReaderAt(data), int64(len(data))})
+		if isCompressed(k) {
+			res := s.inflate(k, blob{bytesReaderAt(data), int64(len(data))})
+			if res.n > fuzzOptions.MaxDecompressed+1 {
+				t.Fatalf("decompressed %d bytes past the bound", res.n)
+			}
+		}
+		fuzzCompare(t, data, mutate(data))
+	})
+}

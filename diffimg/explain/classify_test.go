@@ -1,0 +1,132 @@
+package explain
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+func window(a, b []byte) ([]byte, []byte, int, int) {
+	lo, hi := -1, -1
+	for i := range a {
+		if a[i] != b[i] {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i + 1
+		}
+	}
+	return a, b, lo, hi
+}
+
+func TestBytesClasses(t *testing.T) {
+	le32 := func(v uint32) []byte {
+		p := make([]byte, 32)
+		copy(p, "header..")
+		binary.LittleEndian.PutUint32(p[8:], v)
+		copy(p[12:], "trailer.........")
+		return p
+	}
+	be64 := func(v uint64) []byte {
+		p := make([]byte, 32)
+		binary.BigEndian.PutUint64(p[16:], v)
+		return p
+	}
+	fat := func(h, m, s int) []byte {
+		p := make([]byte, 16)
+		binary.LittleEndian.PutUint16(p[4:], uint16(h<<11|m<<5|s/2))
+		binary.LittleEndian.PutUint16(p[6:], uint16((2024-1980)<<9|5<<5|17))
+		return p
+	}
+	uuid := func(seed byte) []byte {
+		p := make([]byte, 32)
+		for i := 0; i < 16; i++ {
+			p[8+i] = seed*31 + byte(i)*71 + 3
+		}
+		p[8+6] = 0x40 | p[8+6]&0x0f
+		p[8+8] = 0x80 | p[8+8]&0x3f
+		return p
+	}
+	text := func(s string) []byte { return append(append([]byte{0, 0}, s...), 0, 0) }
+	for _, tc := range []struct {
+		name  string
+		a, b  []byte
+		class string
+	}{
+		{"unix32le", le32(1700000000), le32(1700003600), report.ClassTimestamp},
+		{"unix32le-clamped", le32(1), le32(1700003600), report.ClassTimestamp},
+		{"unix64be-ns", be64(1700000000e9), be64(1700000123e9), report.ClassTimestamp},
+		{"fat", fat(10, 20, 30), fat(11, 5, 0), report.ClassTimestamp},
+		{"iso8601", text("built 2024-05-01T10:00:00Z ok"), text("built 2024-05-03T18:22:09Z ok"), report.ClassTimestamp},
+		{"date", text("#1 SMP Thu Jan  1 00:00:00 UTC 1970"), text("#1 SMP Tue May 14 09:12:44 UTC 2024"), report.ClassTimestamp},
+		{"uuid-v4", uuid(1), uuid(2), report.ClassUUID},
+		{"uuid-text", text("UUID=0f8e3b2a-1c4d-4e5f-8a9b-0c1d2e3f4a5b"), text("UUID=7d6c5b4a-3928-4716-a5b4-c3d2e1f0a9b8"), report.ClassUUID},
+		{"build-dir", text("/build/source-aaaa/main.c"), text("/build/source-bbbb/main.c"), report.ClassBuildPath},
+		{"nix-build", text("/tmp/nix-build-hello-2.12.drv-0/hello/src"), text("/tmp/nix-build-hello-2.12.drv-3/hello/src"), report.ClassBuildPath},
+		{"store-hash", text("/nix/store/0c0k2l3vgsfq4pgn4nsvc0q4l2zhxh7f-glibc/lib"), text("/nix/store/1m7zb7q9xcyc1hm3n1xz5r6wz0ksdj2v-glibc/lib"), report.ClassBuildPath},
+		{"content", text("hello world"), text("hello there"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, lo, hi := window(tc.a, tc.b)
+			c := Bytes(a, b, 0, lo, hi)
+			got := ""
+			if c != nil {
+				got = c.Class
+				if c.Hint == "" {
+					t.Error("no hint")
+				}
+			}
+			if got != tc.class {
+				t.Fatalf("class %q (%+v), want %q", got, c, tc.class)
+			}
+		})
+	}
+}
+
+func TestLinesOrdering(t *testing.T) {
+	c := Lines([]string{"b", "a"}, []string{"a", "b"})
+	if c == nil || c.Class != report.ClassOrdering || c.Hint == "" {
+		t.Fatalf("got %+v", c)
+	}
+	if c := Lines([]string{"x"}, []string{"y"}); c != nil {
+		t.Fatalf("got %+v for a content change", c)
+	}
+}
+
+// Annotate: leaves classified from their field, diff or hexdump; engine
+// causes kept; parents summarised; the enclosing file copied down; the
+// summary recomputed.
+func TestAnnotate(t *testing.T) {
+	engine := &report.Cause{Class: report.ClassUUID, Hint: "the vfat volume serial ..."}
+	hex := "- 00000000  00 f1 53 65 00 00 00 00  00 00 00 00 00 00 00 00  |..Se............|\n" +
+		"+ 00000000  10 ff 53 65 00 00 00 00  00 00 00 00 00 00 00 00  |..Se............|\n"
+	rep := &report.Report{Differences: []*report.Difference{
+		{Partition: report.Int(1), Filesystem: report.Str("vfat"), Kind: report.KindMetadata, Field: "volume-serial", A: "1234-ABCD", B: "5678-EF01", Cause: engine},
+		{Partition: report.Int(2), File: report.Str("/f"), Kind: report.KindContent, Children: []*report.Difference{
+			{Kind: report.KindContent, Hexdump: hex},
+			{Kind: report.KindContent, Diff: "@@ -1 +1 @@\n-b\n-a\n+a\n+b\n"},
+		}},
+		{Kind: report.KindContainer, Detail: "decoded disks identical"},
+	}}
+	Annotate(rep)
+	if rep.Differences[0].Cause != engine {
+		t.Error("the engine's cause was replaced")
+	}
+	f := rep.Differences[1]
+	if f.Children[0].Cause.Class != report.ClassTimestamp || f.Children[1].Cause.Class != report.ClassOrdering {
+		t.Errorf("children: %+v %+v", f.Children[0].Cause, f.Children[1].Cause)
+	}
+	if f.Cause == nil || f.Cause.Hint == "" {
+		t.Error("parent without a cause")
+	}
+	if f.Children[0].Partition == nil || *f.Children[0].Partition != 2 || *f.Children[0].File != "/f" {
+		t.Error("enclosing file not copied down")
+	}
+	if rep.Differences[2].Cause.Class != report.ClassContainer {
+		t.Error("container")
+	}
+	if rep.Summary[report.ClassTimestamp] != 1 || rep.Summary[report.ClassOrdering] != 1 || rep.Summary[report.ClassUUID] != 1 || rep.Summary[report.ClassContainer] != 1 {
+		t.Errorf("summary %v", rep.Summary)
+	}
+}

@@ -1,0 +1,144 @@
+package explain_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/org/immutos-action/diffimg"
+	"github.com/org/immutos-action/diffimg/content/contenttest"
+	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/fixture"
+)
+
+const ukiPath = "EFI/Linux/nixos-generation-1.efi"
+
+// uki builds a UKI whose initrd's etc/os-release has the given mtime.
+func uki(t testing.TB, work, osrelTime string) []byte {
+	root := filepath.Join(work, "root")
+	contenttest.Tree(t, root, map[string]string{"init": "#!/bin/sh\n", "etc/os-release": "ID=nixos\n"}, "@1")
+	contenttest.Touch(t, filepath.Join(root, "etc/os-release"), osrelTime)
+	initrd := contenttest.Compress(t, "zstd", contenttest.CPIO(t, root, false), "-q", "-19")
+	return contenttest.UKI(t, work, map[string][]byte{
+		".osrel": []byte("ID=nixos\n"), ".cmdline": []byte("init=/init quiet"),
+		".linux": []byte("not really a kernel\n"), ".initrd": initrd,
+	})
+}
+
+// build makes one golden image. Build b differs from a by several causes
+// at once: the ESP's vfat serial (uuid), the squashfs creation time
+// (timestamp), a UKI initrd member's mtime (timestamp), a store file
+// with a build directory (build-path), a gzip'd store file at another
+// level (compression), and a store file with lines in another order
+// (ordering).
+func build(t *testing.T, dir, name string, variant bool) string {
+	work := filepath.Join(dir, name+".src")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	osrel, serial, squashTime := "@1", "1234ABCD", int64(1)
+	buildDir, level, order := "/build/source-aaaa", "-1", "alpha\nbeta\ngamma\n"
+	if variant {
+		osrel, serial, squashTime = "2024-06-01 12:00:00", "5678EF01", 1717243200
+		buildDir, level, order = "/build/source-bbbb", "-9", "gamma\nalpha\nbeta\n"
+	}
+	u := uki(t, work, osrel)
+	gz := contenttest.Compress(t, "gzip", bytes.Repeat([]byte("some store documentation, repeated to compress. 0123456789\n"), 400), "-n", level)
+	return fixture.Build(t, dir, name, fixture.Spec{
+		ESPSerial:  serial,
+		SquashTime: squashTime,
+		EditESP: func(t testing.TB, esp string) {
+			if err := os.WriteFile(filepath.Join(esp, ukiPath), u, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		EditStore: func(t testing.TB, store string) {
+			p := filepath.Join(store, "00000000000000000000000000000000-explain")
+			os.MkdirAll(filepath.Join(p, "share"), 0o755)
+			os.WriteFile(filepath.Join(p, "share", "build-info.txt"), []byte("compiled in "+buildDir+"/src\n"), 0o444)
+			os.WriteFile(filepath.Join(p, "share", "doc.txt.gz"), gz, 0o444)
+			os.WriteFile(filepath.Join(p, "share", "list.txt"), []byte(order), 0o444)
+		},
+	})
+}
+
+func TestImageSeveralCauses(t *testing.T) {
+	dir := t.TempDir()
+	a := build(t, dir, "a", false)
+	b := build(t, dir, "b", true)
+	rep, err := diffimg.Compare(a, b, diffimg.Options{Content: diffimg.DefaultContent()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js bytes.Buffer
+	rep.WriteJSON(&js)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf(format+"\n%s", append(args, js.String())...)
+	}
+	// every difference carries a cause with a hint
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Kind != report.KindNote && (d.Cause == nil || d.Cause.Class == "" || d.Cause.Hint == "") {
+			fail("no cause: %s %v %q", d.Where(), d.Path, d.Detail)
+		}
+	})
+	find := func(ok func(d *report.Difference) bool) *report.Difference {
+		var hit *report.Difference
+		rep.Walk(func(d *report.Difference, _ int) {
+			if hit == nil && ok(d) {
+				hit = d
+			}
+		})
+		return hit
+	}
+	file := func(d *report.Difference, p string) bool { return d.File != nil && *d.File == p }
+	// vfat serial: uuid, the seed / mkfs.vfat -i hint
+	if d := find(func(d *report.Difference) bool { return strings.Contains(strings.ToLower(d.Field), "serial") }); d == nil || d.Cause.Class != report.ClassUUID || !strings.Contains(d.Cause.Hint, "mkfs.vfat -i") {
+		fail("vfat serial: %+v", d)
+	}
+	// squashfs time: timestamp, mksquashfs hint
+	if d := find(func(d *report.Difference) bool {
+		return d.Filesystem != nil && *d.Filesystem == "squashfs" && d.File == nil && strings.Contains(strings.ToLower(d.Field), "time")
+	}); d == nil || d.Cause.Class != report.ClassTimestamp || !strings.Contains(d.Cause.Hint, "mksquashfs") {
+		fail("squashfs time: %+v", d)
+	}
+	// ESP partition 1 > /EFI/Linux/...efi > .initrd > zstd > cpio > etc/os-release > mtime
+	d := find(func(d *report.Difference) bool {
+		return file(d, "/"+ukiPath) && d.Field == "mtime" && slices.Equal(d.Path, []string{".initrd", "zstd", "cpio", "etc/os-release"})
+	})
+	if d == nil || *d.Partition != 1 || *d.Filesystem != "vfat" || d.Cause.Class != report.ClassTimestamp || !strings.Contains(d.Cause.Hint, "cpio") {
+		fail("UKI initrd member mtime: %+v", d)
+	}
+	storeFile := func(name string) *report.Difference {
+		return find(func(d *report.Difference) bool {
+			return file(d, "/00000000000000000000000000000000-explain/share/"+name) && len(d.Children) == 0 && d.Kind != report.KindNote
+		})
+	}
+	for name, class := range map[string]string{"build-info.txt": report.ClassBuildPath, "doc.txt.gz": report.ClassCompression, "list.txt": report.ClassOrdering} {
+		if d := storeFile(name); d == nil || d.Cause.Class != class || *d.Partition != 2 {
+			fail("%s: want %s, got %+v", name, class, d)
+		}
+	}
+	for _, c := range []string{report.ClassUUID, report.ClassTimestamp, report.ClassBuildPath, report.ClassCompression, report.ClassOrdering} {
+		if rep.Summary[c] == 0 {
+			fail("summary %v lacks %s", rep.Summary, c)
+		}
+	}
+	// the causes reach the text and Markdown outputs
+	var txt, md bytes.Buffer
+	if err := rep.WriteText(&txt, report.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteMarkdown(&md, report.MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"timestamp", "uuid", "build-path", "compression", "ordering"} {
+		if !strings.Contains(txt.String(), c) || !strings.Contains(md.String(), c) {
+			t.Errorf("class %s missing from the text or Markdown report", c)
+		}
+	}
+	t.Logf("summary %v", rep.Summary)
+}
