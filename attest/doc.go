@@ -9,7 +9,9 @@
 //
 // Files, one job each: statement.go (in-toto statement, subjects), digest.go
 // (streaming sha256), provenance.go (SLSA provenance from the GitHub env),
-// reproducibility.go (our predicate), signer.go / keysigner.go / cosignkey.go /
-// keyless.go (signers), sign.go (bundles), upload.go (GitHub attestations API),
-// bundles.go (reading bundle files), trustedroot.go (trusted roots) and verify.go.
+// reproducibility.go (our predicate), keypair.go (sign.Keypair over ECDSA/Ed25519),
+// cosignkey.go (PEM and cosign encrypted keys), signer.go (key and keyless signers and
+// their options), sign.go (bundles), release.go (the bundle files of a release),
+// upload.go (GitHub attestations API), bundles.go (reading bundle files),
+// trustedroot.go (trusted roots) and verify.go (verification and policy).
 package attest
