@@ -114,7 +114,7 @@ main{padding:8px 24px 40px}
 .n{color:var(--muted);font-size:12px;margin-left:6px}
 .kind{font-size:11px;padding:0 6px;border-radius:8px;background:#eaeef2;margin-right:6px}
 .k-added{background:var(--ins)}.k-removed{background:var(--del)}.k-unallocated{background:#fff8c5}.k-excluded,.k-note{background:#f6f8fa;color:var(--muted)}
-.file{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+.file{margin-right:6px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 .np{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;color:#8250df;margin-right:6px}
 .cls{font-size:11px;padding:0 6px;border-radius:8px;background:#ddf4ff;color:#0550ae;margin-left:6px}
 .cls-timestamp{background:#fff1e5;color:#953800}.cls-uuid{background:#fbefff;color:#8250df}.cls-layout,.cls-checksum{background:#eaeef2;color:var(--muted)}
@@ -219,12 +219,13 @@ function view(it, depth, parent){
   const box=el("div","node "+(it.type||"diff"));
   const row=el("div","row");
   const kids=isDiff?(it.children||[]):it.items;
-  const hasBody=isDiff?(kids.length||it.diff||it.hexdump||it.cause||it.truncated||it.offset!=null||it.a||it.b):kids.length>0;
+  const pc=parent&&parent.cause,sameCause=!!(pc&&it.cause&&pc.class===it.cause.class&&pc.hint===it.cause.hint);
+  const hasBody=isDiff?!!(kids.length||it.diff||it.hexdump||(it.cause&&!sameCause)||it.truncated||it.offset!=null||it.a||it.b):kids.length>0;
   const tw=el("span","tw",hasBody?"▸":"");row.appendChild(tw);
   if(!hasBody)row.classList.add("leaf");
   if(it.type==="part"||it.type==="fs"){row.appendChild(el("span","grp",it.label));row.appendChild(el("span","n",it.n+(it.n===1?" difference":" differences")));}
   else if(it.type==="file"){
-    row.appendChild(el("span","file",it.label));
+    row.dataset.file=it.label;row.appendChild(el("span","file",it.label));
     for(const k of it.kinds)row.appendChild(el("span","kind k-"+k,k));
     for(const c of it.classes)row.appendChild(el("span","cls cls-"+c,c));
     if(it.n>1)row.appendChild(el("span","n",it.n+" differences"));
@@ -246,7 +247,7 @@ function view(it, depth, parent){
     if(!show)return;
     body=el("div","body");
     if(isDiff){
-      if(it.cause&&it.cause.class){const c=el("div","cause");c.appendChild(el("b",null,"cause: "+it.cause.class));if(it.cause.hint){c.appendChild(document.createTextNode(" — "));c.appendChild(el("span","hint",it.cause.hint));}body.appendChild(c);}
+      if(it.cause&&it.cause.class&&!sameCause){const c=el("div","cause");c.appendChild(el("b",null,"cause: "+it.cause.class));if(it.cause.hint){c.appendChild(document.createTextNode(" — "));c.appendChild(el("span","hint",it.cause.hint));}body.appendChild(c);}
       if(it.field)body.appendChild(el("div","meta","field "+it.field));
       if(it.a||it.b){body.appendChild(el("div","meta mono","a: "+(it.a||"")));body.appendChild(el("div","meta mono","b: "+(it.b||"")));}
       if(it.offset!=null)body.appendChild(el("div","meta","disk offset "+it.offset+" ("+human(it.offset)+")"+(it.length!=null?", "+human(it.length)+(it.length>=1024?" ("+it.length+" bytes)":""):"")));

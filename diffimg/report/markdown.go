@@ -103,7 +103,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		if budget <= 0 || shown >= mdMaxRows {
 			break
 		}
-		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", d.group(), code(d.File), d.Kind, mdEscape(trim(oneLine(d.Detail), 200)), causeCell(d.Cause))
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", d.shortGroup(), code(d.File), d.Kind, mdEscape(trim(oneLine(d.Detail), 200)), causeCell(d.Cause))
 		det := markdownDetails(d, o.MaxLines)
 		if table.Len()+details.Len()+len(row)+len(det) > budget {
 			break
@@ -117,7 +117,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	var b bytes.Buffer
 	b.Write(head.Bytes())
 	if shown > 0 {
-		b.WriteString("#### Differences\n\n| where | file | kind | detail | cause |\n|---|---|---|---|---|\n")
+		b.WriteString("#### Differences\n\n| part. | file | kind | detail | cause |\n|---|---|---|---|---|\n")
 		b.Write(table.Bytes())
 		b.WriteString("\n")
 		b.Write(details.Bytes())
@@ -252,12 +252,12 @@ func markdownDetails(d *Difference, maxLines int) string {
 			rec(ch, x, depth+1)
 		}
 	}
+	if len(d.Children) == 0 && d.Diff == "" && d.Hexdump == "" && d.Truncated == "" {
+		return "" // the table row says it all
+	}
 	rec(d, nil, 0)
 	if d.Cause != nil && d.Cause.Hint != "" {
-		body.WriteString("\n**Fix:** " + mdEscape(trim(d.Cause.Hint, 500)) + "\n")
-	}
-	if body.Len() == 0 {
-		return ""
+		body.WriteString("\n**Fix:** " + hintEscape(trim(d.Cause.Hint, 500)) + "\n")
 	}
 	title := d.Where()
 	class := ""
@@ -265,6 +265,18 @@ func markdownDetails(d *Difference, maxLines int) string {
 		class = " <em>(" + htmlEscape(d.Cause.Class) + ")</em>"
 	}
 	return fmt.Sprintf("<details><summary><code>%s</code> %s: %s%s</summary>\n\n%s\n</details>\n\n", htmlEscape(trim(title, 300)), d.Kind, htmlEscape(trim(oneLine(d.Detail), 160)), class, body.String())
+}
+
+// shortGroup is "2 squashfs", "1", or "disk", for narrow table cells.
+func (d *Difference) shortGroup() string {
+	s := "disk"
+	if d.Partition != nil {
+		s = fmt.Sprint(*d.Partition)
+	}
+	if d.Filesystem != nil {
+		s += " " + *d.Filesystem
+	}
+	return s
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
@@ -320,9 +332,19 @@ func causeCell(c *Cause) string {
 	if c.Hint == "" {
 		return c.Class
 	}
-	return fmt.Sprintf("**%s**: %s", c.Class, mdEscape(trim(oneLine(c.Hint), 160)))
+	return fmt.Sprintf("**%s**: %s", c.Class, hintEscape(trim(oneLine(c.Hint), 200)))
 }
 
 var mdReplacer = strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[")
 
 func mdEscape(s string) string { return mdReplacer.Replace(s) }
+
+// Hints are written for Markdown: `code` stays code.
+var hintReplacer = strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;", ">", "&gt;")
+
+func hintEscape(s string) string {
+	if strings.Count(s, "`")%2 != 0 {
+		return mdEscape(s)
+	}
+	return hintReplacer.Replace(s)
+}

@@ -248,7 +248,7 @@ func (p *printer) node(d *Difference, depth int, parent *Difference) {
 		head += " " + p.c(ansiDim, wh)
 	}
 	p.line(depth, head)
-	if d.Cause != nil && d.Cause.Class != "" {
+	if d.Cause != nil && d.Cause.Class != "" && (parent == nil || parent.Cause == nil || *parent.Cause != *d.Cause) {
 		s := "cause: " + d.Cause.Class
 		if d.Cause.Hint != "" {
 			s += " - " + d.Cause.Hint
