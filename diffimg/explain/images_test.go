@@ -10,8 +10,10 @@ import (
 
 	"github.com/org/immutos-action/diffimg"
 	"github.com/org/immutos-action/diffimg/content/contenttest"
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/fixture"
+	"github.com/org/immutos-action/internal/testtool"
 )
 
 const ukiPath = "EFI/Linux/nixos-generation-1.efi"
@@ -141,4 +143,38 @@ func TestImageSeveralCauses(t *testing.T) {
 		}
 	}
 	t.Logf("summary %v", rep.Summary)
+}
+
+// A filesystem image inside a file (a squashfs in the store): walked with
+// the engine's walker, its differing files compared in turn.
+func TestNestedSquashfs(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name, buildDir string) []byte {
+		src := filepath.Join(dir, name)
+		contenttest.Tree(t, src, map[string]string{"etc/build-info.txt": "compiled in " + buildDir + "/src\n", "etc/same": "same\n"}, "@1")
+		img := filepath.Join(dir, name+".squashfs")
+		testtool.Need(t, "mksquashfs")
+		testtool.Run(t, nil, "mksquashfs", src, img, "-noappend", "-quiet", "-no-progress", "-mkfs-time", "1", "-all-root", "-processors", "1")
+		data, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	a, b := mk("a", "/build/source-aaaa"), mk("b", "/build/source-bbbb")
+	kids := diffimg.DefaultContent()("/x", bytes.NewReader(a), bytes.NewReader(b), int64(len(a)), int64(len(b)))
+	rep := &report.Report{Differences: []*report.Difference{{Partition: report.Int(2), Filesystem: report.Str("squashfs"), File: report.Str("/nix/store/x-img/image.squashfs"), Kind: report.KindContent, Children: kids}}}
+	explain.Annotate(rep)
+	var hit *report.Difference
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Diff != "" && hit == nil {
+			hit = d
+		}
+	})
+	var js bytes.Buffer
+	rep.WriteJSON(&js)
+	if hit == nil || !slices.Equal(hit.Path, []string{"squashfs", "/etc/build-info.txt"}) || hit.Cause.Class != report.ClassBuildPath ||
+		*hit.File != "/nix/store/x-img/image.squashfs" || *hit.Partition != 2 {
+		t.Fatalf("want the nested file's text diff at [squashfs /etc/build-info.txt] as build-path:\n%s", js.String())
+	}
 }
