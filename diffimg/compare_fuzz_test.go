@@ -22,6 +22,9 @@ type smallSpec struct {
 	Serial    string // mkfs.vfat -i
 	MkfsTime  int64  // mksquashfs -mkfs-time / mkfs.erofs -T
 	EditStore func(dir string)
+
+	squashArgs []string // extra mksquashfs options
+	erofsPlain bool     // mkfs.erofs without compression
 }
 
 // smallImage builds a smallSpec image with the real tools and returns
@@ -76,9 +79,13 @@ func smallImage(tb testing.TB, dir, name string, s smallSpec) string {
 	store := filepath.Join(work, "store.img")
 	switch s.Store {
 	case "squashfs":
-		run(nil, "mksquashfs", st, store, "-noappend", "-quiet", "-no-progress", "-comp", "gzip", "-mkfs-time", fmt.Sprint(s.MkfsTime), "-all-root", "-processors", "1")
+		run(nil, append([]string{"mksquashfs", st, store, "-noappend", "-quiet", "-no-progress", "-comp", "gzip", "-mkfs-time", fmt.Sprint(s.MkfsTime), "-all-root", "-processors", "1"}, s.squashArgs...)...)
 	case "erofs":
-		run(nil, "mkfs.erofs", "-T", fmt.Sprint(s.MkfsTime), "-U", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "--all-root", "--quiet", "-zlz4hc", store, st)
+		args := []string{"mkfs.erofs", "-T", fmt.Sprint(s.MkfsTime), "-U", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "--all-root", "--quiet"}
+		if !s.erofsPlain {
+			args = append(args, "-zlz4hc")
+		}
+		run(nil, append(args, store, st)...)
 	default:
 		tb.Fatalf("store %q", s.Store)
 	}
