@@ -369,7 +369,7 @@ func short(h string) string {
 }
 
 func sameExtents(a, b *fsys.Entry) bool {
-	if len(a.Extents) == 0 || len(a.Extents) != len(b.Extents) || a.Size != b.Size {
+	if len(a.Extents) == 0 || len(a.Extents) != len(b.Extents) || a.Size != b.Size || a.Packed != b.Packed {
 		return false
 	}
 	for i := range a.Extents {
@@ -398,6 +398,9 @@ func (c *comparer) overlapsDiff(e *fsys.Entry, r region) bool {
 // diskOffset maps a file offset to an offset in the filesystem, when the
 // format gave extents.
 func diskOffset(e *fsys.Entry, off int64) (int64, bool) {
+	if e.Packed {
+		return 0, false
+	}
 	var pos int64
 	for _, x := range e.Extents {
 		if off < pos+x.Length {

@@ -56,6 +56,9 @@ type Entry struct {
 	// to the filesystem start) that hold this entry's data; the engine
 	// uses them to account for bytes and to point offsets into the disk.
 	Extents []Extent
+	// Packed says the extents hold compressed data: they locate the
+	// entry's bytes on disk but do not map file offsets to disk offsets.
+	Packed bool
 }
 
 // Extent is a byte range relative to the start of the filesystem.

@@ -112,6 +112,7 @@ func (l *libFS) entry(p string, fi fs.FileInfo) (*fsys.Entry, uint64, error) {
 			if err != nil {
 				return nil, 0, err
 			}
+			e.Packed = true
 			if e.Extents, err = own.zExtents(ino); err != nil {
 				return nil, 0, fmt.Errorf("erofs: %s: %w", p, err)
 			}

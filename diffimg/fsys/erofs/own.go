@@ -829,6 +829,7 @@ func (img *image) entry(p string, ino *inode) (*fsys.Entry, error) {
 	switch e.Type {
 	case fsys.TypeFile:
 		e.Size = ino.size
+		e.Packed = ino.layout == layoutCompressedFull || ino.layout == layoutCompressedComp
 		e.Extents, err = img.extents(ino)
 		if err != nil {
 			return nil, err

@@ -210,6 +210,52 @@ func (f *FS) buildMetadata() {
 	f.meta = m
 }
 
+// extents locates a file's compressed data blocks and its fragment block,
+// read from go-diskfs's parsed inode and fragment table (reflect, read
+// only). They let the engine skip files whose bytes are unchanged without
+// decompressing them. Anything missing or out of range gives no extents,
+// and the file is then compared by content.
+func (f *FS) extents(rv reflect.Value) []fsys.Extent {
+	body := field(rv, "inode", "body")
+	start, ok := uintField(body, "blocksStart")
+	if !ok {
+		return nil
+	}
+	var out []fsys.Extent
+	sizes := field(body, "blockSizes")
+	if sizes.IsValid() && sizes.Kind() == reflect.Slice {
+		var n int64
+		for i := 0; i < sizes.Len(); i++ {
+			s, ok := uintField(sizes.Index(i), "size")
+			if !ok {
+				return nil
+			}
+			n += int64(s)
+		}
+		if n > 0 {
+			out = append(out, fsys.Extent{Offset: int64(start), Length: n})
+		}
+	}
+	if idx, ok := uintField(body, "fragmentBlockIndex"); ok && idx != 0xFFFFFFFF {
+		frags := field(reflect.ValueOf(f.lib), "fragments")
+		if !frags.IsValid() || frags.Kind() != reflect.Slice || int(idx) >= frags.Len() {
+			return nil
+		}
+		fs, ok1 := uintField(frags.Index(int(idx)), "start")
+		fl, ok2 := uintField(frags.Index(int(idx)), "size")
+		if !ok1 || !ok2 {
+			return nil
+		}
+		out = append(out, fsys.Extent{Offset: int64(fs), Length: int64(fl & 0xFFFFFF)})
+	}
+	for _, x := range out {
+		if x.Offset < 0 || x.Length < 0 || x.Offset+x.Length > f.size {
+			return nil
+		}
+	}
+	return out
+}
+
 // field reads a named field of the struct behind v (through pointers
 // and interfaces), returning an invalid Value when there is none.
 func field(v reflect.Value, names ...string) reflect.Value {
@@ -292,6 +338,7 @@ func (f *FS) entry(p string, info iofs.FileInfo) (*fsys.Entry, uint32, error) {
 		if e.Size < 0 || (e.Size > 0 && f.u32(12) > 0 && e.Size/int64(f.u32(12)) > f.size) {
 			return nil, 0, fmt.Errorf("squashfs: %s: implausible size %d", p, e.Size)
 		}
+		e.Extents, e.Packed = f.extents(rv), true
 	case fsys.TypeSymlink:
 		e.Size = int64(len(e.Link))
 	}
