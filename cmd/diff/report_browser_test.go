@@ -157,6 +157,11 @@ func browseReport(t *testing.T, html string, rep *report.Report) {
 	if !strings.Contains(excluded, "/abc-hello/log") {
 		t.Errorf("excluded list: %q", excluded)
 	}
+	// Expand all shows the text diff of version.txt with line numbers.
+	b.do(t, chromedp.Click(chromedp.CSS(`#expand`)), chromedp.WaitVisible(chromedp.CSS(`.code .ln`)))
+	if all := innerText(t, b); !strings.Contains(all, "built reproducibly") {
+		t.Errorf("expand all: the text diff is not shown")
+	}
 	b.noErrors(t)
 }
 

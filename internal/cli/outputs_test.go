@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+func hugeReport(n int) *report.Report {
+	diff := "--- a\n+++ b\n@@ -1,80 +1,80 @@\n" + strings.Repeat("-built at 2024-01-01 12:00:00 in /build/a\n+built at 2024-01-02 12:00:00 in /build/b\n", 80)
+	r := &report.Report{A: report.Input{Path: "a.raw", Size: 1 << 30, Format: "raw"}, B: report.Input{Path: "b.raw", Size: 1 << 30, Format: "raw"}}
+	for i := 0; i < n; i++ {
+		f := fmt.Sprintf("/nix/store/%032d-p/file-%d", i/10, i)
+		d := &report.Difference{Partition: report.Int(2), Filesystem: report.Str("squashfs"), File: report.Str(f),
+			Kind: report.KindContent, Detail: "content differs", Cause: &report.Cause{Class: report.ClassTimestamp, Hint: "set SOURCE_DATE_EPOCH"},
+			Children: []*report.Difference{{Partition: report.Int(2), Filesystem: report.Str("squashfs"), File: report.Str(f), Kind: report.KindContent, Path: []string{"text"}, Detail: "text differs", Diff: diff}}}
+		if i%10 != 0 { // big diffs on every tenth file only, to keep the JSON small
+			d.Children[0].Diff = diff[:200]
+		}
+		r.Differences = append(r.Differences, d)
+	}
+	r.Excluded = []string{"/nix/var/log"}
+	r.Finish()
+	return r
+}
+
+// Write applies the default bounds to the human formats only: Markdown
+// fits a step summary, text and HTML are cut with a note naming the JSON
+// report, and the JSON report keeps every difference.
+func TestWriteBounds(t *testing.T) {
+	dir := t.TempDir()
+	r := hugeReport(50000)
+	o := Outputs{Text: filepath.Join(dir, "r.txt"), JSON: filepath.Join(dir, "r.json"), Markdown: filepath.Join(dir, "r.md"), HTML: filepath.Join(dir, "r.html")}
+	if err := o.Write(r, true); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(o.Markdown)
+	if len(md) >= 1<<20 || !strings.Contains(string(md), "left out") || !strings.Contains(string(md), o.JSON) {
+		t.Errorf("Markdown: %d bytes, cut line naming %s: %v", len(md), o.JSON, strings.Contains(string(md), o.JSON))
+	}
+	txt, _ := os.ReadFile(o.Text)
+	if want := fmt.Sprintf("45000 more differences left out by --max-differences; %s has them all", o.JSON); !strings.Contains(string(txt), want) {
+		t.Errorf("text lacks %q", want)
+	}
+	if strings.Contains(string(txt), "\x1b[") {
+		t.Errorf("colour in a text report written to a file")
+	}
+	if !strings.HasSuffix(string(txt), "different: 50000 differences (content 50000)\n") {
+		t.Errorf("text does not end in the verdict: %q", string(txt)[len(txt)-200:])
+	}
+	f, _ := os.Open(o.JSON)
+	full, err := report.ReadJSON(f)
+	f.Close()
+	if err != nil || len(full.Differences) != 50000 || full.Omitted != 0 {
+		t.Fatalf("JSON report cut: %v", err)
+	}
+	html, _ := os.ReadFile(o.HTML)
+	if !strings.Contains(string(html), `id="omitted"`) {
+		t.Errorf("HTML lacks the note on what was left out")
+	}
+	if len(r.Differences) != 50000 {
+		t.Fatal("Write changed the report")
+	}
+}
+
+func TestUseColor(t *testing.T) {
+	f, _ := os.CreateTemp(t.TempDir(), "out")
+	defer f.Close()
+	t.Setenv("NO_COLOR", "")
+	if UseColor("auto", f) || !UseColor("always", f) || UseColor("never", f) {
+		t.Fatal("auto on a file, always, never")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if !UseColor("always", f) {
+		t.Fatal("--color always overrides NO_COLOR")
+	}
+}
