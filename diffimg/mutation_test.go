@@ -2,6 +2,7 @@ package diffimg
 
 import (
 	"flag"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -50,9 +51,28 @@ func TestMutationSoundness(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			used := usedMap(t, data, tab)
 			rng := rand.New(rand.NewSource(seed))
 			mut := filepath.Join(dir, "m.raw")
-			localised, fileLevel := 0, 0
+			var flips, cuts, adds mutStats
+			check := func(kind string, i int, m []byte, off int64, offs []int64, st *mutStats) {
+				if err := os.WriteFile(mut, m, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				rep, err := Compare(orig, mut, Options{})
+				if err != nil {
+					t.Fatalf("%s mutant %d (offsets %v): %v", kind, i, offs, err)
+				}
+				if rep.Identical || len(rep.Differences) == 0 {
+					t.Fatalf("%s mutant %d (offsets %v): reported identical", kind, i, offs)
+				}
+				cov, fine, inFile := covers(rep, tab, off)
+				if !cov {
+					t.Errorf("%s mutant %d: offset %d not covered by any difference", kind, i, off)
+					logReport(t, rep)
+				}
+				st.add(cov, fine, inFile, off < int64(len(used)) && used[off])
+			}
 			for i := 0; i < n; i++ {
 				m := append([]byte(nil), data...)
 				var offs []int64
@@ -61,32 +81,132 @@ func TestMutationSoundness(t *testing.T) {
 					m[off] ^= byte(1 + rng.Intn(255))
 					offs = append(offs, off)
 				}
-				if err := os.WriteFile(mut, m, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				rep, err := Compare(orig, mut, Options{})
-				if err != nil {
-					t.Fatalf("mutant %d (offsets %v): %v", i, offs, err)
-				}
-				if rep.Identical || len(rep.Differences) == 0 {
-					t.Fatalf("mutant %d (offsets %v): reported identical", i, offs)
-				}
 				// The first flipped byte must be covered.
-				cov, fine, inFile := covers(rep, tab, offs[0])
-				if !cov {
-					t.Errorf("mutant %d: offset %d not covered by any difference", i, offs[0])
-					logReport(t, rep)
-				}
-				if fine {
-					localised++
-				}
-				if inFile {
-					fileLevel++
+				check("flip", i, m, offs[0], offs, &flips)
+			}
+			// The same number of flips aimed at used bytes only, whose
+			// localisation is the figure that matters.
+			var usedIdx []int64
+			for i, u := range used {
+				if u {
+					usedIdx = append(usedIdx, int64(i))
 				}
 			}
-			t.Logf("%s: %d/%d mutants detected; %d (%.0f%%) localised to a named structure or file, %d to a file", store, n, n, localised, 100*float64(localised)/float64(n), fileLevel)
+			var usedFlips mutStats
+			for i := 0; i < n; i++ {
+				m := append([]byte(nil), data...)
+				off := usedIdx[rng.Intn(len(usedIdx))]
+				m[off] ^= byte(1 + rng.Intn(255))
+				check("flip-used", i, m, off, []int64{off}, &usedFlips)
+			}
+			// Truncation and appended bytes: fewer, they cost the same.
+			for i := 0; i < max(1, n/4); i++ {
+				cut := 1 + rng.Int63n(int64(len(data))-1)
+				check("truncate", i, data[:cut], cut, []int64{cut}, &cuts)
+				extra := make([]byte, 1+rng.Intn(64<<10))
+				if rng.Intn(2) == 0 {
+					rng.Read(extra)
+				}
+				check("append", i, append(append([]byte(nil), data...), extra...), int64(len(data)), []int64{int64(len(data))}, &adds)
+			}
+			t.Logf("%s flips: %s", store, flips)
+			t.Logf("%s flips in used bytes: %s", store, usedFlips)
+			t.Logf("%s truncation: %s", store, cuts)
+			t.Logf("%s appended: %s", store, adds)
+			for _, x := range []struct {
+				kind string
+				st   mutStats
+			}{{"flip", flips}, {"flip-used", usedFlips}, {"truncate", cuts}, {"append", adds}} {
+				fmt.Printf("MUTATION store=%s kind=%s %s\n", store, x.kind, x.st.kv())
+			}
 		})
 	}
+}
+
+// mutStats counts mutants by outcome.
+type mutStats struct {
+	n, detected, covered, localised, inFile      int
+	used, usedCovered, usedLocalised, usedInFile int
+}
+
+func (s *mutStats) add(covered, localised, inFile, used bool) {
+	b := func(v bool) int {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	s.n++
+	s.detected++ // a mutant reported identical fails the test at once
+	s.covered += b(covered)
+	s.localised += b(localised)
+	s.inFile += b(inFile)
+	if used {
+		s.used++
+		s.usedCovered += b(covered)
+		s.usedLocalised += b(localised)
+		s.usedInFile += b(inFile)
+	}
+}
+
+func pct(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+func (s mutStats) String() string {
+	return fmt.Sprintf("%d/%d detected, %d covered; localised to a named structure or file %d (%.1f%%), to a file %d (%.1f%%); in used bytes: %d mutants, localised %d (%.1f%%), to a file %d (%.1f%%)",
+		s.detected, s.n, s.covered, s.localised, pct(s.localised, s.n), s.inFile, pct(s.inFile, s.n),
+		s.used, s.usedLocalised, pct(s.usedLocalised, s.used), s.usedInFile, pct(s.usedInFile, s.used))
+}
+
+func (s mutStats) kv() string {
+	return fmt.Sprintf("n=%d detected=%d covered=%d localised=%d file=%d used=%d used_covered=%d used_localised=%d used_file=%d",
+		s.n, s.detected, s.covered, s.localised, s.inFile, s.used, s.usedCovered, s.usedLocalised, s.usedInFile)
+}
+
+// usedMap marks the bytes of a disk that a structure uses: the
+// partition table structures, every file's data extents, and every
+// non-zero byte inside a partition (the fixtures are made fresh on a
+// zeroed disk, so a non-zero byte is filesystem metadata or data). The
+// rest is free space, slack and gaps, which dominate the fixture images.
+func usedMap(t *testing.T, data []byte, tab *layout.Table) []bool {
+	used := make([]bool, len(data))
+	mark := func(off, n int64) {
+		for i := max(off, 0); i < min(off+n, int64(len(used))); i++ {
+			used[i] = true
+		}
+	}
+	for _, r := range tab.Regions {
+		mark(r.Offset, r.Length)
+	}
+	for _, p := range tab.Partitions {
+		for i := p.Offset; i < p.Offset+p.Size; i++ {
+			if data[i] != 0 {
+				used[i] = true
+			}
+		}
+		f, err := openFS(bytesReaderAt(data[p.Offset:p.Offset+p.Size]), p.Size)
+		if err != nil {
+			continue
+		}
+		entries, _ := collect(f)
+		for _, e := range entries {
+			for _, x := range e.Extents {
+				mark(p.Offset+x.Offset, x.Length)
+			}
+		}
+	}
+	k := 0
+	for _, u := range used {
+		if u {
+			k++
+		}
+	}
+	t.Logf("used bytes: %d of %d (%.1f%%)", k, len(used), pct(k, len(used)))
+	return used
 }
 
 // covers decides whether the report accounts for offset off.
