@@ -1,7 +1,6 @@
 package content
 
 import (
-	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
 	"errors"
@@ -287,4 +286,3 @@ func isCompressed(k kind) bool {
 	return false
 }
 
-var _ = bytes.Equal

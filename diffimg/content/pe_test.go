@@ -113,3 +113,18 @@ func TestPESectionPastEnd(t *testing.T) {
 		t.Fatalf("want a difference saying .initrd points past the end:\n%s", dump(t, rep))
 	}
 }
+
+// Authenticode: a signature (security data directory) on one side only.
+func TestPESignaturePresence(t *testing.T) {
+	a := ukiWith(t, "@1", "quiet")
+	b := append(append([]byte(nil), a...), make([]byte, 64)...)
+	peOff := binary.LittleEndian.Uint32(b[0x3c:])
+	dd := int(peOff) + 24 + 112 + 8*pe.IMAGE_DIRECTORY_ENTRY_SECURITY // PE32+ data directories
+	binary.LittleEndian.PutUint32(b[dd:], uint32(len(a)))
+	binary.LittleEndian.PutUint32(b[dd+4:], 64)
+	rep := compareBytes(t, a, b, Options{})
+	d := find(rep, func(d *report.Difference) bool { return d.Field == "authenticode" })
+	if d == nil || d.A != "absent" || !strings.HasPrefix(d.B, "present") || !slices.Equal(d.Path, []string{"signature"}) {
+		t.Fatalf("want the signature's presence:\n%s", dump(t, rep))
+	}
+}
