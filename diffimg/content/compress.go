@@ -285,4 +285,3 @@ func isCompressed(k kind) bool {
 	}
 	return false
 }
-
