@@ -22,8 +22,16 @@ func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb region, spans []S
 	fsName := report.Str(fa.Type())
 	c.compareFields(part, fsName, report.KindMetadata, toLayout(fa.Metadata()), toLayout(fb.Metadata()), ra.off)
 
+	// The two walks are independent: run them on both cores.
+	var eb []*fsys.Entry
+	var errB error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		eb, errB = collect(fb)
+	}()
 	ea, errA := collect(fa)
-	eb, errB := collect(fb)
+	<-done
 	if errA != nil || errB != nil {
 		why := ""
 		if errA != nil {
