@@ -129,3 +129,21 @@ func TestHTMLEscapes(t *testing.T) {
 		}
 	}
 }
+
+// A bound that cut a node short is said in every format.
+func TestTruncatedShown(t *testing.T) {
+	r := synthetic(5, 2) // the first difference has a hexdump cut by --max-ranges
+	var txt, md, html bytes.Buffer
+	r.WriteText(&txt, TextOptions{})
+	r.WriteMarkdown(&md, MarkdownOptions{})
+	r.WriteHTML(&html)
+	if !strings.Contains(txt.String(), "(cut short: --max-ranges 16)") {
+		t.Errorf("text:\n%s", txt.String())
+	}
+	if !strings.Contains(md.String(), "✂ cut short: --max-ranges 16") {
+		t.Errorf("Markdown:\n%s", md.String())
+	}
+	if !strings.Contains(html.String(), `"truncated":"--max-ranges 16"`) || !strings.Contains(html.String(), "✂ cut short") {
+		t.Errorf("HTML lacks the truncated note")
+	}
+}
