@@ -185,7 +185,7 @@ func clip(t *Table, p *Partition, size, ss int64) {
 	if p.LastLBA >= uint64(size/ss) || end > size || end < off {
 		if end != size {
 			p.Truncated = true
-			t.Problems = append(t.Problems, fmt.Sprintf("partition %d runs past the end of the image (LBA %d-%d, image has %d sectors)", p.Index, p.FirstLBA, p.LastLBA, size/ss))
+			t.Problems = append(t.Problems, fmt.Sprintf("partition %d runs past the end of the image (first-lba %d, last-lba %d; the image has %d sectors)", p.Index, p.FirstLBA, p.LastLBA, size/ss))
 		}
 		end = size
 	}
@@ -201,6 +201,7 @@ type gptHeader struct {
 	entriesCRC          uint32
 	entriesOK           bool
 	entries             []byte
+	entriesWhy          string // why entries is nil
 }
 
 func readGPTHeader(r io.ReaderAt, size, ss, lba int64) *gptHeader {
@@ -226,16 +227,24 @@ func readGPTHeader(r io.ReaderAt, size, ss, lba int64) *gptHeader {
 	h.numEntries = binary.LittleEndian.Uint32(b[80:84])
 	h.entSize = binary.LittleEndian.Uint32(b[84:88])
 	h.entriesCRC = binary.LittleEndian.Uint32(b[88:92])
-	if h.entSize >= 128 && h.entSize <= 4096 && h.entSize%8 == 0 && h.numEntries <= maxEntries && h.entriesLBA < uint64(size/ss) {
+	// Every count and offset is checked against the disk before the
+	// array is allocated and read.
+	switch {
+	case h.entSize < 128 || h.entSize > 4096 || h.entSize%8 != 0:
+		h.entriesWhy = fmt.Sprintf("entry-size %d (header offset %d) is not a multiple of 8 from 128 to 4096", h.entSize, lba*ss+84)
+	case h.numEntries > maxEntries:
+		h.entriesWhy = fmt.Sprintf("entries-count %d (header offset %d) is over the limit of %d", h.numEntries, lba*ss+80, maxEntries)
+	case h.entriesLBA >= uint64(size/ss) || int64(h.entriesLBA)*ss+int64(h.numEntries)*int64(h.entSize) > size:
+		h.entriesWhy = fmt.Sprintf("%d entries of %d bytes at LBA %d (header offset %d) run past the end of the %d-sector disk", h.numEntries, h.entSize, h.entriesLBA, lba*ss+72, size/ss)
+	default:
 		n := int64(h.numEntries) * int64(h.entSize)
 		off := int64(h.entriesLBA) * ss
-		if off+n <= size {
-			h.entries = make([]byte, n)
-			if readAt(r, h.entries, off) != nil {
-				h.entries = nil
-			} else {
-				h.entriesOK = crc32.ChecksumIEEE(h.entries) == h.entriesCRC
-			}
+		h.entries = make([]byte, n)
+		if err := readAt(r, h.entries, off); err != nil {
+			h.entries = nil
+			h.entriesWhy = fmt.Sprintf("reading %d bytes at offset %d: %v", n, off, err)
+		} else {
+			h.entriesOK = crc32.ChecksumIEEE(h.entries) == h.entriesCRC
 		}
 	}
 	return h
@@ -270,20 +279,20 @@ func parseGPT(r io.ReaderAt, size, ss int64) *Table {
 			t.Regions = append(t.Regions, Region{name + ".entries", int64(h.entriesLBA) * ss, int64(len(h.entries))})
 		}
 		if !h.crcOK {
-			t.Problems = append(t.Problems, name+" header CRC is wrong")
+			t.Problems = append(t.Problems, fmt.Sprintf("%s header CRC is wrong (header at offset %d, header-crc32 at offset %d)", name, h.lba*ss, h.lba*ss+16))
 		}
 		if h.entries != nil && !h.entriesOK {
-			t.Problems = append(t.Problems, name+" entry array CRC is wrong")
+			t.Problems = append(t.Problems, fmt.Sprintf("%s entry array CRC is wrong (array at offset %d, entries-crc32 at offset %d)", name, int64(h.entriesLBA)*ss, h.lba*ss+88))
 		}
 		if h.entries == nil {
-			t.Problems = append(t.Problems, name+" entry array is out of range")
+			t.Problems = append(t.Problems, name+" entry array is out of range: "+h.entriesWhy)
 		}
 	}
 	if primary == nil {
-		t.Problems = append(t.Problems, "primary GPT header is missing")
+		t.Problems = append(t.Problems, fmt.Sprintf("primary GPT header is missing (no \"EFI PART\" signature at offset %d)", ss))
 	}
 	if backup == nil {
-		t.Problems = append(t.Problems, "backup GPT header is missing")
+		t.Problems = append(t.Problems, fmt.Sprintf("backup GPT header is missing (no \"EFI PART\" signature at the backup-lba of the primary header, nor at the last sector, offset %d)", (size/ss-1)*ss))
 	}
 	// Entries come from the primary array when its CRC holds, else the
 	// backup's, else whichever exists.
