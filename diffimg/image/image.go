@@ -280,7 +280,7 @@ func (im *Image) decodeStream() error {
 	im.closers = append([]func() error{tmp.Close}, im.closers...)
 	n, err := copySparse(tmp, io.LimitReader(dec, MaxDecodedSize+1))
 	if err != nil {
-		return fmt.Errorf("%s: decoding: %w", im.Format, err)
+		return fmt.Errorf("%s: stream corrupt after %d decoded bytes: %w", im.Format, n, err)
 	}
 	if n > MaxDecodedSize {
 		return fmt.Errorf("%s: decodes to more than %d bytes", im.Format, MaxDecodedSize)
