@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/sbin:/sbin
 FUZZTIME ?= 60s
 LDFLAGS := -s -w -buildid=
 
-.PHONY: build test demo bench fuzz mutation vet fmt clean
+.PHONY: build test demo bench fuzz mutation interop fmt clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/immutos-diff ./cmd/diff
@@ -23,6 +23,13 @@ bench: build
 
 fuzz:
 	./examples/fuzz.sh $(FUZZTIME)
+
+mutation:
+	./examples/mutation.sh
+
+# cosign interoperability (installs cosign with go install: takes minutes)
+interop: build
+	./examples/interop.sh
 
 fmt:
 	gofmt -l -w .
