@@ -234,7 +234,7 @@ func syntheticReport(n int) *report.Report {
 func screenshotReports(t *testing.T, html, md string) {
 	b := newBrowser(t)
 	b.do(t,
-		chromedp.EmulateViewport(1200, 860),
+		chromedp.EmulateViewport(1200, 980),
 		chromedp.Navigate(fileURL(html)),
 		chromedp.WaitVisible(ready),
 		chromedp.Click(chromedp.CSS(`#collapse`)),

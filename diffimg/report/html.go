@@ -114,7 +114,7 @@ main{padding:8px 24px 40px}
 .n{color:var(--muted);font-size:12px;margin-left:6px}
 .kind{font-size:11px;padding:0 6px;border-radius:8px;background:#eaeef2;margin-right:6px}
 .k-added{background:var(--ins)}.k-removed{background:var(--del)}.k-unallocated{background:#fff8c5}.k-excluded,.k-note{background:#f6f8fa;color:var(--muted)}
-.file{margin-right:6px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+span.file{margin-right:6px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 .np{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;color:#8250df;margin-right:6px}
 .cls{font-size:11px;padding:0 6px;border-radius:8px;background:#ddf4ff;color:#0550ae;margin-left:6px}
 .cls-timestamp{background:#fff1e5;color:#953800}.cls-uuid{background:#fbefff;color:#8250df}.cls-layout,.cls-checksum{background:#eaeef2;color:var(--muted)}
@@ -240,7 +240,7 @@ function view(it, depth, parent){
   }
   box.appendChild(row);
   let body=null;
-  function open(show){
+  function open(show,auto=true){
     if(!hasBody)return;
     if(show==null)show=!body||body.hidden;
     if(body){body.hidden=!show;tw.textContent=show?"▾":"▸";return;}
@@ -255,7 +255,7 @@ function view(it, depth, parent){
       if(it.diff)body.appendChild(code(it.diff,true));
       if(it.hexdump)body.appendChild(code(it.hexdump,false));
     }
-    list(body,kids,depth+1,isDiff?it:parent,kids.length<=AUTOOPEN);
+    list(body,kids,depth+1,isDiff?it:parent,auto&&kids.length<=AUTOOPEN);
     box.appendChild(body);tw.textContent="▾";
   }
   row.addEventListener("click",()=>open());
@@ -318,8 +318,8 @@ function render(collapsed){
   // Partitions and filesystems open; files open only for small results.
   const openFiles=!collapsed&&shown.length<=(m?50:8);
   list(tree,groups,0,null,false);
-  for(const g of tree.children){if(g.open){g.open(true);}}
-  for(const fs of tree.querySelectorAll(".node.part>.body>.node.fs"))fs.open(true);
+  for(const g of tree.children){if(g.open){g.open(true,false);}}
+  for(const fs of tree.querySelectorAll(".node.part>.body>.node.fs"))fs.open(true,false);
   if(openFiles)for(const f of tree.querySelectorAll(".node.file"))f.open(true);
 }
 let timer=0;
