@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# make bench: time immutos-diff against cmp (and other tools) on the same
+# files in the same run, and report peak memory (max RSS). Builds golden
+# images (GPT, vfat ESP, squashfs store of real files from this machine's
+# STORE_SRC) of each size in SIZES (MiB), identical and differing in one
+# store file; then qcow2 and zstd forms of the 1 GiB pair; then a squashfs
+# store of many small files against sqfsdiff and unsquashfs.
+#   BENCH_DIR=/var/tmp/b SIZES="256 1024 4096" SMALL_FILES=100000 ./examples/bench.sh
+#   PROFILE=1 also writes CPU and heap profiles of immutos-diff on the
+#   differing 1 GiB pair to $BENCH_DIR/*.prof.
+set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-"256 1024 4096"}
+# Real files that compress to well under 256 MiB (~400 MiB, ~20k files).
+STORE_SRC=${STORE_SRC:-"/usr/share/doc /usr/share/perl5 /usr/share/zoneinfo /usr/share/i18n /usr/share/locale /usr/bin"}
+SMALL_FILES=${SMALL_FILES:-100000}
+DIR=${BENCH_DIR:-/var/tmp/immutos-bench}
+DIFF=${DIFF:-$PWD/bin/immutos-diff}
+RUNS=${RUNS:-3}
+mkdir -p "$DIR"
+for t in mkfs.vfat mcopy mksquashfs sfdisk /usr/bin/time cmp qemu-img zstd; do
+	command -v "$t" >/dev/null || { echo "bench: missing $t" >&2; exit 2; }
+done
+
+# store NAME CONTENT: a squashfs of STORE_SRC plus version.txt.
+store() {
+	local out=$DIR/store-$1.sqfs
+	[[ -f $out ]] && return
+	rm -rf "$DIR/src-$1" && mkdir -p "$DIR/src-$1"
+	printf '%s\n' "$2" >"$DIR/src-$1/version.txt"
+	# shellcheck disable=SC2086
+	mksquashfs $STORE_SRC "$DIR/src-$1/version.txt" "$out.tmp" -noappend -quiet -no-progress \
+		-comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null
+	mv "$out.tmp" "$out"
+	rm -rf "$DIR/src-$1"
+}
+
+# image NAME SIZE_MIB STORE
+image() {
+	local img=$DIR/$1-$2.raw esp=$DIR/esp.img size=$2 st=$3
+	[[ -f $img && $(stat -c %s "$img") == $((size * 1048576)) ]] && return
+	if [[ ! -f $esp ]]; then
+		mkfs.vfat -C --invariant -i 1234ABCD -n ESP "$esp" $((64 * 1024)) >/dev/null
+		MTOOLS_SKIP_CHECK=1 mcopy -m -i "$esp" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/BOOTX64.EFI 2>/dev/null || true
+	fi
+	local store_mib=$((size - 66)) need
+	need=$(( ($(stat -c %s "$DIR/store-$st.sqfs") + 1048575) / 1048576 ))
+	((need <= store_mib)) || { echo "bench: store ($need MiB) does not fit $size MiB" >&2; exit 2; }
+	rm -f "$img" && truncate -s $((size * 1048576)) "$img"
+	printf 'label: gpt\nlabel-id: 6F1A1B2C-0000-4000-8000-000000000001\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=6F1A1B2C-0000-4000-8000-000000000002\nstart=%d, size=%d, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=6F1A1B2C-0000-4000-8000-000000000003, name="nix-store"\n' \
+		$((64 * 2048)) $((65 * 2048)) $((store_mib * 2048)) | sfdisk --quiet "$img" >/dev/null
+	dd if="$esp" of="$img" bs=1M seek=1 conv=notrunc status=none
+	dd if="$DIR/store-$st.sqfs" of="$img" bs=1M seek=65 conv=notrunc status=none
+}
+
+# timeit LABEL CMD...: best wall time of RUNS runs (page cache warm), and the max RSS.
+timeit() {
+	local label=$1 best=999999 rss=0 out t
+	shift
+	for ((i = 0; i < RUNS; i++)); do
+		out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+		t=${out% *}
+		rss=$(awk -v a="${out#* }" -v b="$rss" 'BEGIN{print (a>b)?a:b}')
+		best=$(awk -v a="$t" -v b="$best" 'BEGIN{print (a<b)?a:b}')
+	done
+	printf '| %-52s | %8.2f s | %8d KiB |\n' "$label" "$best" "$rss"
+	LAST=$best
+	LASTRSS=$rss
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b<=0.005) b=0.005; printf "%.2fx", a/b }'; }
+warm() { cat "$@" >/dev/null; }
+
+echo "building stores and images in $DIR (kept for the next run) ..." >&2
+store a "version 1"
+store b "version 2"
+for s in $SIZES; do
+	image a "$s" a; image a2 "$s" a; image b "$s" b
+done
+for s in $SIZES; do
+	[[ -f $DIR/a-$s.raw ]] || { echo "bench: image a-$s.raw missing" >&2; exit 2; }
+done
+
+echo "## immutos-diff benchmark"
+echo
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $($DIFF --version 2>/dev/null || echo immutos-diff)"
+echo "images: GPT + 64 MiB vfat ESP + squashfs (zstd) store of $STORE_SRC ($(du -sh "$DIR/store-a.sqfs" | cut -f1) compressed), padded to each size; b differs in one store file"
+echo
+echo "| run | wall (best of $RUNS) | max RSS |"
+echo "|---|---:|---:|"
+declare -A CMP ID DF
+for s in $SIZES; do
+	a=$DIR/a-$s.raw a2=$DIR/a2-$s.raw b=$DIR/b-$s.raw
+	cmp -s "$a" "$a2" || { echo "bench: the pinned pair differs at $s MiB" >&2; exit 2; }
+	warm "$a" "$a2" "$b"
+	timeit "cmp, identical pair, $s MiB" cmp "$a" "$a2"; CMP[$s]=$LAST
+	timeit "immutos-diff, identical pair, $s MiB" "$DIFF" "$a" "$a2"; ID[$s]=$LAST
+	timeit "immutos-diff, pair differing in one file, $s MiB" "$DIFF" "$a" "$b"; DF[$s]=$LAST
+	"$DIFF" "$a" "$b" | grep -q version.txt || echo "bench: the changed file was not named at $s MiB" >&2
+done
+s1=1024
+if [[ " $SIZES " == *" 1024 "* ]]; then
+	a=$DIR/a-1024.raw b=$DIR/b-1024.raw a2=$DIR/a2-1024.raw
+	timeit "immutos-diff --digests, identical pair, 1024 MiB" "$DIFF" --digests "$a" "$a2"; DIG=$LAST
+	timeit "sha256sum both, 1024 MiB" sha256sum "$a" "$a2"; SHA=$LAST
+	# containers
+	for n in a a2 b; do
+		[[ -f $DIR/$n-1024.qcow2 ]] || qemu-img convert -f raw -O qcow2 "$DIR/$n-1024.raw" "$DIR/$n-1024.qcow2"
+		[[ -f $DIR/$n-1024.raw.zst ]] || zstd -q -T2 "$DIR/$n-1024.raw" -o "$DIR/$n-1024.raw.zst"
+	done
+	warm "$DIR"/a-1024.qcow2 "$DIR"/a2-1024.qcow2 "$DIR"/b-1024.qcow2 "$DIR"/*-1024.raw.zst
+	timeit "qemu-img convert -O raw to /dev/null, both qcow2" sh -c "qemu-img convert -O raw '$DIR/a-1024.qcow2' /dev/null && qemu-img convert -O raw '$DIR/a2-1024.qcow2' /dev/null"; QDEC=$LAST
+	timeit "immutos-diff, identical qcow2 pair, 1024 MiB" "$DIFF" "$DIR/a-1024.qcow2" "$DIR/a2-1024.qcow2"; QID=$LAST
+	timeit "immutos-diff, differing qcow2 pair, 1024 MiB" "$DIFF" "$DIR/a-1024.qcow2" "$DIR/b-1024.qcow2"; QDF=$LAST
+	timeit "zstd -d to /dev/null, both" sh -c "zstd -qdc '$DIR/a-1024.raw.zst' >/dev/null && zstd -qdc '$DIR/a2-1024.raw.zst' >/dev/null"; ZDEC=$LAST
+	timeit "immutos-diff, identical .zst pair, 1024 MiB" "$DIFF" "$DIR/a-1024.raw.zst" "$DIR/a2-1024.raw.zst"; ZID=$LAST
+	timeit "immutos-diff, differing .zst pair, 1024 MiB" "$DIFF" "$DIR/a-1024.raw.zst" "$DIR/b-1024.raw.zst"; ZDF=$LAST
+	if command -v diffoscope >/dev/null; then
+		RUNS=1 timeit "diffoscope, pair differing in one file, 1024 MiB" timeout 1800 diffoscope --no-progress "$a" "$b"; DO=$LAST
+	fi
+	if [[ -n ${PROFILE:-} ]]; then
+		IMMUTOS_CPUPROFILE=$DIR/cpu.prof IMMUTOS_MEMPROFILE=$DIR/heap.prof "$DIFF" "$a" "$b" >/dev/null || true
+		echo "profiles: $DIR/cpu.prof $DIR/heap.prof (go tool pprof bin/immutos-diff ...)" >&2
+	fi
+fi
+
+# many small files
+if ((SMALL_FILES > 0)); then
+	sm=$DIR/small
+	if [[ ! -f $sm/b.sqfs ]]; then
+		rm -rf "$sm" && mkdir -p "$sm/tree"
+		awk -v n="$SMALL_FILES" -v d="$sm/tree" 'BEGIN{for(i=0;i<n;i++){dir=sprintf("%s/p%03d",d,i%1000); if(i<1000) system("mkdir -p " dir); f=sprintf("%s/f%06d",dir,i); printf "file %d %s\n", i, "nix store file content padding padding padding" > f; close(f)}}'
+		mksquashfs "$sm/tree" "$sm/a.sqfs" -noappend -quiet -no-progress -comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null
+		for ((i = 0; i < 100; i++)); do echo changed >>"$sm/tree/p$(printf %03d $((i * 7 % 1000)))/f$(printf %06d $((i * 997 % SMALL_FILES / 1000 * 1000 + i * 7 % 1000)))" 2>/dev/null || true; done
+		mksquashfs "$sm/tree" "$sm/b.sqfs" -noappend -quiet -no-progress -comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null
+		rm -rf "$sm/tree"
+	fi
+	warm "$sm/a.sqfs" "$sm/b.sqfs"
+	timeit "immutos-diff, squashfs $SMALL_FILES files, 100 differ" "$DIFF" "$sm/a.sqfs" "$sm/b.sqfs"; SQ=$LAST
+	if command -v sqfsdiff >/dev/null; then
+		timeit "sqfsdiff (squashfs-tools-ng), same pair" sqfsdiff -a "$sm/a.sqfs" -b "$sm/b.sqfs"; SD=$LAST
+	fi
+	timeit "unsquashfs -lls, one image" unsquashfs -lls "$sm/a.sqfs"; UL=$LAST
+fi
+
+echo
+echo "| target | measured | goal |"
+echo "|---|---:|---|"
+for s in $SIZES; do
+	echo "| identical $s MiB / cmp | $(ratio "${ID[$s]}" "${CMP[$s]}") | <= 1.3x |"
+	echo "| differing $s MiB / cmp identical | $(ratio "${DF[$s]}" "${CMP[$s]}") | <= 1.5x |"
+done
+for s in $SIZES; do
+	echo "| time per GiB, identical pair, $s MiB | $(awk -v t="${ID[$s]}" -v s="$s" 'BEGIN{printf "%.2f s", t/(s/1024)}') | linear |"
+done
+if [[ -n ${QID:-} ]]; then
+	echo "| identical --digests 1 GiB / cmp | $(ratio "$DIG" "${CMP[1024]}") | (sha256sum both: $(ratio "$SHA" "${CMP[1024]}")) |"
+	echo "| identical qcow2 / (qemu-img decode + raw compare) | $(ratio "$QID" "$(awk -v a="$QDEC" -v b="${ID[1024]}" 'BEGIN{print a+b}')") | <= 1.3x |"
+	echo "| differing qcow2 / (qemu-img decode + raw compare) | $(ratio "$QDF" "$(awk -v a="$QDEC" -v b="${DF[1024]}" 'BEGIN{print a+b}')") | <= 1.3x |"
+	echo "| identical .zst / (zstd -d + raw compare) | $(ratio "$ZID" "$(awk -v a="$ZDEC" -v b="${ID[1024]}" 'BEGIN{print a+b}')") | <= 1.3x |"
+	echo "| differing .zst / (zstd -d + raw compare) | $(ratio "$ZDF" "$(awk -v a="$ZDEC" -v b="${DF[1024]}" 'BEGIN{print a+b}')") | <= 1.3x |"
+fi
+[[ -n ${DO:-} ]] && echo "| diffoscope / immutos-diff, differing 1 GiB | $(ratio "$DO" "${DF[1024]}") | >= 20x |"
+if [[ -n ${SQ:-} ]]; then
+	[[ -n ${SD:-} ]] && echo "| squashfs $SMALL_FILES files / sqfsdiff | $(ratio "$SQ" "$SD") | <= 1.5x |"
+	echo "| squashfs $SMALL_FILES files / unsquashfs -lls one image | $(ratio "$SQ" "$UL") | < 1x |"
+fi
