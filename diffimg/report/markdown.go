@@ -231,7 +231,11 @@ func markdownDetails(d *Difference, maxLines int) string {
 			}
 			fmt.Fprintf(&body, "**%s** %s", x.Kind, mdEscape(trim(oneLine(x.Detail), 300)))
 			if x.Cause != nil && x.Cause.Class != "" {
-				fmt.Fprintf(&body, " _(%s)_", x.Cause.Class)
+				if x.Cause.Hint != "" && (parent == nil || parent.Cause == nil || parent.Cause.Hint != x.Cause.Hint) {
+					fmt.Fprintf(&body, " _(%s: %s)_", x.Cause.Class, mdEscape(trim(oneLine(x.Cause.Hint), 300)))
+				} else {
+					fmt.Fprintf(&body, " _(%s)_", x.Cause.Class)
+				}
 			}
 			body.WriteString("\n")
 		}
