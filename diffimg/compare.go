@@ -250,18 +250,8 @@ func (c *comparer) add(d *report.Difference) {
 	c.rep.Differences = append(c.rep.Differences, d)
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes formats sizes the way every report does.
+func humanBytes(n int64) string { return report.HumanBytes(n) }
 
 // excludedPath reports whether p (or one of its parents) matches an
 // exclude pattern.
