@@ -59,7 +59,8 @@ timeit() {
 	local label=$1 best=999999 rss=0 out t
 	shift
 	for ((i = 0; i < RUNS; i++)); do
-		out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+		/usr/bin/time -o "$DIR/.time" -f '%e %M' "$@" >/dev/null 2>&1 || true
+		out=$(tail -1 "$DIR/.time")
 		t=${out% *}
 		rss=$(awk -v a="${out#* }" -v b="$rss" 'BEGIN{print (a>b)?a:b}')
 		best=$(awk -v a="$t" -v b="$best" 'BEGIN{print (a<b)?a:b}')

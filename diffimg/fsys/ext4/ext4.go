@@ -593,24 +593,6 @@ func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
 	return &fsutil.LimitedFile{R: file, Size: e.Size, What: "ext4: " + p, Closer: file}, nil
 }
 
-func (f *FS) readDir(p string) (ents []iofs.DirEntry, err error) {
-	defer fsutil.Recover(&err, "ext4 directory %s", p)
-	ents, err = f.lib.ReadDir(fsutil.LibPath(p))
-	if err != nil {
-		return nil, fmt.Errorf("ext4: directory %s: %w", p, err)
-	}
-	sort.SliceStable(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for i, d := range ents {
-		if err := fsutil.ValidName(d.Name()); err != nil {
-			return nil, fmt.Errorf("ext4: directory %s: %w", p, err)
-		}
-		if i > 0 && d.Name() == ents[i-1].Name() {
-			return nil, fmt.Errorf("ext4: directory %s: duplicate name %q", p, d.Name())
-		}
-	}
-	return ents, nil
-}
-
 // Walk implements fsys.FS.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
 	root := &fsys.Entry{Path: "/", Type: fsys.TypeDir}
@@ -622,44 +604,10 @@ func (f *FS) Walk(fn func(*fsys.Entry) error) error {
 	if err := fn(root); err != nil {
 		return err
 	}
-	seen := map[uint32]bool{2: true}
-	budget := fsutil.NewBudget(f.size, 12, "ext4")
-	return f.walkDir("/", 1, seen, budget, fn)
-}
-
-func (f *FS) walkDir(p string, depth int, seen map[uint32]bool, budget *fsutil.Budget, fn func(*fsys.Entry) error) error {
-	if depth > fsys.MaxDepth {
-		return fmt.Errorf("ext4: %s: directories nested deeper than %d", p, fsys.MaxDepth)
-	}
-	ents, err := f.readDir(p)
-	if err != nil {
-		return err
-	}
-	for _, d := range ents {
-		if err := budget.Take(); err != nil {
-			return err
-		}
-		cp := fsutil.Join(p, d.Name())
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("ext4: %s: %w", cp, err)
-		}
-		e, ino, err := f.entry(cp, info, true)
-		if err != nil {
-			return err
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-		if e.Type == fsys.TypeDir {
-			if seen[ino] {
-				return fmt.Errorf("ext4: directory %s: inode %d already walked (loop or hard-linked directory)", cp, ino)
-			}
-			seen[ino] = true
-			if err := f.walkDir(cp, depth+1, seen, budget, fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	t := &fsutil.Tree{Format: "ext4", What: "inode", Budget: fsutil.NewBudget(f.size, 12, "ext4"),
+		List: f.lib.ReadDir, Entry: func(cp string, _ iofs.DirEntry, info iofs.FileInfo) (*fsys.Entry, uint64, error) {
+			e, ino, err := f.entry(cp, info, true)
+			return e, uint64(ino), err
+		}}
+	return t.Walk("/", map[uint64]bool{2: true}, fn)
 }

@@ -15,7 +15,6 @@ import (
 	"io"
 	iofs "io/fs"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -224,68 +223,20 @@ func (f *FS) entry(p string, info iofs.FileInfo) *fsys.Entry {
 	return e
 }
 
-func (f *FS) readDir(p string) (ents []iofs.DirEntry, err error) {
-	defer fsutil.Recover(&err, "iso9660 directory %s", p)
-	ents, err = f.lib.ReadDir(fsutil.LibPath(p))
-	if err != nil {
-		return nil, fmt.Errorf("iso9660: directory %s: %w", p, err)
-	}
-	sort.SliceStable(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for i, d := range ents {
-		if err := fsutil.ValidName(d.Name()); err != nil {
-			return nil, fmt.Errorf("iso9660: directory %s: %w", p, err)
-		}
-		if i > 0 && d.Name() == ents[i-1].Name() {
-			return nil, fmt.Errorf("iso9660: directory %s: duplicate name %q", p, d.Name())
-		}
-	}
-	return ents, nil
-}
-
 // Walk implements fsys.FS.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
 	if err := fn(&fsys.Entry{Path: "/", Type: fsys.TypeDir}); err != nil {
 		return err
 	}
-	seen := map[uint32]bool{}
-	budget := fsutil.NewBudget(f.size, 34, "iso9660")
-	return f.walkDir("/", 1, seen, budget, fn)
-}
-
-func (f *FS) walkDir(p string, depth int, seen map[uint32]bool, budget *fsutil.Budget, fn func(*fsys.Entry) error) error {
-	if depth > fsys.MaxDepth {
-		return fmt.Errorf("iso9660: %s: directories nested deeper than %d", p, fsys.MaxDepth)
-	}
-	ents, err := f.readDir(p)
-	if err != nil {
-		return err
-	}
-	for _, d := range ents {
-		if err := budget.Take(); err != nil {
-			return err
-		}
-		cp := fsutil.Join(p, d.Name())
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("iso9660: %s: %w", cp, err)
-		}
-		e := f.entry(cp, info)
-		if err := fn(e); err != nil {
-			return err
-		}
-		if e.Type == fsys.TypeDir {
+	t := &fsutil.Tree{Format: "iso9660", What: "extent", Budget: fsutil.NewBudget(f.size, 34, "iso9660"),
+		List: f.lib.ReadDir, Entry: func(cp string, _ iofs.DirEntry, info iofs.FileInfo) (*fsys.Entry, uint64, error) {
+			var key uint64
 			if st, ok := info.Sys().(*diso.StatT); ok && st != nil {
-				if seen[st.Location] {
-					return fmt.Errorf("iso9660: directory %s: extent %d already walked (loop)", cp, st.Location)
-				}
-				seen[st.Location] = true
+				key = uint64(st.Location)
 			}
-			if err := f.walkDir(cp, depth+1, seen, budget, fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+			return f.entry(cp, info), key, nil
+		}}
+	return t.Walk("/", map[uint64]bool{}, fn)
 }
 
 // Open implements fsys.FS.

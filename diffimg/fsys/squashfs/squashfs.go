@@ -32,7 +32,6 @@ import (
 	iofs "io/fs"
 	"os"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -345,24 +344,6 @@ func (f *FS) entry(p string, info iofs.FileInfo) (*fsys.Entry, uint32, error) {
 	return e, ino, nil
 }
 
-func (f *FS) readDir(p string) (ents []iofs.DirEntry, err error) {
-	defer fsutil.Recover(&err, "squashfs directory %s", p)
-	ents, err = f.lib.ReadDir(fsutil.LibPath(p))
-	if err != nil {
-		return nil, fmt.Errorf("squashfs: directory %s: %w", p, err)
-	}
-	sort.SliceStable(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for i, d := range ents {
-		if err := fsutil.ValidName(d.Name()); err != nil {
-			return nil, fmt.Errorf("squashfs: directory %s: %w", p, err)
-		}
-		if i > 0 && d.Name() == ents[i-1].Name() {
-			return nil, fmt.Errorf("squashfs: directory %s: duplicate name %q", p, d.Name())
-		}
-	}
-	return ents, nil
-}
-
 func (f *FS) rootInfo() (info iofs.FileInfo, err error) {
 	defer fsutil.Recover(&err, "squashfs root inode")
 	return f.lib.Stat(".")
@@ -380,54 +361,26 @@ func (f *FS) Walk(fn func(*fsys.Entry) error) error {
 	if err := fn(root); err != nil {
 		return err
 	}
-	seen := map[uint32]bool{}
-	budget := fsutil.NewBudget(f.size, 8, "squashfs")
-	return f.walkDir("/", 1, seen, budget, fn)
+	t := &fsutil.Tree{Format: "squashfs", What: "inode", Budget: fsutil.NewBudget(f.size, 8, "squashfs"),
+		List: f.lib.ReadDir, Entry: f.walkEntry}
+	return t.Walk("/", map[uint64]bool{}, fn)
 }
 
-func (f *FS) walkDir(p string, depth int, seen map[uint32]bool, budget *fsutil.Budget, fn func(*fsys.Entry) error) error {
-	if depth > fsys.MaxDepth {
-		return fmt.Errorf("squashfs: %s: directories nested deeper than %d", p, fsys.MaxDepth)
-	}
-	ents, err := f.readDir(p)
+// walkEntry converts a listed entry and remembers how to open a file.
+func (f *FS) walkEntry(cp string, d iofs.DirEntry, info iofs.FileInfo) (*fsys.Entry, uint64, error) {
+	e, ino, err := f.entry(cp, info)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	for _, d := range ents {
-		if err := budget.Take(); err != nil {
-			return err
+	if o, ok := d.(interface {
+		Open() (filesystem.File, error)
+	}); ok && e.Type == fsys.TypeFile {
+		if f.files == nil {
+			f.files = map[string]walkedFile{}
 		}
-		cp := fsutil.Join(p, d.Name())
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("squashfs: %s: %w", cp, err)
-		}
-		e, ino, err := f.entry(cp, info)
-		if err != nil {
-			return err
-		}
-		if o, ok := d.(interface {
-			Open() (filesystem.File, error)
-		}); ok && e.Type == fsys.TypeFile {
-			if f.files == nil {
-				f.files = map[string]walkedFile{}
-			}
-			f.files[cp] = walkedFile{o.Open, e.Size}
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-		if e.Type == fsys.TypeDir {
-			if seen[ino] {
-				return fmt.Errorf("squashfs: directory %s: inode %d already walked (loop or shared directory)", cp, ino)
-			}
-			seen[ino] = true
-			if err := f.walkDir(cp, depth+1, seen, budget, fn); err != nil {
-				return err
-			}
-		}
+		f.files[cp] = walkedFile{o.Open, e.Size}
 	}
-	return nil
+	return e, uint64(ino), nil
 }
 
 // Open implements fsys.FS.
