@@ -43,7 +43,9 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 	case errA == nil && errB == nil && fa.Type() == fb.Type():
 		// Bytes past the filesystem's end belong to no file: report them
 		// whatever the walk finds.
-		if end := usedBytes(fa.Metadata()); end > 0 && end < ra.size {
+		// (the larger of the two: bytes inside b's filesystem but past a's
+		// end belong to b's filesystem)
+		if end := max(usedBytes(fa.Metadata()), usedBytes(fb.Metadata())); end > 0 && end < ra.size {
 			var tail []Span
 			for _, s := range spans {
 				if s.End() > end {
