@@ -87,7 +87,7 @@ func open(r io.ReaderAt, size int64) (f *FS, err error) {
 	if err := f.checkSuperblock(); err != nil {
 		return nil, fmt.Errorf("squashfs: superblock: %w", err)
 	}
-	store := fsutil.NewStorage(r, size)
+	store := emptyReadGuard{fsutil.NewStorage(r, size)}
 	lib, err := fsutil.Call("squashfs superblock and tables", func() (*dsquash.FileSystem, error) {
 		return dsquash.Read(store, size, 0, 4096)
 	})
@@ -410,4 +410,19 @@ func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
 		return nil, fmt.Errorf("squashfs: %s: %w", p, err)
 	}
 	return &fsutil.LimitedFile{R: file, Size: e.Size, What: "squashfs: " + p, Closer: file}, nil
+}
+
+// emptyReadGuard fails a read of zero bytes. go-diskfs v1.9.4 makes one
+// for a metadata block whose 2-byte header says size 0, which squashfs
+// never writes; its readMetadata then loops over such blocks forever (a
+// header read past the end of the image is ignored and reads as size 0,
+// so the loop never reaches an error). Failing the read ends the loop with
+// an error naming the offset.
+type emptyReadGuard struct{ *fsutil.Storage }
+
+func (g emptyReadGuard) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) == 0 {
+		return 0, fmt.Errorf("empty metadata block at offset %d (corrupt: a squashfs metadata block is never empty)", off-2)
+	}
+	return g.Storage.ReadAt(p, off)
 }
