@@ -25,7 +25,14 @@ summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
 for pkg in $($GO list $pkgs); do
-	targets=$($GO test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz') || continue
+	if ! list=$($GO test -list '^Fuzz' "$pkg" 2>&1); then
+		echo "== $pkg: cannot list its tests"
+		echo "$list"
+		echo "FAIL  $pkg (go test -list failed)" >>"$summary"
+		status=1
+		continue
+	fi
+	targets=$(echo "$list" | grep '^Fuzz') || continue
 	for t in $targets; do
 		echo "== $pkg $t ($fuzztime)"
 		log=$(mktemp)
