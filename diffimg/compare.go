@@ -79,12 +79,12 @@ func (e *InputError) Unwrap() error { return e.Err }
 // input cannot be read at all; every other problem (a corrupt partition
 // table, an unparsable filesystem) becomes part of the report.
 func Compare(pathA, pathB string, opts Options) (*report.Report, error) {
-	a, err := image.Open(pathA)
+	a, err := image.OpenDeferred(pathA)
 	if err != nil {
 		return nil, &InputError{pathA, err}
 	}
 	defer a.Close()
-	b, err := image.Open(pathB)
+	b, err := image.OpenDeferred(pathB)
 	if err != nil {
 		return nil, &InputError{pathB, err}
 	}
@@ -183,8 +183,20 @@ func (c *comparer) run() error {
 	}
 	if filesEqual {
 		c.rep.Identical = true
+		if a.Pending() {
+			// Identical files decode alike: count one side's bytes.
+			n, err := a.DecodedSize()
+			if err != nil {
+				return &InputError{a.Path, err}
+			}
+			c.rep.A.Size, c.rep.B.Size = n, n
+		}
 		return nil
 	}
+	if err := decodeBoth(a, b); err != nil {
+		return err
+	}
+	c.rep.A.Size, c.rep.B.Size = a.Size, b.Size
 	if !bothRaw {
 		p.Describe("decoded disks")
 		n := min(a.Size, b.Size)
@@ -215,6 +227,20 @@ func (c *comparer) run() error {
 
 func (c *comparer) readErr(err error) error {
 	return &InputError{Path: c.a.Path + " or " + c.b.Path, Err: err}
+}
+
+// decodeBoth decodes two deferred compressed inputs, in parallel.
+func decodeBoth(a, b *image.Image) error {
+	errB := make(chan error, 1)
+	go func() { errB <- b.Decode() }()
+	if err := a.Decode(); err != nil {
+		<-errB
+		return &InputError{a.Path, err}
+	}
+	if err := <-errB; err != nil {
+		return &InputError{b.Path, err}
+	}
+	return nil
 }
 
 // zeroRange adapts an image's allocation map to scan's skip: a range that

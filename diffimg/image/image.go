@@ -48,6 +48,8 @@ type Image struct {
 	File io.ReaderAt // the file's own bytes
 	r    io.ReaderAt
 	q    qimage.Image
+	// pending: a compressed stream not decoded yet (OpenDeferred).
+	pending bool
 	// closers run in order on Close.
 	closers []func() error
 }
@@ -120,6 +122,53 @@ func init() {
 // Open opens path and decodes its container. Errors name the file and
 // what is wrong, in one line.
 func Open(path string) (*Image, error) {
+	im, err := OpenDeferred(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := im.Decode(); err != nil {
+		im.Close()
+		return nil, err
+	}
+	return im, nil
+}
+
+// Decode decodes a compressed stream opened by OpenDeferred (a no-op for
+// other formats and when already done). Until then Size is the file size
+// and ReadAt reads the file's own bytes.
+func (im *Image) Decode() error {
+	if !im.pending {
+		return nil
+	}
+	im.pending = false
+	if err := im.decodeStream(); err != nil {
+		return fmt.Errorf("%s: %w", im.Path, err)
+	}
+	return nil
+}
+
+// Pending reports whether a compressed stream still waits for Decode.
+func (im *Image) Pending() bool { return im.pending }
+
+// DecodedSize streams the compressed input to count its decoded bytes
+// without writing them anywhere (for a report on identical inputs, which
+// never need random access).
+func (im *Image) DecodedSize() (int64, error) {
+	if !im.pending {
+		return im.Size, nil
+	}
+	dec, done, err := im.decoder()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return io.Copy(io.Discard, io.LimitReader(dec, MaxDecodedSize+1))
+}
+
+// OpenDeferred opens path like Open but leaves a compressed stream
+// undecoded until Decode, so two identical compressed files are compared
+// as files without decoding them to disk.
+func OpenDeferred(path string) (*Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -147,7 +196,7 @@ func Open(path string) (*Image, error) {
 	case FormatQcow2:
 		err = im.openQcow2(head[:n])
 	case FormatZstd, FormatXz, FormatGzip:
-		err = im.decodeStream()
+		im.pending = true
 	}
 	if err != nil {
 		im.Close()
