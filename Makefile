@@ -3,6 +3,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/sbin:/sbin
 FUZZTIME ?= 60s
+MUTANTS ?= 2000
 LDFLAGS := -s -w -buildid=
 
 .PHONY: build test demo bench fuzz mutation interop fmt clean
@@ -25,7 +26,7 @@ fuzz:
 	./examples/fuzz.sh $(FUZZTIME)
 
 mutation:
-	./examples/mutation.sh
+	./examples/mutation.sh $(MUTANTS)
 
 # cosign interoperability (installs cosign with go install: takes minutes)
 interop: build
