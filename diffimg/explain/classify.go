@@ -216,7 +216,7 @@ func printableAround(p []byte, lo, hi int) string {
 }
 
 var (
-	timeRE      = regexp.MustCompile(`(?i)\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| ?UTC)?)?|\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?: ?(?:UTC|GMT|[+-]\d{4}))?(?: \d{4}\b)?|\b(?:mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\b,?|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? +\d{1,2}\b(?:,? +\d{4}\b)?|\b\d{1,2} +(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* +\d{4}\b|\b1[0-9]{9}\b|\b\d{8}T?\d{6}Z?\b`)
+	timeRE      = regexp.MustCompile(`(?i)\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| ?UTC)?)?|\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?: ?(?:UTC|GMT|[+-]\d{4}))?(?: \d{4}\b)?|\b(?:mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\b,?|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? +\d{1,2}\b(?:,? +\d{4}\b)?|\b\d{1,2} +(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* +\d{4}\b|\b1[0-9]{9}(?:[0-9]{3}){0,3}\b|\b\d{8}T?\d{6}Z?\b`)
 	buildPathRE = regexp.MustCompile(`/nix/store/[0-9a-df-np-sv-z]{32}|/tmp/nix-build-[^/\s"'\x00]*|/build/[^/\s"'\x00]*|/tmp/[^/\s"'\x00]+|/var/tmp/[^/\s"'\x00]+|/private/var/folders/[^\s"'\x00]*?/T/[^/\s"'\x00]*|/home/[^/\s"'\x00]+|/run/user/\d+`)
 	uuidRE      = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9A-F]{4}-[0-9A-F]{4}\b`)
 	pathTokRE   = regexp.MustCompile(`/[^\s"'\x00:;,=]+`)

@@ -130,3 +130,20 @@ func TestAnnotate(t *testing.T) {
 		t.Errorf("summary %v", rep.Summary)
 	}
 }
+
+// Epoch times written as decimal text in seconds, ms, µs or ns.
+func TestTextEpochUnits(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"built 1795681650\n", "built 1795681655\n"},
+		{"1795681650351\n", "1795681655383\n"},
+		{"1795681650351344\n", "1795681655383616\n"},
+		{"1795681650351344274\n", "1795681655383616031\n"},
+	} {
+		if c := Text(pair[0], pair[1]); c == nil || c.Class != report.ClassTimestamp {
+			t.Errorf("%q vs %q: %+v, want timestamp", pair[0], pair[1], c)
+		}
+	}
+	if c := Text("count 1234567\n", "count 1234568\n"); c != nil && c.Class == report.ClassTimestamp {
+		t.Errorf("a 7-digit counter classed as a timestamp")
+	}
+}
