@@ -131,6 +131,7 @@ func mbrFields(mbr []byte, valid bool) []Field {
 	f = append(f,
 		Field{Name: "mbr.boot-code", Value: shortHash(mbr[:440]), Offset: 0, Length: 440},
 		Field{Name: "mbr.disk-signature", Value: fmt.Sprintf("%08x", binary.LittleEndian.Uint32(mbr[440:444])), Offset: 440, Length: 4, Class: "uuid"},
+		Field{Name: "mbr.reserved", Value: fmt.Sprintf("%04x", binary.LittleEndian.Uint16(mbr[444:446])), Offset: 444, Length: 2},
 	)
 	for i := 0; i < 4; i++ {
 		e := mbr[446+16*i : 446+16*(i+1)]
@@ -372,9 +373,13 @@ func headerFields(name string, h *gptHeader, ss int64) []Field {
 		return Field{Name: name + "." + n, Value: v, Offset: o + off, Length: l, Class: class}
 	}
 	return []Field{
+		// Every byte of the header belongs to a field, so a damaged one is
+		// always named (the signature too: without it the header is gone).
+		f("signature", printable(b[0:8]), 0, 8, ""),
 		f("revision", hex32(8), 8, 4, ""),
 		f("header-size", le32(12), 12, 4, ""),
 		f("header-crc32", hex32(16), 16, 4, "checksum"),
+		f("reserved-20", hex32(20), 20, 4, ""),
 		f("current-lba", le64(24), 24, 8, ""),
 		f("backup-lba", le64(32), 32, 8, ""),
 		f("first-usable-lba", le64(40), 40, 8, ""),
@@ -386,6 +391,19 @@ func headerFields(name string, h *gptHeader, ss int64) []Field {
 		f("entries-crc32", hex32(88), 88, 4, "checksum"),
 		f("reserved", shortHash(b[92:]), 92, ss-92, ""),
 	}
+}
+
+// printable shows bytes as text, escaping what is not printable ASCII.
+func printable(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7f {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, "\\x%02x", c)
+		}
+	}
+	return sb.String()
 }
 
 // guid formats a GPT mixed-endian GUID.
