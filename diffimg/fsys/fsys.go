@@ -9,6 +9,7 @@ package fsys
 import (
 	"errors"
 	"io"
+	iofs "io/fs"
 	"time"
 )
 
@@ -102,3 +103,24 @@ var ErrUnknown = errors.New("no supported filesystem found")
 // MaxDepth bounds directory nesting in every Walk; deeper trees are
 // reported as an error instead of recursing without end.
 const MaxDepth = 256
+
+// TypeOfMode maps an io/fs mode to an entry type, for the adapters built on
+// io/fs-style libraries. ok is false for a mode that is none of the known
+// types (the type is then TypeFile).
+func TypeOfMode(m iofs.FileMode) (t EntryType, ok bool) {
+	switch {
+	case m.IsDir():
+		return TypeDir, true
+	case m&iofs.ModeSymlink != 0:
+		return TypeSymlink, true
+	case m&iofs.ModeCharDevice != 0:
+		return TypeChar, true
+	case m&iofs.ModeDevice != 0:
+		return TypeBlock, true
+	case m&iofs.ModeNamedPipe != 0:
+		return TypeFIFO, true
+	case m&iofs.ModeSocket != 0:
+		return TypeSocket, true
+	}
+	return TypeFile, m.IsRegular()
+}

@@ -346,25 +346,6 @@ func (f *FS) applyRaw(e *fsys.Entry, b []byte) {
 	}
 }
 
-func typeOf(m iofs.FileMode) fsys.EntryType {
-	switch {
-	case m.IsDir():
-		return fsys.TypeDir
-	case m&iofs.ModeSymlink != 0:
-		return fsys.TypeSymlink
-	case m&iofs.ModeCharDevice != 0:
-		return fsys.TypeChar
-	case m&iofs.ModeDevice != 0:
-		return fsys.TypeBlock
-	case m&iofs.ModeNamedPipe != 0:
-		return fsys.TypeFIFO
-	case m&iofs.ModeSocket != 0:
-		return fsys.TypeSocket
-	default:
-		return fsys.TypeFile
-	}
-}
-
 // rawType is the type from i_mode, authoritative over the directory
 // entry's file type byte.
 func rawType(mode uint32) (fsys.EntryType, bool) {
@@ -389,7 +370,8 @@ func rawType(mode uint32) (fsys.EntryType, bool) {
 
 func (f *FS) entry(p string, info iofs.FileInfo, withXattrs bool) (e *fsys.Entry, ino uint32, err error) {
 	defer fsutil.Recover(&err, "ext4 inode of %s", p)
-	e = &fsys.Entry{Path: p, Type: typeOf(info.Mode()), Mtime: info.ModTime()}
+	typ, _ := fsys.TypeOfMode(info.Mode())
+	e = &fsys.Entry{Path: p, Type: typ, Mtime: info.ModTime()}
 	st, _ := info.Sys().(*dext4.StatT)
 	if st != nil {
 		ino = st.Ino

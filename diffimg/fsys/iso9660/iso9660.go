@@ -172,21 +172,8 @@ func (f *FS) buildMetadata(types []string) {
 func (f *FS) entry(p string, info iofs.FileInfo) *fsys.Entry {
 	e := &fsys.Entry{Path: p, Mtime: info.ModTime()}
 	m := info.Mode()
-	switch {
-	case info.IsDir():
-		e.Type = fsys.TypeDir
-	case m&iofs.ModeSymlink != 0:
-		e.Type = fsys.TypeSymlink
-	case m&iofs.ModeCharDevice != 0:
-		e.Type = fsys.TypeChar
-	case m&iofs.ModeDevice != 0:
-		e.Type = fsys.TypeBlock
-	case m&iofs.ModeNamedPipe != 0:
-		e.Type = fsys.TypeFIFO
-	case m&iofs.ModeSocket != 0:
-		e.Type = fsys.TypeSocket
-	default:
-		e.Type = fsys.TypeFile
+	e.Type, _ = fsys.TypeOfMode(m)
+	if e.Type == fsys.TypeFile {
 		e.Size = info.Size()
 	}
 	st, _ := info.Sys().(*diso.StatT)

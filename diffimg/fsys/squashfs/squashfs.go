@@ -288,24 +288,11 @@ func uintField(v reflect.Value, names ...string) (uint64, bool) {
 func (f *FS) entry(p string, info iofs.FileInfo) (*fsys.Entry, uint32, error) {
 	e := &fsys.Entry{Path: p, Mtime: info.ModTime(), HasOwner: true}
 	m := info.Mode()
-	switch {
-	case m.IsDir():
-		e.Type = fsys.TypeDir
-	case m&iofs.ModeSymlink != 0:
-		e.Type = fsys.TypeSymlink
-	case m&iofs.ModeCharDevice != 0:
-		e.Type = fsys.TypeChar
-	case m&iofs.ModeDevice != 0:
-		e.Type = fsys.TypeBlock
-	case m&iofs.ModeNamedPipe != 0:
-		e.Type = fsys.TypeFIFO
-	case m&iofs.ModeSocket != 0:
-		e.Type = fsys.TypeSocket
-	case m.IsRegular():
-		e.Type = fsys.TypeFile
-	default:
+	typ, ok := fsys.TypeOfMode(m)
+	if !ok {
 		return nil, 0, fmt.Errorf("squashfs: %s: unknown inode type (mode %v)", p, m)
 	}
+	e.Type = typ
 	e.Mode = uint32(m.Perm())
 	rv := reflect.ValueOf(info)
 	if raw, ok := uintField(rv, "mode"); ok {
