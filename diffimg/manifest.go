@@ -1,6 +1,7 @@
 package diffimg
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -242,7 +243,8 @@ func DecodeManifest(r io.Reader) (*Manifest, error) {
 	return &m, nil
 }
 
-// isManifest reports whether a file starts like a JSON manifest.
+// isManifest reports whether a file starts like a JSON manifest: a "{"
+// after optional whitespace, and the schema name in the first bytes.
 func isManifest(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
@@ -251,27 +253,8 @@ func isManifest(path string) bool {
 	defer f.Close()
 	buf := make([]byte, 256)
 	n, _ := f.Read(buf)
-	for _, c := range buf[:n] {
-		switch c {
-		case ' ', '\n', '\r', '\t':
-			continue
-		case '{':
-			return json.Valid(buf[:0]) || bytesContains(buf[:n], ManifestSchema)
-		}
-		return false
-	}
-	return false
-}
-
-func bytesContains(b []byte, s string) bool {
-	return len(b) >= len(s) && string(b) != "" && (func() bool {
-		for i := 0; i+len(s) <= len(b); i++ {
-			if string(b[i:i+len(s)]) == s {
-				return true
-			}
-		}
-		return false
-	})()
+	head := bytes.TrimLeft(buf[:n], " \t\r\n")
+	return bytes.HasPrefix(head, []byte("{")) && bytes.Contains(head, []byte(ManifestSchema))
 }
 
 // CompareAny compares two inputs, each an image or a manifest. Two images
