@@ -41,32 +41,42 @@ func peHeader(f *pe.File) []kv {
 		out = append(out, kv{name, fmt.Sprint(v), class, hint})
 	}
 	layout := report.ClassLayout
+	// The fields both optional header forms share, read once.
+	var o struct {
+		Magic, Subsystem, DllCharacteristics uint16
+		MajorLinker, MinorLinker             uint8
+		SizeOfCode, SizeOfInitializedData    uint32
+		AddressOfEntryPoint, SizeOfImage     uint32
+		SizeOfHeaders, CheckSum              uint32
+		ImageBase                            uint64
+	}
 	switch oh := f.OptionalHeader.(type) {
 	case *pe.OptionalHeader32:
-		add("optional.Magic", oh.Magic, "", "")
-		add("optional.LinkerVersion", fmt.Sprintf("%d.%d", oh.MajorLinkerVersion, oh.MinorLinkerVersion), "", "")
-		add("optional.SizeOfCode", oh.SizeOfCode, layout, "")
-		add("optional.SizeOfInitializedData", oh.SizeOfInitializedData, layout, "")
-		add("optional.AddressOfEntryPoint", fmt.Sprintf("%#x", oh.AddressOfEntryPoint), "", "")
-		add("optional.ImageBase", fmt.Sprintf("%#x", oh.ImageBase), "", "")
-		add("optional.SizeOfImage", oh.SizeOfImage, layout, "")
-		add("optional.SizeOfHeaders", oh.SizeOfHeaders, layout, "")
-		add("optional.CheckSum", fmt.Sprintf("%#x", oh.CheckSum), report.ClassChecksum, explain.HintPEChecksum)
-		add("optional.Subsystem", oh.Subsystem, "", "")
-		add("optional.DllCharacteristics", fmt.Sprintf("%#x", oh.DllCharacteristics), "", "")
+		o.Magic, o.Subsystem, o.DllCharacteristics = oh.Magic, oh.Subsystem, oh.DllCharacteristics
+		o.MajorLinker, o.MinorLinker = oh.MajorLinkerVersion, oh.MinorLinkerVersion
+		o.SizeOfCode, o.SizeOfInitializedData = oh.SizeOfCode, oh.SizeOfInitializedData
+		o.AddressOfEntryPoint, o.SizeOfImage = oh.AddressOfEntryPoint, oh.SizeOfImage
+		o.SizeOfHeaders, o.CheckSum, o.ImageBase = oh.SizeOfHeaders, oh.CheckSum, uint64(oh.ImageBase)
 	case *pe.OptionalHeader64:
-		add("optional.Magic", oh.Magic, "", "")
-		add("optional.LinkerVersion", fmt.Sprintf("%d.%d", oh.MajorLinkerVersion, oh.MinorLinkerVersion), "", "")
-		add("optional.SizeOfCode", oh.SizeOfCode, layout, "")
-		add("optional.SizeOfInitializedData", oh.SizeOfInitializedData, layout, "")
-		add("optional.AddressOfEntryPoint", fmt.Sprintf("%#x", oh.AddressOfEntryPoint), "", "")
-		add("optional.ImageBase", fmt.Sprintf("%#x", oh.ImageBase), "", "")
-		add("optional.SizeOfImage", oh.SizeOfImage, layout, "")
-		add("optional.SizeOfHeaders", oh.SizeOfHeaders, layout, "")
-		add("optional.CheckSum", fmt.Sprintf("%#x", oh.CheckSum), report.ClassChecksum, explain.HintPEChecksum)
-		add("optional.Subsystem", oh.Subsystem, "", "")
-		add("optional.DllCharacteristics", fmt.Sprintf("%#x", oh.DllCharacteristics), "", "")
+		o.Magic, o.Subsystem, o.DllCharacteristics = oh.Magic, oh.Subsystem, oh.DllCharacteristics
+		o.MajorLinker, o.MinorLinker = oh.MajorLinkerVersion, oh.MinorLinkerVersion
+		o.SizeOfCode, o.SizeOfInitializedData = oh.SizeOfCode, oh.SizeOfInitializedData
+		o.AddressOfEntryPoint, o.SizeOfImage = oh.AddressOfEntryPoint, oh.SizeOfImage
+		o.SizeOfHeaders, o.CheckSum, o.ImageBase = oh.SizeOfHeaders, oh.CheckSum, oh.ImageBase
+	default:
+		return out
 	}
+	add("optional.Magic", o.Magic, "", "")
+	add("optional.LinkerVersion", fmt.Sprintf("%d.%d", o.MajorLinker, o.MinorLinker), "", "")
+	add("optional.SizeOfCode", o.SizeOfCode, layout, "")
+	add("optional.SizeOfInitializedData", o.SizeOfInitializedData, layout, "")
+	add("optional.AddressOfEntryPoint", fmt.Sprintf("%#x", o.AddressOfEntryPoint), "", "")
+	add("optional.ImageBase", fmt.Sprintf("%#x", o.ImageBase), "", "")
+	add("optional.SizeOfImage", o.SizeOfImage, layout, "")
+	add("optional.SizeOfHeaders", o.SizeOfHeaders, layout, "")
+	add("optional.CheckSum", fmt.Sprintf("%#x", o.CheckSum), report.ClassChecksum, explain.HintPEChecksum)
+	add("optional.Subsystem", o.Subsystem, "", "")
+	add("optional.DllCharacteristics", fmt.Sprintf("%#x", o.DllCharacteristics), "", "")
 	return out
 }
 
