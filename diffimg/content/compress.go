@@ -184,25 +184,7 @@ func (s *session) inflate(k kind, b blob) (res inflated) {
 		res.hdr = &h
 		res.header = fmt.Sprintf("name %q, mtime %s, OS %d", h.Name, h.ModTime.UTC().Format("2006-01-02T15:04:05Z"), h.OS)
 	}
-	s.mu.Lock()
-	left := min(s.o.MaxDecompressed, s.o.MaxDecompressedTotal-s.total)
-	s.mu.Unlock()
-	if left <= 0 {
-		res.truncated = BoundDecompressed
-		return res
-	}
-	n, err := io.Copy(sp, io.LimitReader(deadlineReader{s, z}, left+1))
-	s.mu.Lock()
-	s.total += n
-	s.mu.Unlock()
-	switch {
-	case errors.Is(err, errDeadline):
-		res.truncated = BoundTimeout
-	case err != nil:
-		res.err = err
-	case n > left:
-		res.truncated = BoundDecompressed
-	}
+	res.truncated, res.err = s.readBounded(sp, z)
 	return res
 }
 

@@ -1,17 +1,23 @@
 // Package content looks inside two differing files and says how their
 // contents differ, recursively: compressed streams (gzip, xz, zstd, lz4
 // frame and legacy, bzip2), cpio archives (newc and crc, concatenated as
-// the kernel takes them), PE/COFF images (UKIs: sections, .linux and
-// .initrd recursed into), ELF files (sections, build ID, dynamic
-// symbols), nested filesystem images (through a callback into the
-// engine), text (unified diff), and anything else as a bounded hexdump of
-// the differing ranges.
+// the kernel takes them; also the older odc and binary formats, both byte
+// orders), tar archives (ustar, GNU and pax headers, sparse members), zip
+// archives (stored, deflate, bzip2, zstd, xz members; DOS and extended
+// timestamps, Unix owners, compression method and member order), PE/COFF
+// images (UKIs: sections, .linux and .initrd recursed into), ELF files
+// (sections, build ID, dynamic symbols), nested filesystem images
+// (through a callback into the engine), text (unified diff), and anything
+// else as a bounded hexdump of the differing ranges.
 //
 // Formats are recognised by their magic bytes, never by file names. Each
 // format lives in its own file: a comparator either compares directly
 // (text, binary) or is a container whose members are compared by whatever
-// comparator recognises them (compressed streams, cpio, PE, ELF sections,
-// nested filesystems).
+// comparator recognises them (compressed streams, cpio, tar, zip, PE, ELF
+// sections, nested filesystems). The archive comparators share one way of
+// pairing members (archive.go): added and removed members, the same
+// members in another order, and per member its header fields and its
+// content, compared recursively at the path `format > member`.
 //
 // Every recursion is bounded (Options): nesting depth, decompressed bytes
 // per stream and in total, listed output lines, and a deadline. A bound
@@ -21,7 +27,8 @@
 // file cannot exhaust memory; every length read from a file is checked
 // against the bytes that exist before it is used.
 //
-// The cpio reader is our own (cpio.go, about 150 lines): Go's standard
+// tar and zip are read with Go's standard archive/tar and archive/zip
+// (tar.go, zip.go). The cpio reader is our own (cpio.go): Go's standard
 // library has none, and the third-party readers we considered
 // (github.com/cavaliergopher/cpio, unmaintained since 2021; u-root's
 // pkg/cpio, part of a large module) do not handle the kernel's
@@ -213,6 +220,10 @@ func (s *session) compareTop(path []string, a, b blob, depth int) (out []*report
 		ds = s.compareCompressed(path, ka, a, b, depth)
 	case kindCPIO:
 		ds = s.compareCPIO(path, a, b, depth)
+	case kindTar:
+		ds = s.compareTar(path, a, b, depth)
+	case kindZip:
+		ds = s.compareZip(path, a, b, depth)
 	case kindPE:
 		ds = s.comparePE(path, a, b, depth)
 	case kindELF:

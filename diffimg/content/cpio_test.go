@@ -1,6 +1,7 @@
 package content
 
 import (
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -106,5 +107,72 @@ func TestCPIOHugeSize(t *testing.T) {
 	d := find(rep, func(d *report.Difference) bool { return strings.Contains(d.Detail, "past the end of the archive") })
 	if d == nil {
 		t.Fatalf("want a difference saying the size is past the end:\n%s", dump(t, rep))
+	}
+}
+
+// swapBin turns a little-endian binary cpio archive into the byte-swapped
+// form (every 16-bit header word swapped; names and data stay).
+func swapBin(t *testing.T, data []byte) []byte {
+	t.Helper()
+	out := append([]byte(nil), data...)
+	b := blob{bytesReaderAt(data), int64(len(data))}
+	r := newCPIOReader(b)
+	for {
+		off := r.off
+		_, err := r.Next()
+		if err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		for i := off; i < off+binHeaderLen; i += 2 {
+			out[i], out[i+1] = out[i+1], out[i]
+		}
+		if err == io.EOF {
+			return out
+		}
+	}
+}
+
+// Old binary cpio written on the other byte order: read alike, compared
+// alike (an mtime at the member).
+func TestCPIOBinSwapped(t *testing.T) {
+	treeA := treeDir(t, initrdFiles, nil)
+	treeB := treeDir(t, initrdFiles, func(dir string) {
+		contenttest.Touch(t, filepath.Join(dir, "etc/os-release"), "2024-06-01 12:00:00")
+	})
+	le := contenttest.CPIOFormat(t, treeA, "bin")
+	a, b := swapBin(t, le), swapBin(t, contenttest.CPIOFormat(t, treeB, "bin"))
+	if a[0] != 0x71 || a[1] != 0xc7 || sniff(blob{bytesReaderAt(a), int64(len(a))}) != kindCPIO {
+		t.Fatalf("swapped archive starts % x, not sniffed as cpio", a[:2])
+	}
+	xl, xs := readCPIO(blob{bytesReaderAt(le), int64(len(le))}), readCPIO(blob{bytesReaderAt(a), int64(len(a))})
+	if xs.Err != nil || len(xs.Members) != len(xl.Members) || len(xs.Members) == 0 {
+		t.Fatalf("swapped: %v, %d members (want %d)", xs.Err, len(xs.Members), len(xl.Members))
+	}
+	for i, h := range xs.Members {
+		l := xl.Members[i]
+		if h.Format != "bin-swapped" || h.Name != l.Name || h.Mtime != l.Mtime || h.Mode != l.Mode || h.Size != l.Size || h.DataOffset != l.DataOffset {
+			t.Fatalf("member %d: %+v, want as %+v", i, h, l)
+		}
+	}
+	rep := compareBytes(t, a, b, Options{})
+	ls := wantClass(t, rep, report.ClassTimestamp)
+	if len(ls) != 1 || ls[0].Kind != report.KindMtime || !slices.Equal(ls[0].Path, []string{"cpio", "etc/os-release"}) {
+		t.Fatalf("want one mtime leaf at [cpio etc/os-release]:\n%s", dump(t, rep))
+	}
+}
+
+// An odc archive followed by a gzip-compressed newc one: the difference
+// in the second is found through the first.
+func TestCPIOOdcConcatenated(t *testing.T) {
+	early := contenttest.CPIOFormat(t, treeDir(t, map[string]string{"kernel/x86/microcode/GenuineIntel.bin": "ucode"}, nil), "odc")
+	mainA := cpioOf(t, initrdFiles, "@1", false)
+	mainB := cpioOf(t, withFile(initrdFiles, "etc/hostname", "golden-2\n"), "@1", false)
+	a := append(append([]byte(nil), early...), contenttest.Compress(t, "gzip", mainA, "-n")...)
+	b := append(append([]byte(nil), early...), contenttest.Compress(t, "gzip", mainB, "-n")...)
+	rep := compareBytes(t, a, b, Options{})
+	d := find(rep, func(d *report.Difference) bool { return d.Diff != "" })
+	want := []string{"next archive", "gzip", "cpio", "etc/hostname"}
+	if d == nil || !slices.Equal(d.Path, want) || !strings.Contains(d.Diff, "+golden-2") {
+		t.Fatalf("want the text diff at %v:\n%s", want, dump(t, rep))
 	}
 }

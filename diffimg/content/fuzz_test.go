@@ -101,3 +101,82 @@ func FuzzDecompress(f *testing.F) {
 		fuzzCompare(t, data, mutate(data))
 	})
 }
+
+// FuzzCPIOOld: the odc and binary (both byte orders) cpio readers.
+func FuzzCPIOOld(f *testing.F) {
+	dir := seedTree(f)
+	f.Add(contenttest.CPIOFormat(f, dir, "odc"))
+	bin := contenttest.CPIOFormat(f, dir, "bin")
+	f.Add(bin)
+	sw := append([]byte(nil), bin[:binHeaderLen]...)
+	for i := 0; i < len(sw); i += 2 {
+		sw[i], sw[i+1] = sw[i+1], sw[i]
+	}
+	f.Add(append(sw, bin[binHeaderLen:]...)) // the first header swapped
+	f.Add([]byte("070707"))
+	f.Add([]byte{0xc7, 0x71})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x := readCPIO(blob{bytesReaderAt(data), int64(len(data))})
+		for _, h := range x.Members {
+			if h.DataOffset < 0 || h.Size < 0 || h.DataOffset+h.Size > int64(len(data)) {
+				t.Fatalf("member %q data [%d,+%d) outside %d bytes", h.Name, h.DataOffset, h.Size, len(data))
+			}
+		}
+		fuzzCompare(t, data, mutate(data))
+	})
+}
+
+// FuzzTar: the tar reader and comparator (ustar, GNU, pax, a sparse
+// member) on arbitrary archives.
+func FuzzTar(f *testing.F) {
+	dir := seedTree(f)
+	for _, format := range []string{"gnu", "ustar", "pax"} {
+		f.Add(contenttest.Tar(f, dir, "--format="+format))
+	}
+	sparse := filepath.Join(f.TempDir(), "sparse")
+	if err := os.MkdirAll(sparse, 0o755); err != nil {
+		f.Fatal(err)
+	}
+	// a hole then three bytes (a real hole: tar --sparse finds holes with SEEK_HOLE)
+	hf, err := os.Create(filepath.Join(sparse, "holes"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := hf.WriteAt([]byte("end"), 64<<10); err != nil {
+		f.Fatal(err)
+	}
+	hf.Close()
+	f.Add(contenttest.Tar(f, sparse, "--format=gnu", "--sparse"))
+	f.Add(contenttest.Tar(f, sparse, "--format=pax", "--sparse"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := &session{o: fuzzOptions.withDefaults(), deadline: time.Now().Add(2 * time.Second)}
+		defer s.close()
+		x := s.readTar(blob{bytesReaderAt(data), int64(len(data))})
+		for _, m := range x.Members {
+			if !m.Sparse && m.Data.n > int64(len(data)) || m.Data.n > fuzzOptions.MaxDecompressed+1 || x.End > int64(len(data)) {
+				t.Fatalf("member %q: %d bytes of content from %d bytes", m.Name, m.Data.n, len(data))
+			}
+		}
+		fuzzCompare(t, data, mutate(data))
+	})
+}
+
+// FuzzZip: the zip reader and comparator (stored, deflated, bzip2
+// members; extra fields) on arbitrary archives.
+func FuzzZip(f *testing.F) {
+	dir := seedTree(f)
+	f.Add(contenttest.Zip(f, dir, nil, "-X"))
+	f.Add(contenttest.Zip(f, dir, nil, "-0"))
+	f.Add(contenttest.Zip(f, dir, nil, "-X", "-Z", "bzip2"))
+	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := blob{bytesReaderAt(data), int64(len(data))}
+		x := readZip(b)
+		for _, m := range x.Members {
+			if d, off, err := zipData(b, m); err == nil && (off < 0 || off+d.n > b.n) {
+				t.Fatalf("member %q data [%d,+%d) outside %d bytes", m.Name, off, d.n, b.n)
+			}
+		}
+		fuzzCompare(t, data, mutate(data))
+	})
+}

@@ -3,6 +3,8 @@ package content
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/org/immutos-action/diffimg/fsys/detect"
@@ -25,10 +27,12 @@ const (
 	kindELF
 	kindFS
 	kindEmpty
+	kindTar
+	kindZip
 )
 
 func (k kind) String() string {
-	return [...]string{"binary", "text", "gzip", "xz", "zstd", "lz4", "lz4-legacy", "bzip2", "cpio", "PE/COFF", "ELF", "filesystem image", "empty"}[k]
+	return [...]string{"binary", "text", "gzip", "xz", "zstd", "lz4", "lz4-legacy", "bzip2", "cpio", "PE/COFF", "ELF", "filesystem image", "empty", "tar", "zip"}[k]
 }
 
 // textSniff is how much of a file is checked to call it text.
@@ -53,8 +57,14 @@ func sniff(b blob) kind {
 		return kindLZ4Legacy
 	case len(h) >= 4 && bytes.HasPrefix(h, []byte("BZh")) && h[3] >= '1' && h[3] <= '9':
 		return kindBzip2
-	case bytes.HasPrefix(h, []byte("070701")), bytes.HasPrefix(h, []byte("070702")):
+	case bytes.HasPrefix(h, []byte("070701")), bytes.HasPrefix(h, []byte("070702")), bytes.HasPrefix(h, []byte("070707")):
 		return kindCPIO
+	case isBinCPIO(b, h):
+		return kindCPIO
+	case isTar(h):
+		return kindTar
+	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")):
+		return kindZip
 	case bytes.HasPrefix(h, []byte("\x7fELF")):
 		return kindELF
 	case isPE(h):
@@ -67,6 +77,48 @@ func sniff(b blob) kind {
 		return kindText
 	}
 	return kindBinary
+}
+
+// isBinCPIO: the binary cpio magic (070707 as a 16-bit word, in either
+// byte order) is only two bytes, so the first header must also read.
+func isBinCPIO(b blob, h []byte) bool {
+	if len(h) < binHeaderLen || !(h[0] == 0xc7 && h[1] == 0x71 || h[0] == 0x71 && h[1] == 0xc7) {
+		return false
+	}
+	_, err := newCPIOReader(b).Next()
+	return err == nil || err == io.EOF
+}
+
+// isTar: "ustar" at offset 257 (POSIX "ustar\x0000", GNU "ustar  \x00")
+// and a header checksum that matches.
+func isTar(h []byte) bool {
+	if len(h) < 512 || string(h[257:262]) != "ustar" {
+		return false
+	}
+	return tarChecksumOK(h[:512])
+}
+
+// tarChecksumOK checks a tar header block's checksum: the octal number in
+// bytes 148-155 is the sum of the block's bytes with those eight counted
+// as spaces (unsigned, or signed as some old tars computed it).
+func tarChecksumOK(blk []byte) bool {
+	field := bytes.TrimRight(bytes.TrimLeft(blk[148:156], " "), " \x00")
+	if len(field) == 0 {
+		return false
+	}
+	want, err := strconv.ParseUint(string(field), 8, 32)
+	if err != nil {
+		return false
+	}
+	var unsigned, signed int64
+	for i, c := range blk {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		unsigned += int64(c)
+		signed += int64(int8(c))
+	}
+	return int64(want) == unsigned || int64(want) == signed
 }
 
 // isPE: "MZ", and e_lfanew pointing at "PE\0\0" within the first 4 KiB.

@@ -1,5 +1,6 @@
 // Package contenttest builds the inputs content tests compare with the
-// real tools: cpio archives (cpio -H newc), compressed streams (gzip, xz,
+// real tools: cpio archives (cpio -H newc, odc, bin), tar archives (GNU
+// tar), zip archives (Info-ZIP zip), compressed streams (gzip, xz,
 // zstd, lz4, bzip2), UKIs (objcopy onto systemd's EFI stub, as ukify
 // does) and ELF binaries (gcc). A missing tool skips the test (fails
 // under IMMUTOS_REQUIRE_TOOLS=1).
@@ -57,6 +58,81 @@ func CPIO(t testing.TB, dir string, reverse bool) []byte {
 		t.Fatalf("cpio in %s: %v", dir, err)
 	}
 	return out
+}
+
+// CPIOFormat packs dir like CPIO in another cpio format (-H odc, -H bin).
+func CPIOFormat(t testing.TB, dir, format string) []byte {
+	t.Helper()
+	testtool.Need(t, "cpio", "find", "sort")
+	cmd := exec.Command("sh", "-c", "find . -mindepth 1 | LC_ALL=C sort | cpio -o -H "+format+" --reproducible -R 0:0 --quiet")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("cpio -H %s in %s: %v", format, dir, err)
+	}
+	return out
+}
+
+// topLevel lists dir's entries, sorted.
+func topLevel(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// Tar packs dir's entries (members named without a leading "./") with GNU
+// `tar --sort=name -cf - ARGS... -C dir ENTRIES` and returns the archive;
+// args set the format (--format=gnu|ustar|pax), --mtime, --owner...
+// With args ending in "-T", "LIST", no entries are named (the list is).
+func Tar(t testing.TB, dir string, args ...string) []byte {
+	t.Helper()
+	testtool.Need(t, "tar")
+	argv := []string{"--sort=name", "-cf", "-"}
+	if n := len(args); n >= 2 && args[n-2] == "-T" {
+		argv = append(append(append(argv, args[:n-2]...), "-C", dir), args[n-2:]...)
+	} else {
+		argv = append(append(append(argv, args...), "-C", dir), topLevel(t, dir)...)
+	}
+	cmd := exec.Command("tar", argv...)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tar %v: %v", argv, err)
+	}
+	return out
+}
+
+// Zip packs dir's entries with Info-ZIP `zip -r -y -q ARGS... out.zip
+// ENTRIES` run in dir (-X, -0..-9, -Z bzip2...) and returns the archive.
+// With order given, the members are added in that order instead (zip -@).
+func Zip(t testing.TB, dir string, order []string, args ...string) []byte {
+	t.Helper()
+	testtool.Need(t, "zip")
+	out := filepath.Join(t.TempDir(), "out.zip")
+	var cmd *exec.Cmd
+	if order != nil {
+		cmd = exec.Command("zip", append(append([]string{"-y", "-q"}, args...), out, "-@")...)
+		cmd.Stdin = strings.NewReader(strings.Join(order, "\n") + "\n")
+	} else {
+		cmd = exec.Command("zip", append(append(append([]string{"-r", "-y", "-q"}, args...), out), topLevel(t, dir)...)...)
+	}
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zip %v: %v\n%s", args, err, msg)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // Compress runs a compressor CLI (gzip, xz, zstd, lz4, bzip2) with args

@@ -1,0 +1,374 @@
+package content
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/org/immutos-action/diffimg/content/contenttest"
+	"github.com/org/immutos-action/diffimg/report"
+)
+
+// archiveFormat packs a directory into one archive format with the real
+// tool; path is the format's element in difference paths.
+type archiveFormat struct {
+	name string
+	path string
+	pack func(t *testing.T, dir string) []byte
+}
+
+var archiveFormats = []archiveFormat{
+	{"tar-gnu", "tar", func(t *testing.T, dir string) []byte { return contenttest.Tar(t, dir, "--format=gnu") }},
+	{"tar-ustar", "tar", func(t *testing.T, dir string) []byte { return contenttest.Tar(t, dir, "--format=ustar") }},
+	{"tar-pax", "tar", func(t *testing.T, dir string) []byte {
+		// GNU tar names pax headers after its pid unless told otherwise
+		return contenttest.Tar(t, dir, "--format=pax", "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime")
+	}},
+	{"zip", "zip", func(t *testing.T, dir string) []byte { return contenttest.Zip(t, dir, nil, "-X") }},
+	{"zip-extended-time", "zip", func(t *testing.T, dir string) []byte { return contenttest.Zip(t, dir, nil) }},
+	{"cpio-odc", "cpio", func(t *testing.T, dir string) []byte { return contenttest.CPIOFormat(t, dir, "odc") }},
+	{"cpio-bin", "cpio", func(t *testing.T, dir string) []byte { return contenttest.CPIOFormat(t, dir, "bin") }},
+}
+
+// baseTime is the files' mtime: after 1980, which zip's DOS times need.
+const baseTime = "@1700000000"
+
+// treeDir writes files with baseTime (then calls edit) and returns the dir.
+func treeDir(t *testing.T, files map[string]string, edit func(dir string)) string {
+	dir := filepath.Join(t.TempDir(), "root")
+	contenttest.Tree(t, dir, files, baseTime)
+	if edit != nil {
+		edit(dir)
+	}
+	return dir
+}
+
+func withFile(files map[string]string, name, data string) map[string]string {
+	out := map[string]string{}
+	for k, v := range files {
+		out[k] = v
+	}
+	out[name] = data
+	return out
+}
+
+// Each format is recognised by its magic and listed by its reader.
+func TestArchiveSniffAndList(t *testing.T) {
+	want := map[string]kind{"tar": kindTar, "zip": kindZip, "cpio": kindCPIO}
+	for _, f := range archiveFormats {
+		t.Run(f.name, func(t *testing.T) {
+			data := f.pack(t, treeDir(t, initrdFiles, nil))
+			b := blob{bytesReaderAt(data), int64(len(data))}
+			if k := sniff(b); k != want[f.path] {
+				t.Fatalf("sniffed as %s, want %s", k, want[f.path])
+			}
+			var names []string
+			switch f.path {
+			case "tar":
+				s := &session{o: Options{}.withDefaults(), deadline: time.Now().Add(time.Minute)}
+				x := s.readTar(b)
+				if x.Err != nil || x.Cut {
+					t.Fatal(x.Err)
+				}
+				for _, m := range x.Members {
+					names = append(names, strings.TrimSuffix(m.Name, "/"))
+				}
+			case "zip":
+				x := readZip(b)
+				if x.Err != nil || x.Cut {
+					t.Fatal(x.Err)
+				}
+				for _, m := range x.Members {
+					names = append(names, strings.TrimSuffix(m.Name, "/"))
+				}
+			case "cpio":
+				x := readCPIO(b)
+				if x.Err != nil || x.Cut || x.Rest != b.n {
+					t.Fatalf("err %v, rest %d of %d", x.Err, x.Rest, b.n)
+				}
+				for _, m := range x.Members {
+					names = append(names, m.Name)
+					if m.Mtime != 1700000000 || !strings.HasPrefix(f.name, "cpio-"+m.Format) {
+						t.Errorf("%s: mtime %d, format %s", m.Name, m.Mtime, m.Format)
+					}
+				}
+			}
+			slices.Sort(names)
+			want := []string{"bin", "bin/sh", "etc", "etc/hostname", "etc/os-release", "init", "lib", "lib/modules.dep"}
+			if !slices.Equal(names, want) {
+				t.Fatalf("members %v, want %v", names, want)
+			}
+		})
+	}
+}
+
+// For every format: identical archives report nothing; a changed member's
+// content, a changed mtime and an added member are each reported at the
+// member with the right kind and class.
+func TestArchiveDifferences(t *testing.T) {
+	for _, f := range archiveFormats {
+		t.Run(f.name, func(t *testing.T) {
+			a := f.pack(t, treeDir(t, initrdFiles, nil))
+			t.Run("identical", func(t *testing.T) {
+				a2 := f.pack(t, treeDir(t, initrdFiles, nil))
+				if ds := New(Options{})("/x", bytesReaderAt(a), bytesReaderAt(a2), int64(len(a)), int64(len(a2))); len(ds) != 0 {
+					t.Fatalf("two packings of the same tree differ: %d differences", len(ds))
+				}
+			})
+			t.Run("content", func(t *testing.T) {
+				b := f.pack(t, treeDir(t, withFile(initrdFiles, "etc/hostname", "golden-2\n"), nil))
+				rep := compareBytes(t, a, b, Options{})
+				ls := wantClass(t, rep, report.ClassContent)
+				d := find(rep, func(d *report.Difference) bool { return d.Diff != "" })
+				if d == nil || !slices.Equal(d.Path, []string{f.path, "etc/hostname"}) || !strings.Contains(d.Diff, "+golden-2") || d.Cause.Class != report.ClassContent {
+					t.Fatalf("want the text diff at [%s etc/hostname]:\n%s", f.path, dump(t, rep))
+				}
+				for _, l := range ls {
+					if len(l.Path) < 2 || l.Path[1] != "etc/hostname" && !(f.path == "cpio" && l.Field == "ino") {
+						t.Errorf("leaf %v %q outside the changed member", l.Path, l.Detail)
+					}
+				}
+			})
+			t.Run("mtime", func(t *testing.T) {
+				b := f.pack(t, treeDir(t, initrdFiles, func(dir string) {
+					contenttest.Touch(t, filepath.Join(dir, "etc/os-release"), "2024-06-01 12:00:00")
+				}))
+				rep := compareBytes(t, a, b, Options{})
+				ls := wantClass(t, rep, report.ClassTimestamp)
+				for _, l := range ls {
+					if l.Kind != report.KindMtime && l.Field != "atime (extended timestamp)" || !slices.Equal(l.Path, []string{f.path, "etc/os-release"}) || !strings.Contains(l.B, "2024-06-01") {
+						t.Fatalf("want only mtime leaves at [%s etc/os-release]:\n%s", f.path, dump(t, rep))
+					}
+				}
+				if f.name == "zip-extended-time" && find(rep, func(d *report.Difference) bool { return d.Field == "mtime (extended timestamp)" }) == nil {
+					t.Fatalf("want the extended timestamp's mtime:\n%s", dump(t, rep))
+				}
+			})
+			t.Run("added", func(t *testing.T) {
+				b := f.pack(t, treeDir(t, withFile(initrdFiles, "etc/machine-id", "0123\n"), nil))
+				rep := compareBytes(t, a, b, Options{})
+				d := find(rep, pathIs(f.path, "etc/machine-id"))
+				if d == nil || d.Kind != report.KindAdded || d.Cause == nil || d.Cause.Class != report.ClassContent {
+					t.Fatalf("want an added member at [%s etc/machine-id]:\n%s", f.path, dump(t, rep))
+				}
+				if f.path != "cpio" { // cpio --reproducible renumbers the inodes after it
+					if ls := leaves(rep); len(ls) != 1 {
+						t.Fatalf("want only the added member:\n%s", dump(t, rep))
+					}
+				}
+			})
+		})
+	}
+}
+
+// A gzip-compressed tar is recursed through: gzip, then tar, then the
+// member's text.
+func TestTarGzip(t *testing.T) {
+	a := contenttest.Compress(t, "gzip", contenttest.Tar(t, treeDir(t, initrdFiles, nil), "--format=gnu"), "-n", "-9")
+	b := contenttest.Compress(t, "gzip", contenttest.Tar(t, treeDir(t, withFile(initrdFiles, "etc/hostname", "golden-2\n"), nil), "--format=gnu"), "-n", "-9")
+	rep := compareBytes(t, a, b, Options{})
+	d := find(rep, func(d *report.Difference) bool { return d.Diff != "" })
+	if d == nil || !slices.Equal(d.Path, []string{"gzip", "tar", "etc/hostname"}) || !strings.Contains(d.Diff, "+golden-2") {
+		t.Fatalf("want the text diff at [gzip tar etc/hostname]:\n%s", dump(t, rep))
+	}
+}
+
+// tar --mtime and --owner on the whole archive: one timestamp leaf per
+// member, then one owner leaf per member with the tar hint.
+func TestTarFlags(t *testing.T) {
+	dir := treeDir(t, initrdFiles, nil)
+	a := contenttest.Tar(t, dir, "--format=gnu", "--mtime=@1", "--owner=0", "--group=0", "--numeric-owner")
+	b := contenttest.Tar(t, dir, "--format=gnu", "--mtime=@1700000000", "--owner=0", "--group=0", "--numeric-owner")
+	rep := compareBytes(t, a, b, Options{})
+	if ls := wantClass(t, rep, report.ClassTimestamp); len(ls) != len(initrdFiles)+3 || ls[0].Cause.Hint != hintTarMtime {
+		t.Fatalf("want one mtime leaf per member:\n%s", dump(t, rep))
+	}
+	c := contenttest.Tar(t, dir, "--format=gnu", "--mtime=@1", "--owner=1000", "--group=100", "--numeric-owner")
+	rep = compareBytes(t, a, c, Options{})
+	ls := wantClass(t, rep, report.ClassContent)
+	for _, l := range ls {
+		if l.Kind != report.KindOwner || l.A != "0:0 (:)" || l.B != "1000:100 (:)" || l.Cause.Hint != hintTarOwner {
+			t.Fatalf("want only owner leaves 0:0 -> 1000:100:\n%s", dump(t, rep))
+		}
+	}
+}
+
+// tar and zip members in another order: class ordering.
+func TestArchiveOrder(t *testing.T) {
+	dir := treeDir(t, initrdFiles, nil)
+	names := strings.Fields("bin bin/sh etc etc/hostname etc/os-release init lib lib/modules.dep")
+	reversed := slices.Clone(names)
+	slices.Reverse(reversed)
+	tarList := func(list []string) []byte {
+		return contenttest.Tar(t, dir, "--format=gnu", "--no-recursion", "-T", writeList(t, list))
+	}
+	for _, tc := range []struct {
+		name string
+		a, b []byte
+		hint string
+	}{
+		{"tar", tarList(names), tarList(reversed), hintTarOrder},
+		{"zip", contenttest.Zip(t, dir, names, "-X"), contenttest.Zip(t, dir, reversed, "-X"), hintZipOrder},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := compareBytes(t, tc.a, tc.b, Options{})
+			wantClass(t, rep, report.ClassOrdering)
+			if d := find(rep, func(d *report.Difference) bool { return d.Field == "member order" }); d == nil || d.Cause.Hint != tc.hint {
+				t.Fatalf("want one ordering leaf:\n%s", dump(t, rep))
+			}
+		})
+	}
+}
+
+func writeList(t *testing.T, list []string) string {
+	p := filepath.Join(t.TempDir(), "list")
+	if err := os.WriteFile(p, []byte(strings.Join(list, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// zip -0 vs zip -9, and zip -9 vs zip -1, on the same tree: only the
+// compression differs.
+func TestZipCompression(t *testing.T) {
+	files := withFile(initrdFiles, "etc/big", string(someText("x")))
+	dir := treeDir(t, files, nil)
+	for _, tc := range []struct {
+		name       string
+		flagsA     []string
+		flagsB     []string
+		wantMethod bool
+	}{
+		{"method", []string{"-X", "-0"}, []string{"-X", "-9"}, true},
+		{"level", []string{"-X", "-1"}, []string{"-X", "-9"}, false},
+		{"bzip2", []string{"-X", "-9"}, []string{"-X", "-Z", "bzip2"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := compareBytes(t, contenttest.Zip(t, dir, nil, tc.flagsA...), contenttest.Zip(t, dir, nil, tc.flagsB...), Options{})
+			wantClass(t, rep, report.ClassCompression)
+			d := find(rep, pathIs("zip", "etc/big"))
+			if d == nil {
+				t.Fatalf("want a difference at [zip etc/big]:\n%s", dump(t, rep))
+			}
+			if m := find(rep, func(d *report.Difference) bool { return d.Field == "compression method" }); (m != nil) != tc.wantMethod {
+				t.Fatalf("compression method leaf: %v, want %v:\n%s", m != nil, tc.wantMethod, dump(t, rep))
+			}
+		})
+	}
+}
+
+// A zip member larger than --max-decompressed: the comparison stops at
+// the bound and says so.
+func TestZipBoundDecompressed(t *testing.T) {
+	zeros := strings.Repeat("\x00", 4<<20)
+	a := contenttest.Zip(t, treeDir(t, map[string]string{"big": zeros + "a"}, nil), nil, "-X", "-9")
+	b := contenttest.Zip(t, treeDir(t, map[string]string{"big": zeros + "b"}, nil), nil, "-X", "-9")
+	rep := compareBytes(t, a, b, Options{MaxDecompressed: 1 << 20})
+	if d := find(rep, func(d *report.Difference) bool { return d.Truncated == BoundDecompressed }); d == nil || !slices.Equal(d.Path, []string{"zip", "big"}) {
+		t.Fatalf("want a max-decompressed difference at [zip big]:\n%s", dump(t, rep))
+	}
+}
+
+// Many added members: the listing stops at --max-diff-lines with a note.
+func TestArchiveBoundDiffLines(t *testing.T) {
+	many := map[string]string{}
+	for i := 0; i < 30; i++ {
+		many[filepath.Join("d", strings.Repeat("f", i+1))] = "x"
+	}
+	a := contenttest.Tar(t, treeDir(t, map[string]string{"d/keep": "x"}, nil), "--format=gnu")
+	b := contenttest.Tar(t, treeDir(t, withFile(many, "d/keep", "x"), nil), "--format=gnu")
+	rep := compareBytes(t, a, b, Options{MaxDiffLines: 10})
+	added := 0
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Kind == report.KindAdded {
+			added++
+		}
+	})
+	if added != 10 || find(rep, func(d *report.Difference) bool { return d.Truncated == BoundDiffLines }) == nil {
+		t.Fatalf("%d added members listed, want 10 and a max-diff-lines note:\n%s", added, dump(t, rep))
+	}
+}
+
+// Corrupt archives: the error is named, the bytes are compared, no panic.
+func TestArchiveCorrupt(t *testing.T) {
+	dir := treeDir(t, withFile(initrdFiles, "etc/big", string(someText("x"))), nil)
+	tarA := contenttest.Tar(t, dir, "--format=gnu")
+	zipA := contenttest.Zip(t, dir, nil, "-X")
+	odcA := contenttest.CPIOFormat(t, dir, "odc")
+	for _, tc := range []struct {
+		name, want string
+		a, b       []byte
+	}{
+		{"tar-truncated", "past the end of the archive", tarA, tarA[:len(tarA)/2]},
+		{"zip-no-directory", "zip:", zipA, zipA[:len(zipA)-30]},
+		{"odc-truncated", "past the end of the archive", odcA, odcA[:len(odcA)/2]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := compareBytes(t, tc.a, tc.b, Options{})
+			d := find(rep, func(d *report.Difference) bool { return strings.Contains(d.Detail, tc.want) })
+			if d == nil || find(rep, func(d *report.Difference) bool { return d.Hexdump != "" || d.Kind == report.KindSize }) == nil {
+				t.Fatalf("want the error (%q) and the bytes compared:\n%s", tc.want, dump(t, rep))
+			}
+		})
+	}
+}
+
+// A tar header whose checksum does not match is not taken for tar.
+func TestTarSniffChecksum(t *testing.T) {
+	data := contenttest.Tar(t, treeDir(t, initrdFiles, nil), "--format=ustar")
+	if sniff(blob{bytesReaderAt(data), int64(len(data))}) != kindTar {
+		t.Fatal("not sniffed as tar")
+	}
+	bad := append([]byte(nil), data...)
+	bad[0] ^= 1 // the name changes, the checksum does not
+	if k := sniff(blob{bytesReaderAt(bad), int64(len(bad))}); k == kindTar {
+		t.Fatal("a header with a wrong checksum sniffed as tar")
+	}
+}
+
+// sparseTree is a directory with one sparse file: a 64 KiB hole, then tail.
+func sparseTree(t *testing.T, tail string) string {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "holes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(tail), 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	contenttest.Touch(t, dir+"/holes", "@1700000000")
+	return dir
+}
+
+// Sparse members (GNU and pax sparse maps) are expanded and compared; the
+// expansion counts against --max-decompressed.
+func TestTarSparse(t *testing.T) {
+	for _, format := range []string{"gnu", "pax"} {
+		t.Run(format, func(t *testing.T) {
+			args := []string{"--format=" + format, "--sparse", "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime"}
+			if format == "gnu" {
+				args = args[:2]
+			}
+			a := contenttest.Tar(t, sparseTree(t, "end"), args...)
+			b := contenttest.Tar(t, sparseTree(t, "END"), args...)
+			s := &session{o: Options{}.withDefaults(), deadline: time.Now().Add(time.Minute)}
+			x := s.readTar(blob{bytesReaderAt(a), int64(len(a))})
+			if x.Err != nil || len(x.Members) != 1 || !x.Members[0].Sparse || x.Members[0].Data.n != 64<<10+3 {
+				t.Fatalf("want one sparse member of %d bytes: %v %+v", 64<<10+3, x.Err, x.Members)
+			}
+			rep := compareBytes(t, a, b, Options{})
+			d := find(rep, func(d *report.Difference) bool { return d.Hexdump != "" })
+			if d == nil || !slices.Equal(d.Path, []string{"tar", "holes"}) || !strings.Contains(d.Detail, "offset 65536") {
+				t.Fatalf("want a hexdump at [tar holes] offset 65536:\n%s", dump(t, rep))
+			}
+			rep = compareBytes(t, a, b, Options{MaxDecompressed: 16 << 10})
+			if find(rep, func(d *report.Difference) bool { return d.Truncated == BoundDecompressed }) == nil {
+				t.Fatalf("want the expansion cut at %s:\n%s", BoundDecompressed, dump(t, rep))
+			}
+		})
+	}
+}
