@@ -2,11 +2,16 @@ package diffimg
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
@@ -43,35 +48,145 @@ func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb region, spans []S
 		c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindMetadata,
 			Detail: "filesystem tree cannot be walked completely: " + why})
 	}
-	ib := make(map[string]*fsys.Entry, len(eb))
-	for _, e := range eb {
-		ib[e.Path] = e
-	}
-	ia := make(map[string]bool, len(ea))
-	for _, a := range ea {
-		ia[a.Path] = true
-		if c.excludedPath(a.Path) {
-			c.excluded[a.Path] = true
-			continue
+	pairs := c.joinWalks(inWalkOrder(ea), inWalkOrder(eb))
+	same := c.precheckContent(fa, fb, pairs, ra, rb)
+	for i, p := range pairs {
+		switch {
+		case p.b == nil:
+			c.addEntry(part, fsName, p.a.Path, report.KindRemoved, fmt.Sprintf("%s only in a (%s)", p.a.Type, entrySummary(p.a)), nil)
+		case p.a == nil:
+			c.addEntry(part, fsName, p.b.Path, report.KindAdded, fmt.Sprintf("%s only in b (%s)", p.b.Type, entrySummary(p.b)), nil)
+		default:
+			c.compareEntry(part, fsName, fa, fb, p.a, p.b, ra, rb, same != nil && same[i])
 		}
-		b, ok := ib[a.Path]
-		if !ok {
-			c.addEntry(part, fsName, a.Path, report.KindRemoved, fmt.Sprintf("%s only in a (%s)", a.Type, entrySummary(a)), nil)
-			continue
-		}
-		c.compareEntry(part, fsName, fa, fb, a, b, ra, rb)
-	}
-	for _, b := range eb {
-		if ia[b.Path] {
-			continue
-		}
-		if c.excludedPath(b.Path) {
-			c.excluded[b.Path] = true
-			continue
-		}
-		c.addEntry(part, fsName, b.Path, report.KindAdded, fmt.Sprintf("%s only in b (%s)", b.Type, entrySummary(b)), nil)
 	}
 	return len(c.rep.Differences) - before
+}
+
+// entryPair is an entry of a, of b, or the same path in both.
+type entryPair struct{ a, b *fsys.Entry }
+
+// joinWalks pairs the entries of two walks by path, in walk order, leaving
+// out excluded paths. Both walks list parents before children and
+// siblings by name, so the trees are joined in one pass like sorted lists.
+func (c *comparer) joinWalks(ea, eb []*fsys.Entry) []entryPair {
+	out := make([]entryPair, 0, max(len(ea), len(eb)))
+	for i, j := 0, 0; i < len(ea) || j < len(eb); {
+		var p entryPair
+		switch {
+		case j == len(eb):
+			p.a = ea[i]
+		case i == len(ea):
+			p.b = eb[j]
+		default:
+			switch cmpWalkOrder(ea[i].Path, eb[j].Path) {
+			case -1:
+				p.a = ea[i]
+			case 1:
+				p.b = eb[j]
+			default:
+				p.a, p.b = ea[i], eb[j]
+			}
+		}
+		e := p.a
+		if e != nil {
+			i++
+		}
+		if p.b != nil {
+			j++
+			if e == nil {
+				e = p.b
+			}
+		}
+		if c.excludedPath(e.Path) {
+			c.excluded[e.Path] = true
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// precheckContent reads, on both cores, the paired regular files whose
+// bytes must be compared (their extents moved or hold a differing disk
+// byte) and marks those found equal, so the reporting pass that follows
+// skips them. It does nothing unless both filesystems allow concurrent
+// reads and there are enough files to pay for it; nil means "not checked".
+func (c *comparer) precheckContent(fa, fb fsys.FS, pairs []entryPair, ra, rb region) []bool {
+	_, okA := fa.(fsys.ConcurrentReader)
+	_, okB := fb.(fsys.ConcurrentReader)
+	if !okA || !okB {
+		return nil
+	}
+	var todo []int
+	for i, p := range pairs {
+		if p.a != nil && p.b != nil && p.a.Type == fsys.TypeFile && p.b.Type == fsys.TypeFile &&
+			p.a.Size == p.b.Size && c.mustRead(p.a, p.b, ra, rb) {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) < minPrecheck {
+		return nil
+	}
+	same := make([]bool, len(pairs))
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each worker has its own buffers and no progress or report.
+			// Contiguous shares keep each worker's reads in disk order.
+			wc := &comparer{opts: Options{}}
+			for _, i := range todo[w*len(todo)/workers : (w+1)*len(todo)/workers] {
+				spans, err := wc.fileSpans(fa, fb, pairs[i].a, pairs[i].b)
+				same[i] = err == nil && len(spans) == 0
+			}
+		}()
+	}
+	wg.Wait()
+	return same
+}
+
+// minPrecheck is the number of files to read below which reading them on
+// one core costs less than starting workers.
+const minPrecheck = 256
+
+// cmpWalkOrder orders paths the way a walk lists them: component by
+// component, a directory before its children. That is byte order with
+// "/" ranked below every other byte.
+func cmpWalkOrder(x, y string) int {
+	n := min(len(x), len(y))
+	for k := 0; k < n; k++ {
+		cx, cy := x[k], y[k]
+		if cx == cy {
+			continue
+		}
+		if cx == '/' {
+			return -1
+		}
+		if cy == '/' {
+			return 1
+		}
+		if cx < cy {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(len(x), len(y))
+}
+
+// inWalkOrder returns the entries sorted by cmpWalkOrder, checking first
+// (every format's walk already lists them so) and sorting only a walk
+// that did not. Duplicate paths keep their order.
+func inWalkOrder(es []*fsys.Entry) []*fsys.Entry {
+	for k := 1; k < len(es); k++ {
+		if cmpWalkOrder(es[k-1].Path, es[k].Path) > 0 {
+			slices.SortStableFunc(es, func(x, y *fsys.Entry) int { return cmpWalkOrder(x.Path, y.Path) })
+			break
+		}
+	}
+	return es
 }
 
 func toLayout(fs []fsys.Field) []layout.Field {
@@ -132,7 +247,9 @@ func (c *comparer) field(part *int, fsName *string, p, kind, name, va, vb string
 	d.Field, d.A, d.B = name, va, vb
 }
 
-func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region) {
+// compareEntry reports how two entries at the same path differ.
+// sameContent says their contents were already read and found equal.
+func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region, sameContent bool) {
 	p := a.Path
 	if a.Type != b.Type {
 		c.field(part, fsName, p, report.KindType, "type", string(a.Type), string(b.Type), nil)
@@ -146,17 +263,16 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 		c.field(part, fsName, p, report.KindOwner, "owner", fmt.Sprintf("%d:%d", a.UID, a.GID), fmt.Sprintf("%d:%d", b.UID, b.GID),
 			&report.Cause{Class: report.ClassContent, Hint: "owners come from the build user: pack with fixed owners (mksquashfs -all-root, mkfs.erofs --all-root)"})
 	}
-	for _, t := range []struct {
+	for _, t := range [...]struct {
 		name string
-		x, y string
-	}{
-		{"mtime", fmtTime(a.Mtime), fmtTime(b.Mtime)},
-		{"atime", fmtTime(a.Atime), fmtTime(b.Atime)},
-		{"ctime", fmtTime(a.Ctime), fmtTime(b.Ctime)},
-		{"btime", fmtTime(a.Btime), fmtTime(b.Btime)},
-	} {
-		if t.x != t.y {
-			c.field(part, fsName, p, report.KindMtime, t.name, t.x, t.y,
+		x, y time.Time
+	}{{"mtime", a.Mtime, b.Mtime}, {"atime", a.Atime, b.Atime}, {"ctime", a.Ctime, b.Ctime}, {"btime", a.Btime, b.Btime}} {
+		// Equal times print the same; format only the ones that differ.
+		if t.x.Equal(t.y) && t.x.IsZero() == t.y.IsZero() {
+			continue
+		}
+		if x, y := fmtTime(t.x), fmtTime(t.y); x != y {
+			c.field(part, fsName, p, report.KindMtime, t.name, x, y,
 				&report.Cause{Class: report.ClassTimestamp, Hint: timeHint(*fsName)})
 		}
 	}
@@ -187,7 +303,7 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 			c.field(part, fsName, p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], cause)
 		}
 	}
-	if a.Type == fsys.TypeFile {
+	if a.Type == fsys.TypeFile && !sameContent {
 		c.compareContent(part, fsName, fa, fb, a, b, ra, rb)
 	}
 }
@@ -206,7 +322,12 @@ func xval(v string, ok bool) string {
 	return fmt.Sprintf("%q", v)
 }
 
+// unionKeys lists the keys of both maps, sorted, or none when the maps
+// are equal (most entries share one map or have none).
 func unionKeys(a, b map[string]string) []string {
+	if maps.Equal(a, b) {
+		return nil
+	}
 	var ks []string
 	for k := range a {
 		ks = append(ks, k)
@@ -224,7 +345,7 @@ func unionKeys(a, b map[string]string) []string {
 // then asks the content comparer to look inside.
 func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region) {
 	p := a.Path
-	if sameExtents(a, b) && ra.off == rb.off && !c.overlapsDiff(a, ra) {
+	if !c.mustRead(a, b, ra, rb) {
 		return
 	}
 	if ma, ok := fa.(*manifestFSys); ok {
@@ -331,12 +452,12 @@ func (o offsetReader) ReadAt(p []byte, off int64) (int, error) { return o.r.Read
 
 // fileSpans streams two files side by side and returns differing spans.
 func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) ([]Span, error) {
-	r1, err := fa.Open(a.Path)
+	r1, err := fsys.OpenEntry(fa, a)
 	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
 	}
 	defer r1.Close()
-	r2, err := fb.Open(b.Path)
+	r2, err := fsys.OpenEntry(fb, b)
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)
 	}
@@ -374,6 +495,12 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+// mustRead says whether two files' bytes must be read to compare them:
+// not when they sit in the same, unchanged disk extents.
+func (c *comparer) mustRead(a, b *fsys.Entry, ra, rb region) bool {
+	return !sameExtents(a, b) || ra.off != rb.off || c.overlapsDiff(a, ra)
 }
 
 func sameExtents(a, b *fsys.Entry) bool {
@@ -429,7 +556,7 @@ func materialize(fa, fb fsys.FS, a, b *fsys.Entry) (io.ReaderAt, io.ReaderAt, fu
 		}
 	}
 	get := func(f fsys.FS, e *fsys.Entry) (io.ReaderAt, error) {
-		r, err := f.Open(e.Path)
+		r, err := fsys.OpenEntry(f, e)
 		if err != nil {
 			return nil, err
 		}

@@ -202,7 +202,7 @@ func manifestFS(r io.ReaderAt, off, size int64) *ManifestFS {
 }
 
 func fileDigest(f fsys.FS, e *fsys.Entry) string {
-	r, err := f.Open(e.Path)
+	r, err := fsys.OpenEntry(f, e)
 	if err != nil {
 		return "error: " + err.Error()
 	}

@@ -18,8 +18,7 @@ import (
 // their partition, filesystem and file are left for the enclosing file's
 // (explain.Annotate copies them down).
 func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer) []*report.Difference {
-	fa, errA := openFS(a, sizeA)
-	fb, errB := openFS(b, sizeB)
+	fa, errA, fb, errB := openBoth(a, sizeA, b, sizeB)
 	if errA != nil || errB != nil || fa.Type() != fb.Type() {
 		return nil
 	}

@@ -27,6 +27,19 @@ func openFS(r io.ReaderAt, size int64) (f fsys.FS, err error) {
 	return OpenFS(r, size)
 }
 
+// openBoth opens two filesystems at once: reading their tables is
+// independent work for both cores.
+func openBoth(a io.ReaderAt, sizeA int64, b io.ReaderAt, sizeB int64) (fa fsys.FS, errA error, fb fsys.FS, errB error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fb, errB = openFS(b, sizeB)
+	}()
+	fa, errA = openFS(a, sizeA)
+	<-done
+	return fa, errA, fb, errB
+}
+
 // comparePartition explains differing spans (relative to the partition
 // start) of a paired partition, or of a whole bare disk when part is nil.
 func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
@@ -37,8 +50,7 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 	c.progress().Describe(what)
 	secA := io.NewSectionReader(c.a, ra.off, ra.size)
 	secB := io.NewSectionReader(c.b, rb.off, rb.size)
-	fa, errA := openFS(secA, ra.size)
-	fb, errB := openFS(secB, rb.size)
+	fa, errA, fb, errB := openBoth(secA, ra.size, secB, rb.size)
 	switch {
 	case errA == nil && errB == nil && fa.Type() == fb.Type():
 		// Bytes past the filesystem's end belong to no file: report them

@@ -51,10 +51,15 @@ func scan(a, b source, n int64, stopEarly bool, progress func(int64)) ([]Span, e
 	if n <= 0 {
 		return nil, nil
 	}
-	const nbuf = 3
+	// A pair smaller than a chunk needs one buffer pair of its own size:
+	// untouched 24 MiB of buffers cost more page faults than the scan.
+	nbuf, size := 3, int64(chunkSize)
+	if n <= chunkSize {
+		nbuf, size = 1, n
+	}
 	bufs := make([][2][]byte, nbuf)
 	for i := range bufs {
-		bufs[i] = [2][]byte{make([]byte, chunkSize), make([]byte, chunkSize)}
+		bufs[i] = [2][]byte{make([]byte, size), make([]byte, size)}
 	}
 	free := make(chan int, nbuf)
 	for i := 0; i < nbuf; i++ {

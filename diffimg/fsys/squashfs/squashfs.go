@@ -1,49 +1,45 @@
-// Package squashfs reads squashfs images (every compressor mksquashfs
-// offers: gzip, lzma, lzo, xz, lz4, zstd) as an fsys.FS, through
-// github.com/diskfs/go-diskfs/filesystem/squashfs.
+// Package squashfs reads squashfs 4.0 images (every compressor mksquashfs
+// offers: gzip, lzma, lzo, xz, lz4, zstd) as an fsys.FS.
 //
-// What is not from go-diskfs, and why:
-//   - The superblock is decoded here (96 fixed little-endian bytes): the
-//     library keeps it unexported, and Metadata needs its fields and their
-//     offsets.
-//   - go-diskfs's directory entries expose uid, gid, mtime, xattrs, the
-//     link target and the inode number (StatT), but their Mode() drops the
-//     setuid/setgid/sticky bits and there is no accessor for the link
-//     count or device numbers. Those are read from the library's own
-//     parsed inode with reflect (read-only; the field names are those of
-//     go-diskfs v1.9.4, and a missing field just leaves the value zero).
+// The reader is our own, written from the on-disk format description
+// (the Linux kernel's squashfs documentation), not copied from any
+// implementation. It replaced github.com/diskfs/go-diskfs's squashfs
+// package (v1.9.4), for these reasons:
+//   - speed: go-diskfs resolves every directory's path from the root and
+//     re-parses every inode on each listing, which cost 70% of the time on
+//     a 100,000-file store (1.45 s, 13x sqfsdiff). Here the inode and
+//     directory tables are decompressed once, sequentially, and inodes are
+//     decoded straight from that buffer;
+//   - lz4: go-diskfs decodes lz4 blocks as lz4 frames, while mksquashfs
+//     writes raw lz4 blocks, so lz4 images did not open at all;
+//   - xattrs: go-diskfs dropped the namespace prefix ("user.") and did not
+//     follow out-of-line values;
+//   - raw fields: Entry needs the setuid/setgid/sticky bits, link counts,
+//     device numbers and each file's data block and fragment locations,
+//     which go-diskfs keeps unexported (they were read with reflect);
+//   - bounds: go-diskfs looped forever on an empty metadata block.
 //
-// Known go-diskfs v1.9.4 limits, not worked around here:
-//   - lz4: the library decompresses with an lz4 *frame* reader, while
-//     squashfs stores raw lz4 blocks, so any lz4 image whose metadata is
-//     compressed fails to open (the error says so).
-//   - xattrs: the library drops the namespace prefix of each name (the
-//     squashfs type field), so "user.foo" is reported as "foo", and it does
-//     not follow out-of-line values.
-//   - squashfs.Read is called with block size 4096: go-diskfs's generic
-//     disk.GetFilesystem passes 512, which squashfs.Read rejects.
+// Decompression uses the well-kept libraries (klauspost/compress for zlib
+// and zstd, ulikunitz/xz for xz and lzma, pierrec/lz4, anchore/go-lzo).
+// Every length read from the image is checked against the bytes that
+// exist before it is used, and decompressed metadata is bounded by a
+// budget relative to the image size.
 package squashfs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	iofs "io/fs"
-	"os"
-	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/diskfs/go-diskfs/filesystem"
-	dsquash "github.com/diskfs/go-diskfs/filesystem/squashfs"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/fsys/internal/fsutil"
 )
-
-// lz4Bug explains why lz4 images fail.
-const lz4Bug = "go-diskfs v1.9.4 decodes squashfs lz4 blocks as lz4 frames, but mksquashfs writes raw lz4 blocks: lz4-compressed squashfs is not readable yet"
 
 // Magic is the little-endian "hsqs" at offset 0.
 const Magic = "hsqs"
@@ -52,21 +48,23 @@ const superblockSize = 96
 
 // FS is a squashfs image.
 type FS struct {
-	lib  *dsquash.FileSystem
-	size int64
-	sb   [superblockSize]byte
-	meta []fsys.Field
-	// files keeps each regular file's directory entry from the last Walk,
-	// so Open does not look the path up again: go-diskfs re-reads and
-	// re-parses every directory on the path for each lookup, which made
-	// reading a 50,000-file store quadratic.
-	files map[string]walkedFile
-}
+	r         io.ReaderAt
+	size      int64
+	sb        [superblockSize]byte
+	meta      []fsys.Field
+	blockSize uint32
+	decomp    decompressor
+	budget    int64 // decompressed metadata bytes still allowed
 
-// walkedFile is a regular file seen by Walk.
-type walkedFile struct {
-	open func() (filesystem.File, error)
-	size int64
+	inodes, dirs, xattrKV *metaTable
+	ids                   []uint32
+	frags                 []fragment
+	xattrIDs              []xattrID
+
+	mu         sync.Mutex
+	xattrCache map[uint32]map[string]string
+	fragCache  [8]cachedFragment
+	fragNext   int
 }
 
 // Open reads the squashfs image that starts at offset 0 of r.
@@ -76,8 +74,8 @@ func Open(r io.ReaderAt, size int64) (fsys.FS, error) {
 
 var compressors = map[uint16]string{1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd"}
 
-func open(r io.ReaderAt, size int64) (f *FS, err error) {
-	f = &FS{size: size}
+func open(r io.ReaderAt, size int64) (*FS, error) {
+	f := &FS{r: r, size: size}
 	if size < superblockSize {
 		return nil, fmt.Errorf("squashfs: image too small (%d bytes)", size)
 	}
@@ -87,45 +85,83 @@ func open(r io.ReaderAt, size int64) (f *FS, err error) {
 	if err := f.checkSuperblock(); err != nil {
 		return nil, fmt.Errorf("squashfs: superblock: %w", err)
 	}
-	store := emptyReadGuard{fsutil.NewStorage(r, size)}
-	lib, err := fsutil.Call("squashfs superblock and tables", func() (*dsquash.FileSystem, error) {
-		return dsquash.Read(store, size, 0, 4096)
-	})
-	if err != nil {
-		if compressors[uint16(f.u16(20))] == "lz4" {
-			return nil, fmt.Errorf("squashfs: %w (%s)", err, lz4Bug)
-		}
+	f.blockSize = uint32(f.u32(12))
+	f.decomp, _ = decompressorFor(uint16(f.u16(20)))
+	// Metadata decompresses to at most 8 KiB per block of 3 or more
+	// bytes; real stores inflate about 2-10x. The budget stops a hostile
+	// image long before memory runs out.
+	f.budget = 64<<20 + 64*size
+	for i := range f.fragCache {
+		f.fragCache[i].index = noFragment
+	}
+	if err := f.readTables(); err != nil {
 		return nil, fmt.Errorf("squashfs: %w", err)
 	}
-	// go-diskfs keeps a 128 MiB block cache per filesystem; files are read
-	// in walk order, so a small cache serves the shared fragment blocks
-	// and keeps two open stores well under the memory budget.
-	lib.SetCacheSize(cacheSize)
-	f.lib = lib
 	f.buildMetadata()
 	return f, nil
 }
 
-// attrsByType shares one read-only Attrs map per inode type: a map per
-// entry cost more memory than the rest of the entry on 100k-file stores.
-var (
-	attrsMu     sync.Mutex
-	attrsByType = map[string]map[string]string{}
-)
-
-func inodeTypeAttrs(t string) map[string]string {
-	attrsMu.Lock()
-	defer attrsMu.Unlock()
-	m, ok := attrsByType[t]
-	if !ok {
-		m = map[string]string{"inode-type": t}
-		attrsByType[t] = m
+// readTables loads the id, fragment and xattr tables, then the inode and
+// directory tables, whose ends are where the next table's blocks begin.
+func (f *FS) readTables() error {
+	ids, idFirst, err := f.readLookupTable("id table", f.u64(48), int(f.u16(26)), 4)
+	if err != nil {
+		return err
 	}
-	return m
+	f.ids = make([]uint32, len(ids)/4)
+	for i := range f.ids {
+		f.ids[i] = binary.LittleEndian.Uint32(ids[i*4:])
+	}
+	fragFirst, err := f.readFragments()
+	if err != nil {
+		return err
+	}
+	if err := f.readXattrs(); err != nil {
+		return err
+	}
+	inodeStart, dirStart := f.u64(64), f.u64(72)
+	if inodeStart > dirStart {
+		return fmt.Errorf("inode table at %d lies after the directory table at %d", inodeStart, dirStart)
+	}
+	// The directory table ends where the first table written after it
+	// begins (fragment, export, id or xattr blocks), or at bytes-used.
+	dirEnd := f.u64(40)
+	for _, c := range []uint64{fragFirst, f.u64(80), f.u64(88), idFirst, f.u64(48), f.u64(56), f.xattrKVStart()} {
+		if c >= dirStart && c < dirEnd && c != noTable {
+			dirEnd = c
+		}
+	}
+	if f.inodes, err = f.readMetaTable("inode table", inodeStart, dirStart); err != nil {
+		return err
+	}
+	f.dirs, err = f.readMetaTable("directory table", dirStart, dirEnd)
+	return err
 }
 
-// cacheSize is the decompressed-block cache of each open filesystem.
-const cacheSize = 8 << 20
+// xattrKVStart is where the xattr key/value blocks begin, or noTable.
+func (f *FS) xattrKVStart() uint64 {
+	if f.xattrKV == nil {
+		return noTable
+	}
+	var b [8]byte
+	if _, err := f.r.ReadAt(b[:], int64(f.u64(56))); err != nil {
+		return noTable
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// spend takes n decompressed metadata bytes from the budget.
+func (f *FS) spend(n int64) error {
+	f.budget -= n
+	if f.budget < 0 {
+		return fmt.Errorf("metadata decompresses to more than %d bytes (64 MiB + 64x the image): corrupt or hostile image", 64<<20+64*f.size)
+	}
+	return nil
+}
+
+func (f *FS) decompress(dst, src []byte) ([]byte, error) { return f.decomp(dst, src) }
+
+func (f *FS) compName() string { return compressors[uint16(f.u16(20))] }
 
 func (f *FS) u16(o int) uint64 { return uint64(binary.LittleEndian.Uint16(f.sb[o:])) }
 func (f *FS) u32(o int) uint64 { return uint64(binary.LittleEndian.Uint32(f.sb[o:])) }
@@ -155,12 +191,6 @@ func (f *FS) checkSuperblock() error {
 	}
 	return nil
 }
-
-// Type implements fsys.FS.
-func (f *FS) Type() string { return "squashfs" }
-
-// Metadata implements fsys.FS.
-func (f *FS) Metadata() []fsys.Field { return f.meta }
 
 var flagNames = []string{
 	"uncompressed-inodes", "uncompressed-data", "check", "uncompressed-fragments",
@@ -209,207 +239,237 @@ func (f *FS) buildMetadata() {
 	f.meta = m
 }
 
-// extents locates a file's compressed data blocks and its fragment block,
-// read from go-diskfs's parsed inode and fragment table (reflect, read
-// only). They let the engine skip files whose bytes are unchanged without
-// decompressing them. Anything missing or out of range gives no extents,
-// and the file is then compared by content.
-func (f *FS) extents(rv reflect.Value) []fsys.Extent {
-	body := field(rv, "inode", "body")
-	start, ok := uintField(body, "blocksStart")
-	if !ok {
-		return nil
-	}
-	var out []fsys.Extent
-	sizes := field(body, "blockSizes")
-	if sizes.IsValid() && sizes.Kind() == reflect.Slice {
-		var n int64
-		for i := 0; i < sizes.Len(); i++ {
-			s, ok := uintField(sizes.Index(i), "size")
-			if !ok {
-				return nil
-			}
-			n += int64(s)
-		}
-		if n > 0 {
-			out = append(out, fsys.Extent{Offset: int64(start), Length: n})
+// Type implements fsys.FS.
+func (f *FS) Type() string { return "squashfs" }
+
+// Metadata implements fsys.FS.
+func (f *FS) Metadata() []fsys.Field { return f.meta }
+
+// attrsByType shares one read-only Attrs map per inode type: a map per
+// entry cost more memory than the rest of the entry on 100k-file stores.
+var attrsByType = func() (m [len(inodeTypeNames)]map[string]string) {
+	for i, n := range inodeTypeNames {
+		if n != "" {
+			m[i] = map[string]string{"inode-type": n}
 		}
 	}
-	if idx, ok := uintField(body, "fragmentBlockIndex"); ok && idx != 0xFFFFFFFF {
-		frags := field(reflect.ValueOf(f.lib), "fragments")
-		if !frags.IsValid() || frags.Kind() != reflect.Slice || int(idx) >= frags.Len() {
+	return m
+}()
+
+// slab hands out Entries and Extents from chunks: one allocation per
+// few hundred entries instead of two per entry, on stores of 100,000s.
+type slab struct {
+	entries []fsys.Entry
+	extents []fsys.Extent
+}
+
+func (s *slab) entry() *fsys.Entry {
+	if len(s.entries) == cap(s.entries) {
+		s.entries = make([]fsys.Entry, 0, 512)
+	}
+	s.entries = s.entries[:len(s.entries)+1]
+	return &s.entries[len(s.entries)-1]
+}
+
+// extents returns an empty slice with room for n extents of its own.
+func (s *slab) extentsFor(n int) []fsys.Extent {
+	if cap(s.extents)-len(s.extents) < n {
+		s.extents = make([]fsys.Extent, 0, max(1024, n))
+	}
+	out := s.extents[len(s.extents) : len(s.extents) : len(s.extents)+n]
+	s.extents = s.extents[:len(s.extents)+n]
+	return out
+}
+
+// entry converts an inode into an Entry at path p.
+func (f *FS) entry(p string, n *inode, s *slab) (*fsys.Entry, error) {
+	e := s.entry()
+	*e = fsys.Entry{Path: p, Type: entryTypes[n.basicType()], Mode: uint32(n.mode & 0o7777), HasOwner: true,
+		UID: n.uid, GID: n.gid, Mtime: time.Unix(int64(n.mtime), 0).UTC(), Nlink: n.nlink, Attrs: attrsByType[n.typ]}
+	var err error
+	if e.Xattrs, err = f.xattrs(n.xattr); err != nil {
+		return nil, fmt.Errorf("squashfs: %s: %w", p, err)
+	}
+	switch e.Type {
+	case fsys.TypeFile:
+		e.Size = int64(n.size)
+		e.Extents, e.Packed = f.extents(n, s), true
+	case fsys.TypeSymlink:
+		e.Link, e.Size = n.target, int64(len(n.target))
+	case fsys.TypeChar, fsys.TypeBlock:
+		e.Major = (n.dev & 0xfff00) >> 8
+		e.Minor = (n.dev & 0xff) | ((n.dev >> 12) & 0xfff00)
+	}
+	return e, nil
+}
+
+// extents locates a file's compressed data blocks and its fragment
+// block, so the engine can skip files whose bytes are unchanged without
+// decompressing them. Anything out of range gives no extents, and the
+// file is then compared by content.
+func (f *FS) extents(n *inode, s *slab) []fsys.Extent {
+	out := s.extentsFor(2)
+	var length uint64
+	for i := 0; i < len(n.sizes); i += 4 {
+		length += uint64(binary.LittleEndian.Uint32(n.sizes[i:]) & dataSizeMask)
+	}
+	if length > 0 {
+		out = append(out, fsys.Extent{Offset: int64(n.blocksStart), Length: int64(length)})
+	}
+	if n.fragIndex != noFragment {
+		if int64(n.fragIndex) >= int64(len(f.frags)) {
 			return nil
 		}
-		fs, ok1 := uintField(frags.Index(int(idx)), "start")
-		fl, ok2 := uintField(frags.Index(int(idx)), "size")
-		if !ok1 || !ok2 {
-			return nil
-		}
-		out = append(out, fsys.Extent{Offset: int64(fs), Length: int64(fl & 0xFFFFFF)})
+		fr := f.frags[n.fragIndex]
+		out = append(out, fsys.Extent{Offset: int64(fr.start), Length: int64(fr.size & dataSizeMask)})
 	}
 	for _, x := range out {
 		if x.Offset < 0 || x.Length < 0 || x.Offset+x.Length > f.size {
 			return nil
 		}
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	return out
-}
-
-// field reads a named field of the struct behind v (through pointers
-// and interfaces), returning an invalid Value when there is none.
-func field(v reflect.Value, names ...string) reflect.Value {
-	for _, name := range names {
-		for v.IsValid() && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) {
-			if v.IsNil() {
-				return reflect.Value{}
-			}
-			v = v.Elem()
-		}
-		if !v.IsValid() || v.Kind() != reflect.Struct {
-			return reflect.Value{}
-		}
-		v = v.FieldByName(name)
-	}
-	return v
-}
-
-func uintField(v reflect.Value, names ...string) (uint64, bool) {
-	f := field(v, names...)
-	if !f.IsValid() {
-		return 0, false
-	}
-	switch f.Kind() {
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return f.Uint(), true
-	}
-	return 0, false
-}
-
-func (f *FS) entry(p string, info iofs.FileInfo) (*fsys.Entry, uint32, error) {
-	e := &fsys.Entry{Path: p, Mtime: info.ModTime(), HasOwner: true}
-	m := info.Mode()
-	typ, ok := fsys.TypeOfMode(m)
-	if !ok {
-		return nil, 0, fmt.Errorf("squashfs: %s: unknown inode type (mode %v)", p, m)
-	}
-	e.Type = typ
-	e.Mode = uint32(m.Perm())
-	rv := reflect.ValueOf(info)
-	if raw, ok := uintField(rv, "mode"); ok {
-		e.Mode = uint32(raw & 0o7777)
-	}
-	var ino uint32
-	if st, ok := info.Sys().(*dsquash.StatT); ok && st != nil {
-		e.UID, e.GID = st.UID, st.GID
-		ino = st.Inode
-		if len(st.Xattrs) > 0 {
-			e.Xattrs = st.Xattrs
-		}
-		e.Link = st.LinkTarget
-		e.Attrs = inodeTypeAttrs(st.InodeType)
-	}
-	if n, ok := uintField(rv, "inode", "body", "links"); ok {
-		e.Nlink = uint32(n)
-	} else if e.Type == fsys.TypeFile {
-		e.Nlink = 1 // basic file inodes carry no link count
-	}
-	if e.Type == fsys.TypeChar || e.Type == fsys.TypeBlock {
-		maj, _ := uintField(rv, "inode", "body", "major")
-		min, _ := uintField(rv, "inode", "body", "minor")
-		e.Major, e.Minor = uint32(maj), uint32(min)
-	}
-	switch e.Type {
-	case fsys.TypeFile:
-		e.Size = info.Size()
-		if e.Size < 0 || (e.Size > 0 && f.u32(12) > 0 && e.Size/int64(f.u32(12)) > f.size) {
-			return nil, 0, fmt.Errorf("squashfs: %s: implausible size %d", p, e.Size)
-		}
-		e.Extents, e.Packed = f.extents(rv), true
-	case fsys.TypeSymlink:
-		e.Size = int64(len(e.Link))
-	}
-	return e, ino, nil
-}
-
-func (f *FS) rootInfo() (info iofs.FileInfo, err error) {
-	defer fsutil.Recover(&err, "squashfs root inode")
-	return f.lib.Stat(".")
 }
 
 // Walk implements fsys.FS.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
-	root := &fsys.Entry{Path: "/", Type: fsys.TypeDir}
-	if info, err := f.rootInfo(); err == nil && info != nil {
-		if e, _, err := f.entry("/", info); err == nil {
-			root = e
-		}
+	rootRef := f.u64(32)
+	root, err := f.inodeAt(rootRef)
+	if err != nil {
+		return fmt.Errorf("squashfs: root inode: %w", err)
 	}
-	root.Type = fsys.TypeDir
-	if err := fn(root); err != nil {
+	if root.basicType() != inoDir {
+		return fmt.Errorf("squashfs: root inode is not a directory (type %d)", root.typ)
+	}
+	w := walker{f: f, fn: fn, budget: fsutil.NewBudget(f.size, 8, "squashfs"), seen: map[uint64]bool{rootRef: true}}
+	e, err := f.entry("/", root, &w.slab)
+	if err != nil {
 		return err
 	}
-	t := &fsutil.Tree{Format: "squashfs", What: "inode", Budget: fsutil.NewBudget(f.size, 8, "squashfs"),
-		List: f.lib.ReadDir, Entry: f.walkEntry}
-	return t.Walk("/", map[uint64]bool{}, fn)
+	if err := fn(e); err != nil {
+		return err
+	}
+	return w.walk("/", root, 1)
 }
 
-// walkEntry converts a listed entry and remembers how to open a file.
-func (f *FS) walkEntry(cp string, d iofs.DirEntry, info iofs.FileInfo) (*fsys.Entry, uint64, error) {
-	e, ino, err := f.entry(cp, info)
+type walker struct {
+	f      *FS
+	fn     func(*fsys.Entry) error
+	budget *fsutil.Budget
+	seen   map[uint64]bool // directory inode references on the walk
+	slab   slab
+	lists  [][]dirent // one reused listing buffer per depth
+}
+
+func (w *walker) walk(p string, dir *inode, depth int) error {
+	if depth > fsys.MaxDepth {
+		return fmt.Errorf("squashfs: %s: directories nested deeper than %d", p, fsys.MaxDepth)
+	}
+	for len(w.lists) <= depth {
+		w.lists = append(w.lists, nil)
+	}
+	ents, err := w.f.readDirInto(dir, w.lists[depth])
+	w.lists[depth] = ents
 	if err != nil {
-		return nil, 0, err
+		return fmt.Errorf("squashfs: directory %s: %w", p, err)
 	}
-	if o, ok := d.(interface {
-		Open() (filesystem.File, error)
-	}); ok && e.Type == fsys.TypeFile {
-		if f.files == nil {
-			f.files = map[string]walkedFile{}
+	var n inode // decoded in place for each entry; dir is not used again
+	for i, d := range ents {
+		cp := fsutil.Join(p, string(d.name)) // one allocation: the path
+		if err := fsutil.ValidName(cp[len(cp)-len(d.name):]); err != nil {
+			return fmt.Errorf("squashfs: directory %s: %w", p, err)
 		}
-		f.files[cp] = walkedFile{o.Open, e.Size}
+		if i > 0 && bytes.Equal(d.name, ents[i-1].name) {
+			return fmt.Errorf("squashfs: directory %s: duplicate name %q", p, d.name)
+		}
+		if err := w.budget.Take(); err != nil {
+			return err
+		}
+		if err := w.f.readInode(d.ref, &n); err != nil {
+			return fmt.Errorf("squashfs: %s: %w", cp, err)
+		}
+		e, err := w.f.entry(cp, &n, &w.slab)
+		if err != nil {
+			return err
+		}
+		e.Handle = d.ref
+		if err := w.fn(e); err != nil {
+			return err
+		}
+		if e.Type == fsys.TypeDir {
+			if w.seen[d.ref] {
+				return fmt.Errorf("squashfs: directory %s: inode 0x%x already walked (loop or shared directory)", cp, d.ref)
+			}
+			w.seen[d.ref] = true
+			if err := w.walk(cp, &n, depth+1); err != nil {
+				return err
+			}
+		}
 	}
-	return e, uint64(ino), nil
+	return nil
+}
+
+// lookup resolves a "/"-rooted path from the root directory.
+func (f *FS) lookup(p string) (uint64, *inode, error) {
+	ref := f.u64(32)
+	n, err := f.inodeAt(ref)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		if n.basicType() != inoDir {
+			return 0, nil, fmt.Errorf("%s: not a directory on the way", p)
+		}
+		ents, err := f.readDir(n)
+		if err != nil {
+			return 0, nil, err
+		}
+		i := slices.IndexFunc(ents, func(d dirent) bool { return string(d.name) == name })
+		if i < 0 {
+			return 0, nil, fmt.Errorf("%s: no such file", p)
+		}
+		ref = ents[i].ref
+		if n, err = f.inodeAt(ref); err != nil {
+			return 0, nil, err
+		}
+	}
+	return ref, n, nil
 }
 
 // Open implements fsys.FS.
 func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
 	defer fsutil.Recover(&err, "squashfs file %s", p)
-	if w, ok := f.files[p]; ok {
-		file, err := w.open()
-		if err != nil {
-			return nil, fmt.Errorf("squashfs: %s: %w", p, err)
-		}
-		return &fsutil.LimitedFile{R: file, Size: w.size, What: "squashfs: " + p, Closer: file}, nil
-	}
-	lp := fsutil.LibPath(p)
-	info, err := f.lib.Stat(lp)
+	ref, n, err := f.lookup(p)
 	if err != nil {
 		return nil, fmt.Errorf("squashfs: %s: %w", p, err)
 	}
-	if !info.Mode().IsRegular() {
+	if n.basicType() != inoFile {
 		return nil, fmt.Errorf("squashfs: %s is not a regular file", p)
 	}
-	e, _, err := f.entry(p, info)
-	if err != nil {
-		return nil, err
-	}
-	file, err := f.lib.OpenFile(lp, os.O_RDONLY)
-	if err != nil {
-		return nil, fmt.Errorf("squashfs: %s: %w", p, err)
-	}
-	return &fsutil.LimitedFile{R: file, Size: e.Size, What: "squashfs: " + p, Closer: file}, nil
+	// The reader serves exactly the file's size and ends in io.EOF.
+	return f.newFileReader(ref, int64(n.size))
 }
 
-// emptyReadGuard fails a read of zero bytes. go-diskfs v1.9.4 makes one
-// for a metadata block whose 2-byte header says size 0, which squashfs
-// never writes; its readMetadata then loops over such blocks forever (a
-// header read past the end of the image is ignored and reads as size 0,
-// so the loop never reaches an error). Failing the read ends the loop with
-// an error naming the offset.
-type emptyReadGuard struct{ *fsutil.Storage }
+// ConcurrentReads implements fsys.ConcurrentReader: the tables are
+// read-only once open, caches are locked and readers are per call.
+func (f *FS) ConcurrentReads() {}
 
-func (g emptyReadGuard) ReadAt(p []byte, off int64) (int, error) {
-	if len(p) == 0 {
-		return 0, fmt.Errorf("empty metadata block at offset %d (corrupt: a squashfs metadata block is never empty)", off-2)
+// OpenEntry implements fsys.EntryOpener: the entry's Handle is its inode
+// reference.
+func (f *FS) OpenEntry(e *fsys.Entry) (rc io.ReadCloser, err error) {
+	defer func() { // not fsutil.Recover: its arguments allocate, once per file
+		if p := recover(); p != nil {
+			rc, err = nil, fmt.Errorf("squashfs file %s: parser failed: %v", e.Path, p)
+		}
+	}()
+	if r, err := f.newFileReader(e.Handle, e.Size); err == nil {
+		return r, nil
 	}
-	return g.Storage.ReadAt(p, off)
+	return f.Open(e.Path) // not an entry of this walk
 }
