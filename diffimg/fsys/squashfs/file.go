@@ -39,19 +39,24 @@ type fileReader struct {
 // and a reader is as large as its inode.
 var readers = sync.Pool{New: func() any { return new(fileReader) }}
 
-// newFileReader returns a reader of the file inode ref names; ok is false
-// when ref is not a regular file of size size.
-func (f *FS) newFileReader(ref uint64, size int64) (*fileReader, error) {
+// newFileReader returns a reader of the file whose inode sits at
+// position pos of the decoded inode table, failing when that is not a
+// regular file of size bytes.
+func (f *FS) newFileReader(pos uint64, size int64) (*fileReader, error) {
 	r := readers.Get().(*fileReader)
 	raw, out := r.raw, r.out
 	*r = fileReader{f: f, raw: raw, out: out}
-	if err := f.readInode(ref, &r.n); err != nil {
+	if pos > uint64(len(f.inodes.data)) {
+		r.Close()
+		return nil, fmt.Errorf("inode position %d outside the inode table", pos)
+	}
+	if err := f.decodeInode(int(pos), &r.n); err != nil {
 		r.Close()
 		return nil, err
 	}
 	if r.n.basicType() != inoFile || int64(r.n.size) != size {
 		r.Close()
-		return nil, fmt.Errorf("inode 0x%x is not a regular file of %d bytes", ref, size)
+		return nil, fmt.Errorf("inode at %d is not a regular file of %d bytes", pos, size)
 	}
 	if uint64(cap(r.raw)) < uint64(f.blockSize) {
 		r.raw, r.out = nil, nil

@@ -97,10 +97,30 @@ func (f *FS) inodeAt(ref uint64) (*inode, error) {
 // readInode decodes the inode ref names into n (no allocation: the walk
 // decodes one per entry).
 func (f *FS) readInode(ref uint64, n *inode) error {
-	p, ok := f.inodes.pos(uint32(ref>>16), uint16(ref))
-	if !ok || ref>>48 != 0 {
-		return fmt.Errorf("inode reference 0x%x points outside the inode table", ref)
+	p, err := f.inodePos(ref, nil)
+	if err != nil {
+		return err
 	}
+	return f.decodeInode(p, n)
+}
+
+// inodePos resolves an inode reference to its position in the decoded
+// inode table; hint, when set, remembers the last block found (a walk
+// visits inodes in table order).
+func (f *FS) inodePos(ref uint64, hint *int) (int, error) {
+	p, ok := f.inodes.posHint(uint32(ref>>16), uint16(ref), hint)
+	if !ok || ref>>48 != 0 {
+		return 0, fmt.Errorf("inode reference 0x%x points outside the inode table", ref)
+	}
+	return p, nil
+}
+
+// decodeInode decodes the inode at position p of the decoded inode table.
+func (f *FS) decodeInode(p int, n *inode) error {
+	if p < 0 || p > len(f.inodes.data) {
+		return fmt.Errorf("inode position %d outside the inode table", p)
+	}
+	ref := p // inode messages name the table position
 	b := f.inodes.data[p:]
 	if len(b) < 16 {
 		return fmt.Errorf("inode 0x%x cut off", ref)

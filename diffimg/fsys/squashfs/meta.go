@@ -29,9 +29,29 @@ type metaTable struct {
 
 // pos resolves a (block, offset) reference to an index in data.
 func (t *metaTable) pos(block uint32, off uint16) (int, bool) {
-	i, ok := slices.BinarySearch(t.blocks, block)
+	return t.posHint(block, off, nil)
+}
+
+// posHint is pos trying the block at *hint and the next one before
+// searching, and leaving the block found in *hint (nil: no hint).
+func (t *metaTable) posHint(block uint32, off uint16, hint *int) (int, bool) {
+	i, ok := -1, false
+	if hint != nil {
+		for _, k := range [2]int{*hint, *hint + 1} {
+			if k >= 0 && k < len(t.blocks) && t.blocks[k] == block {
+				i, ok = k, true
+				break
+			}
+		}
+	}
+	if !ok {
+		i, ok = slices.BinarySearch(t.blocks, block)
+	}
 	if !ok || int(t.starts[i])+int(off) > len(t.data) {
 		return 0, false
+	}
+	if hint != nil {
+		*hint = i
 	}
 	return int(t.starts[i]) + int(off), true
 }

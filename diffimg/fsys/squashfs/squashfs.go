@@ -283,9 +283,12 @@ func (s *slab) extentsFor(n int) []fsys.Extent {
 
 // entry converts an inode into an Entry at path p.
 func (f *FS) entry(p string, n *inode, s *slab) (*fsys.Entry, error) {
+	// The slab's entries are zero: setting fields one by one avoids
+	// copying a whole Entry (and its write barriers) per file.
 	e := s.entry()
-	*e = fsys.Entry{Path: p, Type: entryTypes[n.basicType()], Mode: uint32(n.mode & 0o7777), HasOwner: true,
-		UID: n.uid, GID: n.gid, Mtime: time.Unix(int64(n.mtime), 0).UTC(), Nlink: n.nlink, Attrs: attrsByType[n.typ]}
+	e.Path, e.Type, e.Mode, e.HasOwner = p, entryTypes[n.basicType()], uint32(n.mode&0o7777), true
+	e.UID, e.GID, e.Nlink, e.Attrs = n.uid, n.gid, n.nlink, attrsByType[n.typ]
+	e.Mtime = time.Unix(int64(n.mtime), 0).UTC()
 	var err error
 	if e.Xattrs, err = f.xattrs(n.xattr); err != nil {
 		return nil, fmt.Errorf("squashfs: %s: %w", p, err)
@@ -362,6 +365,7 @@ type walker struct {
 	seen   map[uint64]bool // directory inode references on the walk
 	slab   slab
 	lists  [][]dirent // one reused listing buffer per depth
+	hint   int        // inode table block of the last inode decoded
 }
 
 func (w *walker) walk(p string, dir *inode, depth int) error {
@@ -388,14 +392,18 @@ func (w *walker) walk(p string, dir *inode, depth int) error {
 		if err := w.budget.Take(); err != nil {
 			return err
 		}
-		if err := w.f.readInode(d.ref, &n); err != nil {
+		pos, err := w.f.inodePos(d.ref, &w.hint)
+		if err == nil {
+			err = w.f.decodeInode(pos, &n)
+		}
+		if err != nil {
 			return fmt.Errorf("squashfs: %s: %w", cp, err)
 		}
 		e, err := w.f.entry(cp, &n, &w.slab)
 		if err != nil {
 			return err
 		}
-		e.Handle = d.ref
+		e.Handle = uint64(pos)
 		if err := w.fn(e); err != nil {
 			return err
 		}
@@ -452,16 +460,20 @@ func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
 	if n.basicType() != inoFile {
 		return nil, fmt.Errorf("squashfs: %s is not a regular file", p)
 	}
+	pos, err := f.inodePos(ref, nil)
+	if err != nil {
+		return nil, fmt.Errorf("squashfs: %s: %w", p, err)
+	}
 	// The reader serves exactly the file's size and ends in io.EOF.
-	return f.newFileReader(ref, int64(n.size))
+	return f.newFileReader(uint64(pos), int64(n.size))
 }
 
 // ConcurrentReads implements fsys.ConcurrentReader: the tables are
 // read-only once open, caches are locked and readers are per call.
 func (f *FS) ConcurrentReads() {}
 
-// OpenEntry implements fsys.EntryOpener: the entry's Handle is its inode
-// reference.
+// OpenEntry implements fsys.EntryOpener: the entry's Handle is its
+// inode's position in the decoded inode table.
 func (f *FS) OpenEntry(e *fsys.Entry) (rc io.ReadCloser, err error) {
 	defer func() { // not fsutil.Recover: its arguments allocate, once per file
 		if p := recover(); p != nil {
