@@ -50,6 +50,10 @@ type Image struct {
 	q    qimage.Image
 	// pending: a compressed stream not decoded yet (OpenDeferred).
 	pending bool
+	// holes marks the holeSize blocks of a decoded stream that were all
+	// zero (and left unwritten), so scans skip them instead of reading
+	// zeros back from the temporary file.
+	holes []uint64
 	// closers run in order on Close.
 	closers []func() error
 }
@@ -58,9 +62,13 @@ type Image struct {
 func (im *Image) ReadAt(p []byte, off int64) (int, error) { return im.r.ReadAt(p, off) }
 
 // Allocated reports whether [off, off+n) may hold data. For qcow2 it asks
-// the cluster map so unallocated and zero clusters are skipped unread;
-// for other formats it is always true.
+// the cluster map so unallocated and zero clusters are skipped unread; for
+// a decoded stream, the zero blocks left unwritten; for raw files it is
+// always true.
 func (im *Image) Allocated(off, n int64) (allocated bool, extentEnd int64) {
+	if im.holes != nil {
+		return im.holeRun(off, n)
+	}
 	if im.q == nil {
 		return true, off + n
 	}
@@ -314,11 +322,6 @@ func (im *Image) decoder() (io.Reader, func(), error) {
 
 // decodeStream decodes the whole stream into a sparse temporary file.
 func (im *Image) decodeStream() error {
-	dec, done, err := im.decoder()
-	if err != nil {
-		return fmt.Errorf("%s: %w", im.Format, err)
-	}
-	defer done()
 	tmp, err := os.CreateTemp("", "immutos-decoded-*.raw")
 	if err != nil {
 		return err
@@ -327,7 +330,20 @@ func (im *Image) decodeStream() error {
 	// nothing is left behind if we are killed.
 	os.Remove(tmp.Name())
 	im.closers = append([]func() error{tmp.Close}, im.closers...)
-	n, err := copySparse(tmp, io.LimitReader(dec, MaxDecodedSize+1))
+	if n, err := im.decodeExternal(tmp); err != errNoExternal {
+		if err != nil {
+			return fmt.Errorf("%s: %w", im.Format, err)
+		}
+		im.r, im.Size, im.holes = tmp, n, holeMap(tmp, n)
+		return nil
+	}
+	dec, done, err := im.decoder()
+	if err != nil {
+		return fmt.Errorf("%s: %w", im.Format, err)
+	}
+	defer done()
+	var holes []uint64
+	n, err := copySparse(tmp, io.LimitReader(dec, MaxDecodedSize+1), &holes)
 	if err != nil {
 		return fmt.Errorf("%s: stream corrupt after %d decoded bytes: %w", im.Format, n, err)
 	}
@@ -339,22 +355,49 @@ func (im *Image) decodeStream() error {
 	}
 	im.r = tmp
 	im.Size = n
+	im.holes = holes
 	return nil
 }
 
+// holeSize is the block size of copySparse and of the hole map.
+const holeSize = 1 << 20
+
+// holeRun reports whether the block holding off is a hole, and where the
+// run of blocks in the same state ends (at most off+n).
+func (im *Image) holeRun(off, n int64) (allocated bool, extentEnd int64) {
+	isHole := func(b int64) bool {
+		return b >= 0 && b/64 < int64(len(im.holes)) && im.holes[b/64]&(1<<(b%64)) != 0
+	}
+	end := off + n
+	b := off / holeSize
+	state := isHole(b)
+	for next := (b + 1) * holeSize; next < end; next += holeSize {
+		if isHole(next/holeSize) != state {
+			end = next
+			break
+		}
+	}
+	return !state, end
+}
+
 // copySparse copies r to f, seeking over all-zero blocks so they take no
-// disk space.
-func copySparse(f *os.File, r io.Reader) (int64, error) {
-	const bs = 1 << 20
-	buf := make([]byte, bs)
+// disk space; holes gets a bit set for each block skipped.
+func copySparse(f *os.File, r io.Reader, holes *[]uint64) (int64, error) {
+	buf := make([]byte, holeSize)
 	var off int64
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
+			b := off / holeSize
+			for int64(len(*holes)) <= b/64 {
+				*holes = append(*holes, 0)
+			}
 			if !isZero(buf[:n]) {
 				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
 					return off, werr
 				}
+			} else {
+				(*holes)[b/64] |= 1 << (b % 64)
 			}
 			off += int64(n)
 		}
@@ -367,7 +410,7 @@ func copySparse(f *os.File, r io.Reader) (int64, error) {
 	}
 }
 
-var zeroBlock = make([]byte, 1<<20)
+var zeroBlock = make([]byte, holeSize)
 
 func isZero(b []byte) bool {
 	for len(b) > 0 {

@@ -131,9 +131,12 @@ func FuzzOpen(f *testing.F) {
 	for _, data := range seedContainers(f) {
 		f.Add(data)
 	}
-	old := MaxDecodedSize
-	MaxDecodedSize = 16 << 20
-	f.Cleanup(func() { MaxDecodedSize = old })
+	old, oldExt := MaxDecodedSize, UseExternalDecoders
+	// The Go decoders are what the fuzzer explores (a process per input
+	// would also slow it a hundredfold); TestExternalDecoderErrors covers
+	// the system tools on bad input.
+	MaxDecodedSize, UseExternalDecoders = 16<<20, false
+	f.Cleanup(func() { MaxDecodedSize, UseExternalDecoders = old, oldExt })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exerciseImage(t, data, 16<<20)
 	})
@@ -143,6 +146,14 @@ func FuzzOpen(f *testing.F) {
 // the fuzz corpus starts from valid images.
 func TestSeedContainersDecode(t *testing.T) {
 	testtool.Need(t, "qemu-img", "zstd", "xz", "gzip")
+	for _, external := range []bool{true, false} {
+		defer func(v bool) { UseExternalDecoders = v }(UseExternalDecoders)
+		UseExternalDecoders = external
+		t.Run(map[bool]string{true: "system-tools", false: "go"}[external], testSeedContainersDecode)
+	}
+}
+
+func testSeedContainersDecode(t *testing.T) {
 	want := seedDisk()
 	for name, data := range seedContainers(t) {
 		p := filepath.Join(t.TempDir(), name)

@@ -1,0 +1,112 @@
+package image
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/org/immutos-action/internal/testtool"
+)
+
+// TestDecodedHoles checks that a decoded stream's all-zero megabytes are
+// reported unallocated (scans skip them unread) and still read as zeros,
+// while blocks holding data are allocated.
+func TestDecodedHoles(t *testing.T) {
+	testtool.Need(t, "zstd")
+	for _, external := range []bool{true, false} {
+		defer func(v bool) { UseExternalDecoders = v }(UseExternalDecoders)
+		UseExternalDecoders = external
+		t.Run(map[bool]string{true: "system-tools", false: "go"}[external], testDecodedHoles)
+	}
+}
+
+func testDecodedHoles(t *testing.T) {
+	dir := t.TempDir()
+	raw := make([]byte, 5*holeSize+1000) // data, hole, hole, data, hole, short tail
+	copy(raw, "data at 0")
+	copy(raw[3*holeSize+5:], "data at 3 MiB")
+	copy(raw[5*holeSize+10:], "tail")
+	src := filepath.Join(dir, "disk.raw")
+	if err := os.WriteFile(src, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testtool.Run(t, nil, "zstd", "-q", src, "-o", src+".zst")
+	im, err := OpenDeferred(src + ".zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	if err := im.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		off, n    int64
+		allocated bool
+		end       int64
+	}{
+		{0, 4 * holeSize, true, holeSize},
+		{holeSize, 4 * holeSize, false, 3 * holeSize},
+		{holeSize + 7, holeSize, false, 2*holeSize + 7},
+		{3 * holeSize, holeSize, true, 4 * holeSize},
+		{4 * holeSize, holeSize, false, 5 * holeSize},
+		{5 * holeSize, 1000, true, 5*holeSize + 1000},
+	} {
+		if a, end := im.Allocated(c.off, c.n); a != c.allocated || end != c.end {
+			t.Errorf("Allocated(%d, %d) = %v, %d; want %v, %d", c.off, c.n, a, end, c.allocated, c.end)
+		}
+	}
+	got := make([]byte, len(raw))
+	if _, err := im.ReadAt(got, 0); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, raw) {
+		t.Error("decoded image differs from the raw disk")
+	}
+}
+
+// TestExternalDecoderErrors checks that a corrupt stream decoded by the
+// system tool fails with the tool's name, and that the bound on decoded
+// bytes stops the tool.
+func TestExternalDecoderErrors(t *testing.T) {
+	testtool.Need(t, "zstd", "xz")
+	if !UseExternalDecoders {
+		t.Skip("IMMUTOS_GO_DECODERS is set")
+	}
+	dir := t.TempDir()
+	raw := bytes.Repeat([]byte("immutos external decoder test data "), 100000)
+	src := filepath.Join(dir, "disk.raw")
+	if err := os.WriteFile(src, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testtool.Run(t, nil, "zstd", "-q", src, "-o", src+".zst")
+	testtool.Run(t, nil, "xz", "-k", src)
+	for _, c := range []struct{ file, tool string }{{src + ".zst", "zstd"}, {src + ".xz", "xz"}} {
+		data, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := filepath.Join(dir, "bad-"+filepath.Base(c.file))
+		os.WriteFile(bad, data[:len(data)*2/3], 0o644)
+		im, err := OpenDeferred(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := im.Decode(); err == nil || !strings.Contains(err.Error(), c.tool+" -d") {
+			t.Errorf("%s: truncated stream decoded with error %v, want one naming %s", c.tool, err, c.tool)
+		}
+		im.Close()
+
+		old := MaxDecodedSize
+		MaxDecodedSize = 1 << 20
+		im, _ = OpenDeferred(c.file)
+		err = im.Decode()
+		MaxDecodedSize = old
+		if err == nil || !strings.Contains(err.Error(), "more than") {
+			t.Errorf("%s: a 3.5 MB stream under a 1 MiB bound: %v", c.tool, err)
+		}
+		im.Close()
+	}
+}

@@ -1,0 +1,142 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The system's zstd and xz, when installed, decode a compressed disk
+// straight into the sparse temporary file: on the 1 GiB benchmark disk
+// `zstd -d --sparse` into a file took 0.43 s where the Go zstd decoder
+// took 0.5-0.9 s before writing a byte, and the pure-Go xz reader is far
+// slower than `xz -d`. Piping their output through this process instead
+// cost more than it saved (0.63 s against 0.22 s for zstd alone: pipes
+// are slow here). The Go decoders remain the fallback and serve
+// DecodedSize. The same bound applies: a watchdog stops a tool whose
+// output passes MaxDecodedSize.
+var externalDecoders = map[string][]string{
+	FormatZstd: {"zstd", "-d", "-c", "-q", "--sparse"},
+	FormatXz:   {"xz", "-d", "-c", "-q"}, // sparse by default into a regular file
+}
+
+// UseExternalDecoders turns the system decompressors on or off (on unless
+// IMMUTOS_GO_DECODERS is set; tests run both).
+var UseExternalDecoders = os.Getenv("IMMUTOS_GO_DECODERS") == ""
+
+// errNoExternal says no system decoder applies; the Go one is used.
+var errNoExternal = errors.New("no system decoder")
+
+// decodeExternal decodes the image into tmp with the system tool and
+// returns the decoded size.
+func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
+	args, found := externalDecoders[im.Format]
+	if !UseExternalDecoders || !found {
+		return 0, errNoExternal
+	}
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		return 0, errNoExternal
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args[1:]...)
+	cmd.Stdin = io.NewSectionReader(im.File, 0, im.FileSize)
+	cmd.Stdout = tmp
+	stderr := &limitedBuffer{max: 4096}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return 0, errNoExternal
+	}
+	// Watch the output grow: a stream that decodes past the bound is
+	// stopped, as the Go path's LimitReader would.
+	tooBig := make(chan bool, 1)
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if st, err := tmp.Stat(); err == nil && st.Size() > MaxDecodedSize {
+					tooBig <- true
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	werr := cmd.Wait()
+	cancel()
+	select {
+	case <-tooBig:
+		return 0, fmt.Errorf("decodes to more than %d bytes", MaxDecodedSize)
+	default:
+	}
+	st, err := tmp.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if st.Size() > MaxDecodedSize {
+		return 0, fmt.Errorf("decodes to more than %d bytes", MaxDecodedSize)
+	}
+	if werr != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		return 0, fmt.Errorf("stream corrupt after %d decoded bytes: %s -d: %v: %s", st.Size(), args[0], werr, msg)
+	}
+	return st.Size(), nil
+}
+
+// holeMap marks the holeSize blocks of f that lie wholly in holes, found
+// with SEEK_DATA (none when the filesystem cannot say).
+func holeMap(f *os.File, size int64) []uint64 {
+	holes := make([]uint64, (size+holeSize-1)/holeSize/64+1)
+	fd := int(f.Fd())
+	// Start with every block a hole, then clear the blocks data touches.
+	for i := range holes {
+		holes[i] = ^uint64(0)
+	}
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err != nil {
+			if errors.Is(err, unix.ENXIO) {
+				break // only a hole remains
+			}
+			return nil // no hole support: treat everything as data
+		}
+		end, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return nil
+		}
+		for b := data / holeSize; b*holeSize < end && b*holeSize < size; b++ {
+			holes[b/64] &^= 1 << (b % 64)
+		}
+		off = end
+	}
+	return holes
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
