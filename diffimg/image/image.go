@@ -6,7 +6,10 @@
 // Compressed streams cannot be read at random offsets, and partition and
 // filesystem parsing needs random access, so a compressed image is decoded
 // once into a sparse temporary file (zero blocks are skipped, not written)
-// under $TMPDIR, removed on Close. qcow2 is read in place.
+// under $TMPDIR, removed on Close, and its holes are remembered so scans
+// do not read zeros back. zstd and xz streams are decoded by the system's
+// zstd and xz when installed (external.go says why), otherwise by the Go
+// decoders. qcow2 is read in place.
 package image
 
 import (
