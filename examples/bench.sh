@@ -119,6 +119,7 @@ if [[ " $SIZES " == *" 1024 "* ]]; then
 	timeit "zstd -d to /dev/null, both" sh -c "zstd -qdc '$DIR/a-1024.raw.zst' >/dev/null && zstd -qdc '$DIR/a2-1024.raw.zst' >/dev/null"; ZDEC=$LAST
 	timeit "immutos-diff, identical .zst pair, 1024 MiB" "$DIFF" "$DIR/a-1024.raw.zst" "$DIR/a2-1024.raw.zst"; ZID=$LAST
 	timeit "immutos-diff, differing .zst pair, 1024 MiB" "$DIFF" "$DIR/a-1024.raw.zst" "$DIR/b-1024.raw.zst"; ZDF=$LAST
+	timeit "same, Go decoder only (IMMUTOS_GO_DECODERS=1)" env IMMUTOS_GO_DECODERS=1 "$DIFF" "$DIR/a-1024.raw.zst" "$DIR/b-1024.raw.zst"
 	if command -v diffoscope >/dev/null; then
 		RUNS=1 timeit "diffoscope, pair differing in one file, 1024 MiB" timeout 1800 diffoscope --no-progress "$a" "$b"; DO=$LAST
 	fi
@@ -128,18 +129,27 @@ if [[ " $SIZES " == *" 1024 "* ]]; then
 	fi
 fi
 
-# many small files
+# small_store N DIR: a squashfs pair of N small files (a, and b with 100
+# of them changed), built once and kept in DIR.
+small_store() {
+	local n=$1 sm=$2
+	[[ -f $sm/b.sqfs ]] && return
+	rm -rf "$sm" && mkdir -p "$sm/tree"
+	awk -v n="$n" -v d="$sm/tree" 'BEGIN{for(i=0;i<n;i++){dir=sprintf("%s/p%03d",d,i%1000); if(i<1000) system("mkdir -p " dir); f=sprintf("%s/f%06d",dir,i); printf "file %d %s\n", i, "nix store file content padding padding padding" > f; close(f)}}'
+	mksquashfs "$sm/tree" "$sm/a.sqfs" -noappend -quiet -no-progress -comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null
+	for ((i = 0; i < 100; i++)); do echo changed >>"$sm/tree/p$(printf %03d $((i * 7 % 1000)))/f$(printf %06d $((i * 997 % n / 1000 * 1000 + i * 7 % 1000)))" 2>/dev/null || true; done
+	mksquashfs "$sm/tree" "$sm/b.sqfs" -noappend -quiet -no-progress -comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null
+	rm -rf "$sm/tree"
+}
+
+# many small files, and a quarter as many for the growth in file count
 if ((SMALL_FILES > 0)); then
+	quarter=$((SMALL_FILES / 4))
 	sm=$DIR/small
-	if [[ ! -f $sm/b.sqfs ]]; then
-		rm -rf "$sm" && mkdir -p "$sm/tree"
-		awk -v n="$SMALL_FILES" -v d="$sm/tree" 'BEGIN{for(i=0;i<n;i++){dir=sprintf("%s/p%03d",d,i%1000); if(i<1000) system("mkdir -p " dir); f=sprintf("%s/f%06d",dir,i); printf "file %d %s\n", i, "nix store file content padding padding padding" > f; close(f)}}'
-		mksquashfs "$sm/tree" "$sm/a.sqfs" -noappend -quiet -no-progress -comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null
-		for ((i = 0; i < 100; i++)); do echo changed >>"$sm/tree/p$(printf %03d $((i * 7 % 1000)))/f$(printf %06d $((i * 997 % SMALL_FILES / 1000 * 1000 + i * 7 % 1000)))" 2>/dev/null || true; done
-		mksquashfs "$sm/tree" "$sm/b.sqfs" -noappend -quiet -no-progress -comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null
-		rm -rf "$sm/tree"
-	fi
-	warm "$sm/a.sqfs" "$sm/b.sqfs"
+	small_store "$SMALL_FILES" "$sm"
+	small_store "$quarter" "$DIR/small-$quarter"
+	warm "$sm/a.sqfs" "$sm/b.sqfs" "$DIR/small-$quarter/a.sqfs" "$DIR/small-$quarter/b.sqfs"
+	timeit "immutos-diff, squashfs $quarter files, 100 differ" "$DIFF" "$DIR/small-$quarter/a.sqfs" "$DIR/small-$quarter/b.sqfs"; SQ4=$LAST
 	timeit "immutos-diff, squashfs $SMALL_FILES files, 100 differ" "$DIFF" "$sm/a.sqfs" "$sm/b.sqfs"; SQ=$LAST
 	if command -v sqfsdiff >/dev/null; then
 		timeit "sqfsdiff (squashfs-tools-ng), same pair" sqfsdiff -a "$sm/a.sqfs" -b "$sm/b.sqfs"; SD=$LAST
@@ -169,4 +179,8 @@ fi
 if [[ -n ${SQ:-} ]]; then
 	[[ -n ${SD:-} ]] && echo "| squashfs $SMALL_FILES files / sqfsdiff | $(ratio "$SQ" "$SD") | <= 1.5x |"
 	echo "| squashfs $SMALL_FILES files / unsquashfs -lls one image | $(ratio "$SQ" "$UL") | < 1x |"
+	for c in "$quarter $SQ4" "$SMALL_FILES $SQ"; do
+		set -- $c
+		echo "| time per 1000 files, squashfs pair of $1 files | $(awk -v t="$2" -v n="$1" 'BEGIN{printf "%.1f ms", t/n*1000*1000}') | linear |"
+	done
 fi
