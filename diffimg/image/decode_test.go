@@ -110,3 +110,40 @@ func TestExternalDecoderErrors(t *testing.T) {
 		im.Close()
 	}
 }
+
+// TestDecodedSizeListed checks that the size the system tool lists (xz's
+// index, zstd's frame header) matches what decoding gives, and that a
+// zstd stream written from a pipe (no size in its header) falls back to
+// decoding.
+func TestDecodedSizeListed(t *testing.T) {
+	testtool.Need(t, "zstd", "xz", "sh")
+	dir := t.TempDir()
+	raw := bytes.Repeat([]byte("decoded size "), 50000)
+	src := filepath.Join(dir, "disk.raw")
+	if err := os.WriteFile(src, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testtool.Run(t, nil, "zstd", "-q", src, "-o", src+".zst")
+	testtool.Run(t, nil, "xz", "-k", src)
+	testtool.Run(t, nil, "sh", "-c", "zstd -q -c < "+src+" > "+src+".piped.zst")
+	for _, f := range []string{src + ".zst", src + ".xz", src + ".piped.zst"} {
+		im, err := OpenDeferred(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, listed := im.listedSize()
+		if want := !strings.HasSuffix(f, ".piped.zst"); listed != want {
+			t.Errorf("%s: listed %v, want %v", filepath.Base(f), listed, want)
+		}
+		for _, external := range []bool{true, false} {
+			old := UseExternalDecoders
+			UseExternalDecoders = external
+			n, err := im.DecodedSize()
+			UseExternalDecoders = old
+			if err != nil || n != int64(len(raw)) {
+				t.Errorf("%s (system tools %v): DecodedSize %d, %v; want %d", filepath.Base(f), external, n, err, len(raw))
+			}
+		}
+		im.Close()
+	}
+}

@@ -168,6 +168,9 @@ func (im *Image) DecodedSize() (int64, error) {
 	if !im.pending {
 		return im.Size, nil
 	}
+	if n, ok := im.listedSize(); ok {
+		return n, nil
+	}
 	dec, done, err := im.decoder()
 	if err != nil {
 		return 0, err
