@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/org/immutos-action/diffimg/explain"
+	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/image"
 	"github.com/org/immutos-action/diffimg/report"
 )
@@ -98,7 +99,10 @@ type comparer struct {
 	rep      *report.Report
 	excluded map[string]bool
 	curSpans []Span // differing spans of the disk, for extent checks
-	fileBufs [2][]byte
+	// excludedEntries are the entries joinWalks left out, for the
+	// filesystem's byte account.
+	excludedEntries []*fsys.Entry
+	fileBufs        [2][]byte
 }
 
 // CompareImages compares two opened images.

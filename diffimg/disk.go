@@ -89,6 +89,11 @@ func (c *comparer) compareDisks(spans []Span) {
 		}
 		c.comparePartition(idx, region{pa.Offset, pa.Size, pa.Label()}, region{pb.Offset, pb.Size, pb.Label()}, pspans)
 	}
+	// Gap bytes of one image that lie inside a partition of the other
+	// were compared with that partition's bytes, which are compared with
+	// their partner elsewhere (a moved partition) or reported whole (a
+	// partition only one side has): compare them with zeros instead.
+	c.gapsAgainstZero(ta, tb)
 	// Whatever differs outside every partition and every reported field.
 	rest := subtract(subtract(spans, claimed), explained)
 	for _, s := range rest {
@@ -299,4 +304,92 @@ func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []Span, 
 		out = append(out, d)
 	}
 	return out
+}
+
+// gapsAgainstZero reports the non-zero bytes in each image's gaps (bytes
+// outside its partitions and table structures) that lie inside a
+// partition of the other image. Those bytes have no counterpart: the
+// other image's bytes at the same offsets belong to a partition, which is
+// compared with its partner. Gaps are zero on disks that systemd-repart,
+// sfdisk or mkfs write, so only non-zero bytes are reported.
+func (c *comparer) gapsAgainstZero(ta, tb *layout.Table) {
+	sides := [2]struct {
+		name       string
+		img        io.ReaderAt
+		size       int64
+		own, other *layout.Table
+		zeroA      bool
+	}{{"a", c.a, c.a.Size, ta, tb, false}, {"b", c.b, c.b.Size, tb, ta, true}}
+	for _, x := range sides {
+		var inOther []Span
+		for _, p := range x.other.Partitions {
+			lo, hi := max(p.Offset, 0), min(p.Offset+p.Size, x.size)
+			if lo < hi {
+				inOther = append(inOther, Span{lo, hi - lo})
+			}
+		}
+		if len(inOther) == 0 {
+			continue
+		}
+		var own []Span
+		for _, p := range x.own.Partitions {
+			own = append(own, Span{p.Offset, p.Size})
+		}
+		for _, r := range x.own.Regions {
+			own = append(own, Span{r.Offset, r.Length})
+		}
+		var nonZero []Span
+		for _, g := range subtractSorted(inOther, own) {
+			src := source{r: x.img, off: g.Offset}
+			if im, ok := x.img.(interface {
+				Allocated(off, n int64) (bool, int64)
+			}); ok {
+				src.skip = func(off, n int64) (bool, int64) {
+					alloc, end := im.Allocated(off, n)
+					return !alloc, end
+				}
+			}
+			s, err := scan(src, source{r: zeroReader{}}, g.Length, false, nil)
+			if err != nil {
+				s = []Span{{0, g.Length}}
+			}
+			for _, sp := range s {
+				nonZero = append(nonZero, Span{g.Offset + sp.Offset, sp.Length})
+			}
+		}
+		limit := c.opts.maxRanges()
+		for i, sp := range nonZero {
+			if i == limit {
+				c.add(&report.Difference{Kind: report.KindUnallocated,
+					Detail:    fmt.Sprintf("%d more non-zero ranges in %s's gaps (%s)", len(nonZero)-limit, x.name, plural(totalLen(nonZero[limit:]), "byte")),
+					Truncated: "max-ranges"})
+				break
+			}
+			other := "b"
+			if x.name == "b" {
+				other = "a"
+			}
+			d := &report.Difference{
+				Kind: report.KindUnallocated,
+				Detail: fmt.Sprintf("%s not zero %s of %s, where %s has a partition (compared with zeros)",
+					plural(sp.Length, "byte"), gapName(x.own, sp), x.name, other),
+				Cause: &report.Cause{Class: report.ClassContent, Hint: "bytes outside every partition should be zero: check the tool that writes the disk (systemd-repart pads with zeros)"},
+			}
+			d.Offset, d.Length = report.Range(sp.Offset, sp.Length)
+			if x.zeroA {
+				d.Hexdump = c.hexdump(zeroReader{}, x.img, sp.Offset, sp.Offset, sp.Length)
+			} else {
+				d.Hexdump = c.hexdump(x.img, zeroReader{}, sp.Offset, sp.Offset, sp.Length)
+			}
+			c.add(d)
+		}
+	}
+}
+
+// zeroReader reads as zeros everywhere.
+type zeroReader struct{}
+
+func (zeroReader) ReadAt(p []byte, _ int64) (int, error) {
+	clear(p)
+	return len(p), nil
 }

@@ -23,6 +23,92 @@ import (
 // metadata, then every entry by path. It returns how many differences it
 // added.
 func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb region, spans []Span) int {
+	n, _ := c.compareFSAccounted(part, fa, fb, ra, rb, spans)
+	return n
+}
+
+// fsAccount is what a filesystem comparison explains: the byte ranges
+// (relative to the filesystem start) that the reported differences and
+// the filesystems' own structures account for.
+type fsAccount struct {
+	// complete is false when some differing bytes cannot be placed: a
+	// walk failed, a format does not list its structures
+	// (fsys.MetadataRegions), or an entry whose data differs has no
+	// extents. The engine then reports leftover bytes only when nothing
+	// else differs, as before.
+	complete bool
+	// why says what made the account incomplete (for tests and notes).
+	why string
+	// explained are the extents of entries whose data differs or moved,
+	// of entries only one side has, every superblock field of both sides
+	// and both sides' metadata regions.
+	explained []Span
+}
+
+func (acc *fsAccount) fail(why string) {
+	if acc.complete {
+		acc.complete, acc.why = false, why
+	}
+}
+
+func (acc *fsAccount) addExtents(xs []fsys.Extent) {
+	for _, x := range xs {
+		if x.Length > 0 {
+			acc.explained = append(acc.explained, Span{x.Offset, x.Length})
+		}
+	}
+}
+
+// addEntryData accounts for the bytes of an entry whose data is reported
+// as differing (or which only one side has): its extents explain them.
+// An entry that holds data but names no extents leaves the account
+// incomplete.
+func (acc *fsAccount) addEntryData(e *fsys.Entry) {
+	if e == nil {
+		return
+	}
+	if len(e.Extents) == 0 && e.Type == fsys.TypeFile && e.Size > 0 {
+		acc.fail(e.Path + ": no extents")
+		return
+	}
+	acc.addExtents(e.Extents)
+}
+
+// regions adds a filesystem's metadata regions and superblock fields.
+func (acc *fsAccount) regions(f fsys.FS) {
+	for _, fl := range f.Metadata() {
+		if fl.Length > 0 {
+			acc.explained = append(acc.explained, Span{fl.Offset, fl.Length})
+		}
+	}
+	mr, ok := f.(fsys.MetadataRegions)
+	if !ok {
+		acc.fail(f.Type() + " does not list its metadata regions")
+		return
+	}
+	xs, err := callRegions(mr)
+	if err != nil {
+		acc.fail(err.Error())
+		return
+	}
+	acc.addExtents(xs)
+}
+
+// callRegions asks a filesystem for its metadata regions, turning a
+// parser panic into an error.
+func callRegions(mr fsys.MetadataRegions) (xs []fsys.Extent, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			xs, err = nil, fmt.Errorf("metadata regions: parser failed: %v", p)
+		}
+	}()
+	return mr.MetadataRegions()
+}
+
+// compareFSAccounted is compareFS that also returns what the reported
+// differences and the filesystems' structures explain.
+func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, spans []Span) (int, *fsAccount) {
+	acc := &fsAccount{complete: true}
 	before := len(c.rep.Differences)
 	fsName := report.Str(fa.Type())
 	c.compareFields(part, fsName, report.KindMetadata, toLayout(fa.Metadata()), toLayout(fb.Metadata()), ra.off)
@@ -47,6 +133,7 @@ func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb region, spans []S
 		}
 		c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindMetadata,
 			Detail: "filesystem tree cannot be walked completely: " + why})
+		acc.fail("walk failed: " + why)
 	}
 	pairs := c.joinWalks(inWalkOrder(ea), inWalkOrder(eb))
 	same := c.precheckContent(fa, fb, pairs, ra, rb)
@@ -54,13 +141,59 @@ func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb region, spans []S
 		switch {
 		case p.b == nil:
 			c.addEntry(part, fsName, p.a.Path, report.KindRemoved, fmt.Sprintf("%s only in a (%s)", p.a.Type, entrySummary(p.a)), nil)
+			acc.addEntryData(p.a)
 		case p.a == nil:
 			c.addEntry(part, fsName, p.b.Path, report.KindAdded, fmt.Sprintf("%s only in b (%s)", p.b.Type, entrySummary(p.b)), nil)
+			acc.addEntryData(p.b)
 		default:
-			c.compareEntry(part, fsName, fa, fb, p.a, p.b, ra, rb, same != nil && same[i])
+			// An entry's extents explain differing bytes when its data is
+			// reported as differing, or when its data moved (a's extents
+			// and b's extents both hold bytes that changed because of the
+			// move). An entry with the same extents and the same data
+			// explains nothing: a differing byte in its extents (slack
+			// past its end, a compressed block that decodes the same) is
+			// left over and reported.
+			if c.compareEntry(part, fsName, fa, fb, p.a, p.b, ra, rb, same != nil && same[i]) || !sameExtentList(p.a, p.b) {
+				acc.addEntryData(p.a)
+				acc.addEntryData(p.b)
+			}
 		}
 	}
-	return len(c.rep.Differences) - before
+	// Excluded paths are not compared, and excluding a file excludes its
+	// bytes too: their extents are accounted to them (an excluded file
+	// without extents leaves the account incomplete).
+	for _, e := range c.excludedEntries {
+		acc.addEntryData(e)
+	}
+	c.excludedEntries = nil
+	return len(c.rep.Differences) - before, acc
+}
+
+// addRegions completes the account with both filesystems' superblock
+// fields and metadata regions, computed on both cores (vfat and erofs
+// walk their trees again for them).
+func (acc *fsAccount) addRegions(fa, fb fsys.FS) {
+	if !acc.complete {
+		return
+	}
+	other := &fsAccount{complete: true}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		other.regions(fb)
+	}()
+	acc.regions(fa)
+	<-done
+	if !other.complete {
+		acc.fail(other.why)
+	}
+	acc.explained = append(acc.explained, other.explained...)
+}
+
+// sameExtentList says whether two entries' data sits in the same extents
+// (both without extents counts as the same: nothing to account for).
+func sameExtentList(a, b *fsys.Entry) bool {
+	return a.Packed == b.Packed && slices.Equal(a.Extents, b.Extents)
 }
 
 // entryPair is an entry of a, of b, or the same path in both.
@@ -100,6 +233,7 @@ func (c *comparer) joinWalks(ea, eb []*fsys.Entry) []entryPair {
 		}
 		if c.excludedPath(e.Path) {
 			c.excluded[e.Path] = true
+			c.excludedEntries = append(c.excludedEntries, p.a, p.b)
 			continue
 		}
 		out = append(out, p)
@@ -249,11 +383,13 @@ func (c *comparer) field(part *int, fsName *string, p, kind, name, va, vb string
 
 // compareEntry reports how two entries at the same path differ.
 // sameContent says their contents were already read and found equal.
-func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region, sameContent bool) {
+// It returns whether a difference in the entries' data (type, link
+// target, file content or size) was reported.
+func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region, sameContent bool) (dataDiffers bool) {
 	p := a.Path
 	if a.Type != b.Type {
 		c.field(part, fsName, p, report.KindType, "type", string(a.Type), string(b.Type), nil)
-		return
+		return true
 	}
 	if a.Mode != b.Mode {
 		c.field(part, fsName, p, report.KindMode, "mode", fmt.Sprintf("%04o", a.Mode), fmt.Sprintf("%04o", b.Mode),
@@ -278,6 +414,7 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 	}
 	if a.Link != b.Link {
 		c.field(part, fsName, p, report.KindLink, "link", a.Link, b.Link, nil)
+		dataDiffers = true
 	}
 	if a.Major != b.Major || a.Minor != b.Minor {
 		c.field(part, fsName, p, report.KindMetadata, "device", fmt.Sprintf("%d:%d", a.Major, a.Minor), fmt.Sprintf("%d:%d", b.Major, b.Minor), nil)
@@ -303,9 +440,10 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 			c.field(part, fsName, p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], cause)
 		}
 	}
-	if a.Type == fsys.TypeFile && !sameContent {
-		c.compareContent(part, fsName, fa, fb, a, b, ra, rb)
+	if a.Type == fsys.TypeFile && !sameContent && c.compareContent(part, fsName, fa, fb, a, b, ra, rb) {
+		dataDiffers = true
 	}
+	return dataDiffers
 }
 
 func fmtTime(t time.Time) string {
@@ -342,11 +480,12 @@ func unionKeys(a, b map[string]string) []string {
 }
 
 // compareContent streams both files and reports differing byte ranges,
-// then asks the content comparer to look inside.
-func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region) {
+// then asks the content comparer to look inside. It returns whether it
+// reported a difference.
+func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region) bool {
 	p := a.Path
 	if !c.mustRead(a, b, ra, rb) {
-		return
+		return false
 	}
 	if ma, ok := fa.(*manifestFSys); ok {
 		if mb, ok := fb.(*manifestFSys); ok {
@@ -358,18 +497,19 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 				}
 				d := c.addEntry(part, fsName, p, kind, detail, nil)
 				d.Field, d.A, d.B = "sha256", da, db
+				return true
 			}
-			return
+			return false
 		}
 	}
 	c.progress().Describe(p)
 	spans, err := c.fileSpans(fa, fb, a, b)
 	if err != nil {
 		c.addEntry(part, fsName, p, report.KindContent, "content cannot be read: "+err.Error(), nil)
-		return
+		return true
 	}
 	if len(spans) == 0 {
-		return
+		return false
 	}
 	kind := report.KindContent
 	detail := fmt.Sprintf("content differs: %s in %s", plural(totalLen(spans), "byte"), plural(int64(len(spans)), "range"))
@@ -394,6 +534,7 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 	if len(d.Children) == 0 {
 		d.Children = c.fileRangeChildren(part, fsName, report.Str(p), fa, fb, a, b, ra, spans)
 	}
+	return true
 }
 
 func (c *comparer) fileRangeChildren(part *int, fsName, file *string, fa, fb fsys.FS, a, b *fsys.Entry, ra region, spans []Span) []*report.Difference {

@@ -72,6 +72,13 @@ func TestMutationSoundness(t *testing.T) {
 					logReport(t, rep)
 				}
 				st.add(cov, fine, inFile, off < int64(len(used)) && used[off])
+				// Every flipped byte (not only the first): is it inside
+				// the byte range of some difference?
+				for _, o := range offs {
+					if o < int64(len(data)) && o < int64(len(m)) && m[o] != data[o] {
+						st.addPinned(pinnedBy(rep, o))
+					}
+				}
 			}
 			for i := 0; i < n; i++ {
 				m := append([]byte(nil), data...)
@@ -99,6 +106,26 @@ func TestMutationSoundness(t *testing.T) {
 				m[off] ^= byte(1 + rng.Intn(255))
 				check("flip-used", i, m, off, []int64{off}, &usedFlips)
 			}
+			// A flip in used bytes (a file, a table) plus a flip in free
+			// space: the free one must be covered too, and is now pinned
+			// to its offset even when the other lands in the same
+			// filesystem (only free bytes inside a filesystem's own
+			// structures, such as free FAT entries, are not).
+			var freeIdx []int64
+			for i, u := range used {
+				if !u {
+					freeIdx = append(freeIdx, int64(i))
+				}
+			}
+			var pairFlips mutStats
+			for i := 0; i < max(1, n/2); i++ {
+				m := append([]byte(nil), data...)
+				u := usedIdx[rng.Intn(len(usedIdx))]
+				m[u] ^= byte(1 + rng.Intn(255))
+				free := freeIdx[rng.Intn(len(freeIdx))]
+				m[free] ^= byte(1 + rng.Intn(255))
+				check("flip-used+free", i, m, free, []int64{free}, &pairFlips)
+			}
 			// Truncation and appended bytes: fewer, they cost the same.
 			for i := 0; i < max(1, n/4); i++ {
 				cut := 1 + rng.Int63n(int64(len(data))-1)
@@ -111,12 +138,13 @@ func TestMutationSoundness(t *testing.T) {
 			}
 			t.Logf("%s flips: %s", store, flips)
 			t.Logf("%s flips in used bytes: %s", store, usedFlips)
+			t.Logf("%s flips in used and free bytes (the free one checked): %s", store, pairFlips)
 			t.Logf("%s truncation: %s", store, cuts)
 			t.Logf("%s appended: %s", store, adds)
 			for _, x := range []struct {
 				kind string
 				st   mutStats
-			}{{"flip", flips}, {"flip-used", usedFlips}, {"truncate", cuts}, {"append", adds}} {
+			}{{"flip", flips}, {"flip-used", usedFlips}, {"flip-used+free", pairFlips}, {"truncate", cuts}, {"append", adds}} {
 				fmt.Printf("MUTATION store=%s kind=%s %s\n", store, x.kind, x.st.kv())
 			}
 		})
@@ -127,6 +155,28 @@ func TestMutationSoundness(t *testing.T) {
 type mutStats struct {
 	n, detected, covered, localised, inFile      int
 	used, usedCovered, usedLocalised, usedInFile int
+	// bytes: every changed byte of every mutant; pinned: those inside the
+	// byte range of a difference (a file's range, a field, or an
+	// unallocated range), which free-space bytes are now even when
+	// another difference is found in the same filesystem.
+	bytes, pinned int
+}
+
+func (s *mutStats) addPinned(p bool) {
+	s.bytes++
+	if p {
+		s.pinned++
+	}
+}
+
+// pinnedBy says whether a difference's byte range holds offset off.
+func pinnedBy(rep *report.Report, off int64) (ok bool) {
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Offset != nil && d.Length != nil && off >= *d.Offset && off < *d.Offset+*d.Length {
+			ok = true
+		}
+	})
+	return ok
 }
 
 func (s *mutStats) add(covered, localised, inFile, used bool) {
@@ -157,14 +207,15 @@ func pct(a, b int) float64 {
 }
 
 func (s mutStats) String() string {
-	return fmt.Sprintf("%d/%d detected, %d covered; localised to a named structure or file %d (%.1f%%), to a file %d (%.1f%%); in used bytes: %d mutants, localised %d (%.1f%%), to a file %d (%.1f%%)",
+	return fmt.Sprintf("%d/%d detected, %d covered; localised to a named structure or file %d (%.1f%%), to a file %d (%.1f%%); in used bytes: %d mutants, localised %d (%.1f%%), to a file %d (%.1f%%); changed bytes inside a difference's byte range: %d of %d (%.1f%%)",
 		s.detected, s.n, s.covered, s.localised, pct(s.localised, s.n), s.inFile, pct(s.inFile, s.n),
-		s.used, s.usedLocalised, pct(s.usedLocalised, s.used), s.usedInFile, pct(s.usedInFile, s.used))
+		s.used, s.usedLocalised, pct(s.usedLocalised, s.used), s.usedInFile, pct(s.usedInFile, s.used),
+		s.pinned, s.bytes, pct(s.pinned, s.bytes))
 }
 
 func (s mutStats) kv() string {
-	return fmt.Sprintf("n=%d detected=%d covered=%d localised=%d file=%d used=%d used_covered=%d used_localised=%d used_file=%d",
-		s.n, s.detected, s.covered, s.localised, s.inFile, s.used, s.usedCovered, s.usedLocalised, s.usedInFile)
+	return fmt.Sprintf("n=%d detected=%d covered=%d localised=%d file=%d used=%d used_covered=%d used_localised=%d used_file=%d bytes=%d pinned=%d",
+		s.n, s.detected, s.covered, s.localised, s.inFile, s.used, s.usedCovered, s.usedLocalised, s.usedInFile, s.bytes, s.pinned)
 }
 
 // usedMap marks the bytes of a disk that a structure uses: the

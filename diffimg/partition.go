@@ -69,12 +69,23 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 			c.unallocated(part, report.Str(fa.Type()), tail, ra, rb, "past the end of the filesystem")
 		}
 		n := 0
+		var acc *fsAccount
 		if len(spans) > 0 {
-			n = c.compareFS(part, fa, fb, ra, rb, spans)
+			n, acc = c.compareFSAccounted(part, fa, fb, ra, rb, spans)
 		}
-		if n == 0 {
+		if n > 0 {
+			acc.addRegions(fa, fb)
+		}
+		switch {
+		case n == 0:
 			c.unallocated(part, report.Str(fa.Type()), spans, ra, rb,
 				"outside every file and superblock field the walk compares (free space, slack past a file's end, or filesystem structures)")
+		case acc.complete:
+			// Other differences were found: report the bytes that none of
+			// them, no superblock field and no filesystem structure
+			// explains.
+			c.unallocated(part, report.Str(fa.Type()), subtractSorted(spans, acc.explained), ra, rb,
+				"outside every file, superblock field and filesystem structure (free space, padding, or slack past the end of a file whose content is the same)")
 		}
 	case errA == nil && errB == nil:
 		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata,

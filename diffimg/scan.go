@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -228,4 +229,61 @@ func totalLen(spans []Span) int64 {
 		t += s.Length
 	}
 	return t
+}
+
+// subtractSorted removes the ranges in cut from spans like subtract, in
+// O((n+m) log m): spans and cut may be long (one cut per file extent) and
+// in any order. The result is sorted.
+func subtractSorted(spans, cut []Span) []Span {
+	if len(spans) == 0 {
+		return nil
+	}
+	s := slices.Clone(spans)
+	slices.SortFunc(s, func(x, y Span) int { return cmpInt64(x.Offset, y.Offset) })
+	cs := make([]Span, 0, len(cut))
+	for _, x := range cut {
+		if x.Length > 0 {
+			cs = append(cs, x)
+		}
+	}
+	slices.SortFunc(cs, func(x, y Span) int { return cmpInt64(x.Offset, y.Offset) })
+	// merge overlapping cuts
+	merged := cs[:0]
+	for _, x := range cs {
+		if n := len(merged); n > 0 && x.Offset <= merged[n-1].End() {
+			if x.End() > merged[n-1].End() {
+				merged[n-1].Length = x.End() - merged[n-1].Offset
+			}
+			continue
+		}
+		merged = append(merged, x)
+	}
+	var out []Span
+	j := 0
+	for _, sp := range s {
+		lo, hi := sp.Offset, sp.End()
+		for j < len(merged) && merged[j].End() <= lo {
+			j++
+		}
+		for k := j; k < len(merged) && merged[k].Offset < hi && lo < hi; k++ {
+			if merged[k].Offset > lo {
+				out = append(out, Span{lo, merged[k].Offset - lo})
+			}
+			lo = max(lo, merged[k].End())
+		}
+		if lo < hi {
+			out = append(out, Span{lo, hi - lo})
+		}
+	}
+	return out
+}
+
+func cmpInt64(x, y int64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
 }

@@ -125,6 +125,24 @@ type ConcurrentReader interface {
 	ConcurrentReads()
 }
 
+// MetadataRegions is implemented by formats that can list the byte
+// ranges (relative to the filesystem start) their own structures occupy:
+// superblocks and their backups, inodes, directories, allocation tables
+// and bitmaps, journals, lookup tables. A difference in those bytes shows
+// up as an entry or superblock difference (a changed mode, an added file,
+// a counter), so once the engine has found other differences in a
+// filesystem it subtracts these regions, the superblock fields and the
+// extents of the differing entries from the differing bytes, and reports
+// what is left (free space, padding, slack) as unallocated. The regions
+// must not include file data: bytes only a file's data explains belong in
+// Entry.Extents. A format that does not implement it (or returns an
+// error) has leftover bytes reported only when nothing else differs.
+//
+// The engine calls it after Walk; it may walk the tree itself.
+type MetadataRegions interface {
+	MetadataRegions() ([]Extent, error)
+}
+
 // ErrUnknown is returned by Detect when no supported format matches.
 var ErrUnknown = errors.New("no supported filesystem found")
 

@@ -485,3 +485,34 @@ func (f *FS) OpenEntry(e *fsys.Entry) (rc io.ReadCloser, err error) {
 	}
 	return f.Open(e.Path) // not an entry of this walk
 }
+
+// MetadataRegions implements fsys.MetadataRegions: the superblock, the
+// compressor options block that follows it when the flag says so, and
+// everything from the inode table to bytes-used (mksquashfs writes the
+// inode, directory, fragment, export, id and xattr tables there, after
+// every data block). What lies between is data blocks and fragment
+// blocks, which the entries' extents cover; the padding after bytes-used
+// is nobody's.
+func (f *FS) MetadataRegions() ([]fsys.Extent, error) {
+	out := []fsys.Extent{{Offset: 0, Length: superblockSize}}
+	if f.u16(24)&(1<<10) != 0 { // compressor-options
+		var h [2]byte
+		if _, err := f.r.ReadAt(h[:], superblockSize); err != nil {
+			return nil, fmt.Errorf("squashfs: compressor options: %w", err)
+		}
+		n := int64(binary.LittleEndian.Uint16(h[:]) & 0x7fff)
+		out = append(out, fsys.Extent{Offset: superblockSize, Length: 2 + n})
+	}
+	start, used := int64(f.u64(64)), int64(f.u64(40))
+	if start < superblockSize || start > used || used > f.size {
+		return nil, fmt.Errorf("squashfs: inode table at %d outside the image's %d used bytes", start, used)
+	}
+	// Every table pointer must lie in that range, or the layout is not
+	// the one mksquashfs writes and the regions would be wrong.
+	for _, o := range []int{48, 56, 72, 80, 88} {
+		if t := f.u64(o); t != noTable && (int64(t) < start || int64(t) > used) {
+			return nil, fmt.Errorf("squashfs: table at %d (superblock offset %d) outside [%d, %d)", t, o, start, used)
+		}
+	}
+	return append(out, fsys.Extent{Offset: start, Length: used - start}), nil
+}

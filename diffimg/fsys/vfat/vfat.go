@@ -843,3 +843,48 @@ func (f *FS) Open(p string) (io.ReadCloser, error) {
 	}
 	return &fsutil.LimitedFile{R: io.MultiReader(readers...), Size: e.Size, What: "vfat: " + p}, nil
 }
+
+// MetadataRegions implements fsys.MetadataRegions: the boot sector (on
+// FAT32 the three-sector boot record, its FSInfo sector and their backup
+// copies), every FAT copy, the fixed root directory of FAT12/16 and the
+// clusters of every directory (found by walking the tree). The other
+// reserved sectors, free clusters and the slack of files' last clusters
+// are nobody's.
+func (f *FS) MetadataRegions() ([]fsys.Extent, error) {
+	bps := f.bytesPerSector
+	out := []fsys.Extent{{Offset: 0, Length: bps}}
+	if f.fatType == 32 {
+		sec := func(s int64) {
+			if s > 0 && s < f.reservedSectors {
+				out = append(out, fsys.Extent{Offset: s * bps, Length: bps})
+			}
+		}
+		info := int64(binary.LittleEndian.Uint16(f.boot[48:]))
+		backup := int64(binary.LittleEndian.Uint16(f.boot[50:]))
+		sec(1)
+		sec(2)
+		sec(info)
+		if backup > 0 && backup != 0xFFFF {
+			for i := int64(0); i < 3; i++ {
+				sec(backup + i)
+			}
+			if info > 0 {
+				sec(backup + info)
+			}
+		}
+	}
+	out = append(out, fsys.Extent{Offset: f.fatStart, Length: f.numFATs * f.fatSectors * bps})
+	if f.fatType != 32 {
+		out = append(out, fsys.Extent{Offset: f.rootDirStart, Length: f.dataStart - f.rootDirStart})
+	}
+	err := f.Walk(func(e *fsys.Entry) error {
+		if e.Type == fsys.TypeDir {
+			out = append(out, e.Extents...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

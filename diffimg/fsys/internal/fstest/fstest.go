@@ -258,6 +258,9 @@ func Exercise(open func() (fsys.FS, error), budget int64) {
 	}
 	_ = f.Type()
 	_ = f.Metadata()
+	if mr, ok := f.(fsys.MetadataRegions); ok {
+		_, _ = mr.MetadataRegions()
+	}
 	var files []*fsys.Entry
 	_ = f.Walk(func(e *fsys.Entry) error {
 		if e.Type == fsys.TypeFile {
