@@ -113,16 +113,33 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, 
 	fsName := report.Str(fa.Type())
 	c.compareFields(part, fsName, report.KindMetadata, toLayout(fa.Metadata()), toLayout(fb.Metadata()), ra.off)
 
-	// The two walks are independent: run them on both cores.
-	var eb []*fsys.Entry
-	var errB error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		eb, errB = collect(fb)
-	}()
-	ea, errA := collect(fa)
-	<-done
+	var errA, errB error
+	if streamable(fa, fb) {
+		// Compared while walked, a batch of pairs at a time.
+		sa, waitA, stopA := streamWalk(fa)
+		sb, waitB, stopB := streamWalk(fb)
+		for {
+			pairs := c.joinSources(sa, sb, streamPairs)
+			if len(pairs) == 0 {
+				break
+			}
+			c.comparePairs(part, fsName, fa, fb, pairs, ra, rb, acc)
+		}
+		stopA()
+		stopB()
+		errA, errB = waitA(), waitB()
+	} else {
+		// The two walks are independent: run them on both cores.
+		var ea, eb []*fsys.Entry
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			eb, errB = collect(fb)
+		}()
+		ea, errA = collect(fa)
+		<-done
+		c.comparePairs(part, fsName, fa, fb, c.joinWalks(inWalkOrder(ea), inWalkOrder(eb)), ra, rb, acc)
+	}
 	if errA != nil || errB != nil {
 		why := ""
 		if errA != nil {
@@ -135,7 +152,19 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, 
 			Detail: "filesystem tree cannot be walked completely: " + why})
 		acc.fail("walk failed: " + why)
 	}
-	pairs := c.joinWalks(inWalkOrder(ea), inWalkOrder(eb))
+	// Excluded paths are not compared, and excluding a file excludes its
+	// bytes too: their extents are accounted to them (an excluded file
+	// without extents leaves the account incomplete).
+	for _, e := range c.excludedEntries {
+		acc.addEntryData(e)
+	}
+	c.excludedEntries = nil
+	return len(c.rep.Differences) - before, acc
+}
+
+// comparePairs reports how each pair of joined entries differs, reading
+// the files that must be read on both cores first.
+func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs []entryPair, ra, rb region, acc *fsAccount) {
 	same := c.precheckContent(fa, fb, pairs, ra, rb)
 	for i, p := range pairs {
 		switch {
@@ -159,14 +188,6 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, 
 			}
 		}
 	}
-	// Excluded paths are not compared, and excluding a file excludes its
-	// bytes too: their extents are accounted to them (an excluded file
-	// without extents leaves the account incomplete).
-	for _, e := range c.excludedEntries {
-		acc.addEntryData(e)
-	}
-	c.excludedEntries = nil
-	return len(c.rep.Differences) - before, acc
 }
 
 // addRegions completes the account with both filesystems' superblock
@@ -203,30 +224,40 @@ type entryPair struct{ a, b *fsys.Entry }
 // out excluded paths. Both walks list parents before children and
 // siblings by name, so the trees are joined in one pass like sorted lists.
 func (c *comparer) joinWalks(ea, eb []*fsys.Entry) []entryPair {
-	out := make([]entryPair, 0, max(len(ea), len(eb)))
-	for i, j := 0, 0; i < len(ea) || j < len(eb); {
+	return c.joinSources(sliceSource(ea), sliceSource(eb), 0)
+}
+
+// joinSources pairs up to limit entries (0: all) of two walks by path, in
+// walk order, leaving out excluded paths.
+func (c *comparer) joinSources(sa, sb *entrySource, limit int) []entryPair {
+	var out []entryPair
+	for limit == 0 || len(out) < limit {
+		a, b := sa.peek(), sb.peek()
+		if a == nil && b == nil {
+			break
+		}
 		var p entryPair
 		switch {
-		case j == len(eb):
-			p.a = ea[i]
-		case i == len(ea):
-			p.b = eb[j]
+		case b == nil:
+			p.a = a
+		case a == nil:
+			p.b = b
 		default:
-			switch cmpWalkOrder(ea[i].Path, eb[j].Path) {
+			switch cmpWalkOrder(a.Path, b.Path) {
 			case -1:
-				p.a = ea[i]
+				p.a = a
 			case 1:
-				p.b = eb[j]
+				p.b = b
 			default:
-				p.a, p.b = ea[i], eb[j]
+				p.a, p.b = a, b
 			}
 		}
 		e := p.a
 		if e != nil {
-			i++
+			sa.take()
 		}
 		if p.b != nil {
-			j++
+			sb.take()
 			if e == nil {
 				e = p.b
 			}

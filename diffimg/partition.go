@@ -84,7 +84,7 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 			// Other differences were found: report the bytes that none of
 			// them, no superblock field and no filesystem structure
 			// explains.
-			c.unallocated(part, report.Str(fa.Type()), subtractSorted(spans, acc.explained), ra, rb,
+			c.unallocated(part, report.Str(fa.Type()), c.dropOneSidedZeros(subtractSorted(spans, acc.explained), ra, rb), ra, rb,
 				"outside every file, superblock field and filesystem structure (free space, padding, or slack past the end of a file whose content is the same)")
 		}
 	case errA == nil && errB == nil:
@@ -141,6 +141,62 @@ func errString(err error) string {
 		return "no filesystem recognised"
 	}
 	return err.Error()
+}
+
+// dropOneSidedZeros removes from spans the zero bytes that only the longer
+// of two regions has: past the shorter one's end, a zero is padding, and
+// the size difference is reported by the structures that set it (the
+// partition entry, a superblock's size field). Non-zero bytes there stay.
+func (c *comparer) dropOneSidedZeros(spans []Span, ra, rb region) []Span {
+	short := min(ra.size, rb.size)
+	long, img := ra, io.ReaderAt(c.a)
+	if rb.size > ra.size {
+		long, img = rb, c.b
+	}
+	if ra.size == rb.size {
+		return spans
+	}
+	const chunk = 64 << 10
+	buf := make([]byte, chunk)
+	var out []Span
+	keep := func(x Span) {
+		if n := len(out); n > 0 && out[n-1].End() == x.Offset {
+			out[n-1].Length += x.Length
+			return
+		}
+		out = append(out, x)
+	}
+	for _, s := range spans {
+		if s.End() <= short {
+			keep(s)
+			continue
+		}
+		if s.Offset < short {
+			keep(Span{s.Offset, short - s.Offset})
+			s = Span{short, s.End() - short}
+		}
+		for off := s.Offset; off < s.End(); off += chunk {
+			n := min(chunk, s.End()-off)
+			b := buf[:n]
+			if err := readFull(img, b, long.off+off); err != nil {
+				keep(Span{off, n}) // unreadable: keep it reported
+				continue
+			}
+			first := 0
+			for first < len(b) && b[first] == 0 {
+				first++
+			}
+			if first == len(b) {
+				continue
+			}
+			last := len(b) - 1
+			for b[last] == 0 {
+				last--
+			}
+			keep(Span{off + int64(first), int64(last-first) + 1})
+		}
+	}
+	return out
 }
 
 // unallocated reports spans no file or field explains.

@@ -3,6 +3,7 @@ package diffimg
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -332,5 +333,53 @@ func checkRegions(t *testing.T, img string, flip int64) {
 				return
 			}
 		}
+	}
+}
+
+// TestOneSidedPaddingIsNotUnallocated: two bare squashfs images of
+// different sizes (a file grew by 20 KiB of incompressible data). The
+// zero padding only the longer image has is not a difference of its own
+// (the size difference is reported by bytes-used and padding-to), while a
+// non-zero byte there is.
+func TestOneSidedPaddingIsNotUnallocated(t *testing.T) {
+	testtool.Need(t, "mksquashfs")
+	dir := t.TempDir()
+	build := func(name string, data []byte) string {
+		src := filepath.Join(dir, "src-"+name)
+		os.MkdirAll(src, 0o755)
+		if err := os.WriteFile(filepath.Join(src, "file"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img := filepath.Join(dir, name+".sqfs")
+		testtool.Run(t, nil, "mksquashfs", src, img, "-noappend", "-quiet", "-all-root", "-mkfs-time", "0", "-all-time", "1")
+		return img
+	}
+	grown := make([]byte, 20000)
+	rand.New(rand.NewSource(1)).Read(grown) // incompressible
+	a, b := build("a", []byte("small\n")), build("b", grown)
+	sa, _ := os.Stat(a)
+	sb, _ := os.Stat(b)
+	if sb.Size() <= sa.Size() {
+		t.Fatalf("b (%d bytes) is not longer than a (%d)", sb.Size(), sa.Size())
+	}
+	rep := compare(t, a, b)
+	if !hasFileDiff(rep, "/file") {
+		t.Errorf("no content difference for /file\n%s", textReport(rep))
+	}
+	if un, _ := unallocatedAt(rep, -1); len(un) > 0 {
+		t.Errorf("false positive: %s\n%s", un[0].Detail, textReport(rep))
+	}
+	flip := sb.Size() - 10 // padding past b's bytes-used, where a has no bytes
+	raw, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := int64(binary.LittleEndian.Uint64(raw[40:])); flip < used || flip < sa.Size() {
+		t.Fatalf("no padding after bytes-used %d in a %d-byte image", used, sb.Size())
+	}
+	fixture.FlipByte(t, b, flip)
+	rep = compare(t, a, b)
+	if _, covered := unallocatedAt(rep, flip); !covered {
+		t.Errorf("a non-zero byte at %d in b's padding, past a's end, is not reported\n%s", flip, textReport(rep))
 	}
 }
