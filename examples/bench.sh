@@ -120,9 +120,6 @@ if [[ " $SIZES " == *" 1024 "* ]]; then
 	timeit "immutos-diff, identical .zst pair, 1024 MiB" "$DIFF" "$DIR/a-1024.raw.zst" "$DIR/a2-1024.raw.zst"; ZID=$LAST
 	timeit "immutos-diff, differing .zst pair, 1024 MiB" "$DIFF" "$DIR/a-1024.raw.zst" "$DIR/b-1024.raw.zst"; ZDF=$LAST
 	timeit "same, Go decoder only (IMMUTOS_GO_DECODERS=1)" env IMMUTOS_GO_DECODERS=1 "$DIFF" "$DIR/a-1024.raw.zst" "$DIR/b-1024.raw.zst"
-	if command -v diffoscope >/dev/null; then
-		RUNS=1 timeit "diffoscope, pair differing in one file, 1024 MiB" timeout 1800 diffoscope --no-progress "$a" "$b"; DO=$LAST
-	fi
 	if [[ -n ${PROFILE:-} ]]; then
 		IMMUTOS_CPUPROFILE=$DIR/cpu.prof IMMUTOS_MEMPROFILE=$DIR/heap.prof "$DIFF" "$a" "$b" >/dev/null || true
 		echo "profiles: $DIR/cpu.prof $DIR/heap.prof (go tool pprof bin/immutos-diff ...)" >&2
@@ -155,6 +152,12 @@ if ((SMALL_FILES > 0)); then
 		timeit "sqfsdiff (squashfs-tools-ng), same pair" sqfsdiff -a "$sm/a.sqfs" -b "$sm/b.sqfs"; SD=$LAST
 	fi
 	timeit "unsquashfs -lls, one image" unsquashfs -lls "$sm/a.sqfs"; UL=$LAST
+fi
+
+# diffoscope last: it takes tens of seconds and most of the memory, which
+# would disturb the timings after it.
+if [[ " $SIZES " == *" 1024 "* ]] && command -v diffoscope >/dev/null; then
+	RUNS=1 timeit "diffoscope, pair differing in one file, 1024 MiB" timeout 1800 diffoscope --no-progress "$DIR/a-1024.raw" "$DIR/b-1024.raw"; DO=$LAST
 fi
 
 echo
