@@ -870,6 +870,11 @@ func (img *image) extents(ino *inode) ([]fsys.Extent, error) {
 
 func (img *image) Type() string { return "erofs" }
 
+// ConcurrentReads implements fsys.ConcurrentReader: the lazily loaded
+// caches are guarded by mu, and every Open builds its own reader, so the
+// engine may read files while the tree is still being walked.
+func (img *image) ConcurrentReads() {}
+
 func (img *image) Metadata() []fsys.Field { return append([]fsys.Field(nil), img.meta...) }
 
 func (img *image) Walk(fn func(*fsys.Entry) error) (err error) {
