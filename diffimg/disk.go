@@ -1,8 +1,10 @@
 package diffimg
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/org/immutos-action/diffimg/layout"
@@ -13,7 +15,9 @@ import (
 // partition table fields, then each paired partition, then the bytes no
 // structure claims.
 func (c *comparer) compareDisks(spans []Span) {
-	c.curSpans = spans
+	// Sorted by offset (the scan yields them in order; sorting a copy
+	// keeps overlapsDiff's binary search right whatever the source).
+	c.curSpans = slices.SortedFunc(slices.Values(spans), func(x, y Span) int { return cmp.Compare(x.Offset, y.Offset) })
 	ta, errA := layout.Parse(c.a, c.a.Size)
 	tb, errB := layout.Parse(c.b, c.b.Size)
 	if errA != nil || errB != nil {

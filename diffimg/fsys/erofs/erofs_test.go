@@ -364,6 +364,18 @@ func checkFS(t *testing.T, fs fsys.FS, size int64, exp map[string]want) []*fsys.
 			if n != w.size || sum != w.sha {
 				t.Errorf("%s: content differs (%d bytes, want %d)", e.Path, n, w.size)
 			}
+			// The same bytes through the walk's handle.
+			if rc, err := fsys.OpenEntry(fs, e); err != nil {
+				t.Errorf("OpenEntry %s: %v", e.Path, err)
+			} else {
+				h.Reset()
+				n, err := io.Copy(h, rc)
+				rc.Close()
+				copy(sum[:], h.Sum(nil))
+				if err != nil || n != w.size || sum != w.sha {
+					t.Errorf("%s: content through OpenEntry differs (%d bytes, %v)", e.Path, n, err)
+				}
+			}
 		}
 	}
 	for p := range exp {
@@ -433,6 +445,7 @@ func TestImages(t *testing.T) {
 							// go-erofs lists no ranges for chunk-based files.
 							got2[i].Extents = nil
 						}
+						got2[i].Handle = got[i].Handle // the own reader's nid
 						if !reflect.DeepEqual(got[i], got2[i]) {
 							t.Errorf("go-erofs and own reader differ:\n%+v\n%+v", got[i], got2[i])
 						}
