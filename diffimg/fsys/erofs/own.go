@@ -37,11 +37,21 @@ var errCorrupt = errors.New("erofs: corrupt image")
 var layoutNames = []string{"flat-plain", "compressed-full", "flat-inline", "compressed-compact", "chunk-based"}
 
 func layoutAttrs(l uint8) map[string]string {
-	if int(l) < len(layoutNames) {
-		return map[string]string{"layout": layoutNames[l]}
+	if int(l) < len(sharedLayoutAttrs) {
+		return sharedLayoutAttrs[l]
 	}
 	return map[string]string{"layout": fmt.Sprint(l)}
 }
+
+// sharedLayoutAttrs holds one read-only Attrs map per known layout: a map
+// per entry was the largest allocation of a 100,000-file walk.
+var sharedLayoutAttrs = func() []map[string]string {
+	out := make([]map[string]string, len(layoutNames))
+	for i, n := range layoutNames {
+		out[i] = map[string]string{"layout": n}
+	}
+	return out
+}()
 
 func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errCorrupt, fmt.Sprintf(format, args...))
@@ -56,8 +66,10 @@ type image struct {
 	blksz   int64
 	meta    []fsys.Field
 
-	blockMu sync.Mutex       // guards blocks
-	blocks  map[int64][]byte // small-read cache (cachedBlock)
+	blockMu  sync.Mutex    // guards the small-read cache (cachedRead)
+	blocks   map[int64]int // block offset -> ring slot
+	ring     []cachedBlk
+	ringNext int
 
 	mu          sync.Mutex // guards the lazily loaded fields below
 	dirCache    map[uint64][]dirent
@@ -95,8 +107,8 @@ func (img *image) readAt(off, n int64) ([]byte, error) {
 		return nil, err
 	}
 	if blk := off &^ (smallBlock - 1); n <= smallRead && off+n <= blk+smallBlock {
-		if data, err := img.cachedBlock(blk); err == nil && off+n-blk <= int64(len(data)) {
-			return append([]byte(nil), data[off-blk:off+n-blk]...), nil
+		if b, ok := img.cachedRead(blk, off, n); ok {
+			return b, nil
 		}
 	}
 	b := make([]byte, n)
@@ -115,26 +127,51 @@ const (
 	cacheBlocks = 256
 )
 
-// cachedBlock returns the image's 4 KiB block at blk (shorter at the end
-// of the image), read once while it stays cached.
-func (img *image) cachedBlock(blk int64) ([]byte, error) {
+// cachedRead copies [off, off+n) out of the image's 4 KiB block at blk,
+// reading the block once while it stays in the cache. The cache is a ring
+// of reused buffers, and the copy is made under the lock, since a buffer
+// is overwritten when its block is evicted.
+func (img *image) cachedRead(blk, off, n int64) ([]byte, bool) {
 	img.blockMu.Lock()
-	data, ok := img.blocks[blk]
-	img.blockMu.Unlock()
-	if ok {
-		return data, nil
+	defer img.blockMu.Unlock()
+	i, ok := img.blocks[blk]
+	if !ok {
+		if img.blocks == nil {
+			img.blocks = make(map[int64]int, cacheBlocks)
+			img.ring = make([]cachedBlk, cacheBlocks)
+			for k := range img.ring {
+				img.ring[k].blk = -1
+			}
+		}
+		i = img.ringNext
+		img.ringNext = (img.ringNext + 1) % cacheBlocks
+		c := &img.ring[i]
+		if c.blk >= 0 {
+			delete(img.blocks, c.blk)
+		}
+		if c.data == nil {
+			c.data = make([]byte, smallBlock)
+		}
+		c.blk, c.n = -1, 0
+		m, err := img.r.ReadAt(c.data[:min(smallBlock, img.size-blk)], blk)
+		if err != nil && err != io.EOF {
+			return nil, false
+		}
+		c.blk, c.n = blk, m
+		img.blocks[blk] = i
 	}
-	data = make([]byte, min(smallBlock, img.size-blk))
-	if _, err := img.r.ReadAt(data, blk); err != nil && err != io.EOF {
-		return nil, err
+	c := &img.ring[i]
+	if off+n-blk > int64(c.n) {
+		return nil, false
 	}
-	img.blockMu.Lock()
-	if img.blocks == nil || len(img.blocks) >= cacheBlocks {
-		img.blocks = make(map[int64][]byte, cacheBlocks)
-	}
-	img.blocks[blk] = data
-	img.blockMu.Unlock()
-	return data, nil
+	return append([]byte(nil), c.data[off-blk:off+n-blk]...), true
+}
+
+// cachedBlk is one slot of the small-read cache.
+type cachedBlk struct {
+	blk  int64 // -1 when empty
+	n    int   // bytes read (short at the end of the image)
+	data []byte
 }
 
 func (img *image) check(off, n int64) error {
