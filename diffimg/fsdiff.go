@@ -283,14 +283,14 @@ func (c *comparer) precheckContent(fa, fb fsys.FS, pairs []entryPair, ra, rb reg
 	if !okA || !okB {
 		return nil
 	}
-	var todo []int
+	var toRead []int
 	for i, p := range pairs {
 		if p.a != nil && p.b != nil && p.a.Type == fsys.TypeFile && p.b.Type == fsys.TypeFile &&
 			p.a.Size == p.b.Size && c.mustRead(p.a, p.b, ra, rb) {
-			todo = append(todo, i)
+			toRead = append(toRead, i)
 		}
 	}
-	if len(todo) < minPrecheck {
+	if len(toRead) < minPrecheck {
 		return nil
 	}
 	same := make([]bool, len(pairs))
@@ -303,7 +303,7 @@ func (c *comparer) precheckContent(fa, fb fsys.FS, pairs []entryPair, ra, rb reg
 			// Each worker has its own buffers and no progress or report.
 			// Contiguous shares keep each worker's reads in disk order.
 			wc := &comparer{opts: Options{}}
-			for _, i := range todo[w*len(todo)/workers : (w+1)*len(todo)/workers] {
+			for _, i := range toRead[w*len(toRead)/workers : (w+1)*len(toRead)/workers] {
 				spans, err := wc.fileSpans(fa, fb, pairs[i].a, pairs[i].b)
 				same[i] = err == nil && len(spans) == 0
 			}
@@ -379,12 +379,7 @@ func derivedField(name string) bool {
 
 // collect walks a filesystem into a slice, recovering from parser panics.
 func collect(f fsys.FS) (out []*fsys.Entry, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("filesystem parser failed: %v", p)
-		}
-	}()
-	err = f.Walk(func(e *fsys.Entry) error {
+	err = walkRecovered(f, func(e *fsys.Entry) error {
 		out = append(out, e)
 		return nil
 	})

@@ -148,13 +148,13 @@ func errString(err error) string {
 // the size difference is reported by the structures that set it (the
 // partition entry, a superblock's size field). Non-zero bytes there stay.
 func (c *comparer) dropOneSidedZeros(spans []Span, ra, rb region) []Span {
+	if ra.size == rb.size {
+		return spans
+	}
 	short := min(ra.size, rb.size)
 	long, img := ra, io.ReaderAt(c.a)
 	if rb.size > ra.size {
 		long, img = rb, c.b
-	}
-	if ra.size == rb.size {
-		return spans
 	}
 	const chunk = 64 << 10
 	buf := make([]byte, chunk)

@@ -3,6 +3,7 @@ package diffimg
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/org/immutos-action/diffimg/fsys"
 )
@@ -95,13 +96,7 @@ func streamWalk(f fsys.FS) (src *entrySource, wait func() error, stop func()) {
 		b, ok := <-ch
 		return b, ok
 	}}
-	var once bool
-	stop = func() {
-		if !once {
-			once = true
-			close(quit)
-		}
-	}
+	stop = sync.OnceFunc(func() { close(quit) })
 	wait = func() error { <-done; return err }
 	return src, wait, stop
 }
