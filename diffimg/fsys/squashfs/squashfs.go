@@ -57,6 +57,7 @@ type FS struct {
 	budget    int64 // decompressed metadata bytes still allowed
 
 	inodes, dirs, xattrKV *metaTable
+	xattrKVAt             uint64 // where the xattr key/value blocks begin, or noTable
 	ids                   []uint32
 	frags                 []fragment
 	xattrIDs              []xattrID
@@ -126,7 +127,7 @@ func (f *FS) readTables() error {
 	// The directory table ends where the first table written after it
 	// begins (fragment, export, id or xattr blocks), or at bytes-used.
 	dirEnd := f.u64(40)
-	for _, c := range []uint64{fragFirst, f.u64(80), f.u64(88), idFirst, f.u64(48), f.u64(56), f.xattrKVStart()} {
+	for _, c := range []uint64{fragFirst, f.u64(80), f.u64(88), idFirst, f.u64(48), f.u64(56), f.xattrKVAt} {
 		if c >= dirStart && c < dirEnd && c != noTable {
 			dirEnd = c
 		}
@@ -136,18 +137,6 @@ func (f *FS) readTables() error {
 	}
 	f.dirs, err = f.readMetaTable("directory table", dirStart, dirEnd)
 	return err
-}
-
-// xattrKVStart is where the xattr key/value blocks begin, or noTable.
-func (f *FS) xattrKVStart() uint64 {
-	if f.xattrKV == nil {
-		return noTable
-	}
-	var b [8]byte
-	if _, err := f.r.ReadAt(b[:], int64(f.u64(56))); err != nil {
-		return noTable
-	}
-	return binary.LittleEndian.Uint64(b[:])
 }
 
 // spend takes n decompressed metadata bytes from the budget.

@@ -22,6 +22,7 @@ const xattrOutOfLine = 0x100
 // into. The id table sits at the superblock's xattr offset: the key/value
 // table's start, the id count, then the lookup array.
 func (f *FS) readXattrs() error {
+	f.xattrKVAt = noTable
 	start := f.u64(56)
 	if start == noTable {
 		return nil
@@ -49,6 +50,7 @@ func (f *FS) readXattrs() error {
 		return nil
 	}
 	// The key/value blocks run up to the id table's first block.
+	f.xattrKVAt = kvStart
 	f.xattrKV, err = f.readMetaTable("xattr table", kvStart, first)
 	return err
 }
