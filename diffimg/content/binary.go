@@ -135,16 +135,23 @@ func hexdump(a, b blob, sp span) string {
 	start := sp.off &^ 15
 	n := sp.off + sp.n - start
 	show := (min(n, maxHexdump) + 15) &^ 15
-	ba := a.read(start, int(show))
-	bb := b.read(start, int(show))
+	return Hexdump(a.read(start, int(show)), b.read(start, int(show)), start, start, show, n)
+}
+
+// Hexdump formats the first show bytes (a multiple of 16) of a range of
+// n bytes on both sides, 16 a line: identical lines once, differing ones
+// as "-" (a, at offset startA) and "+" (b, at startB). ba and bb are what
+// was read (shorter at the end of a file). The engine's disk hexdumps use
+// it too, so every report shows one format.
+func Hexdump(ba, bb []byte, startA, startB, show, n int64) string {
 	var sb strings.Builder
 	for i := 0; i < int(show); i += 16 {
 		la, lb := hexLine(ba, i), hexLine(bb, i)
 		if la == lb {
-			fmt.Fprintf(&sb, "  %08x  %s\n", start+int64(i), la)
+			fmt.Fprintf(&sb, "  %08x  %s\n", startA+int64(i), la)
 			continue
 		}
-		fmt.Fprintf(&sb, "- %08x  %s\n+ %08x  %s\n", start+int64(i), la, start+int64(i), lb)
+		fmt.Fprintf(&sb, "- %08x  %s\n+ %08x  %s\n", startA+int64(i), la, startB+int64(i), lb)
 	}
 	if n > show {
 		fmt.Fprintf(&sb, "  ... %d more bytes\n", n-show)

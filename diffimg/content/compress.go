@@ -196,13 +196,7 @@ func (s *session) compareCompressed(path []string, k kind, a, b blob, depth int)
 	ia := s.inflate(k, a)
 	ib := s.inflate(k, b)
 	if ia.err != nil || ib.err != nil {
-		why := ""
-		if ia.err != nil {
-			why = "a: " + ia.err.Error()
-		}
-		if ib.err != nil {
-			why = joinWhy(why, "b: "+ib.err.Error())
-		}
+		why := bothWhy(ia.err, ib.err)
 		d := &report.Difference{Kind: report.KindContent, Path: p,
 			Detail: fmt.Sprintf("%s stream cannot be decompressed (%s): compressed bytes compared", name, why)}
 		d.Children = s.bytesDiff(path, a, b, "")
@@ -252,11 +246,16 @@ func (s *session) compareCompressed(path []string, k kind, a, b blob, depth int)
 	return []*report.Difference{d}
 }
 
-func joinWhy(a, b string) string {
-	if a == "" {
-		return b
+// bothWhy names what failed on each side ("a: ...; b: ..."); at least
+// one error is non-nil.
+func bothWhy(errA, errB error) string {
+	switch {
+	case errA == nil:
+		return "b: " + errB.Error()
+	case errB == nil:
+		return "a: " + errA.Error()
 	}
-	return a + "; " + b
+	return "a: " + errA.Error() + "; b: " + errB.Error()
 }
 
 // isCompressed tells a compression magic.

@@ -45,13 +45,7 @@ func (s *session) compareELF(path []string, a, b blob, depth int) []*report.Diff
 	fa, errA := openELF(a)
 	fb, errB := openELF(b)
 	if errA != nil || errB != nil {
-		why := ""
-		if errA != nil {
-			why = "a: " + errA.Error()
-		}
-		if errB != nil {
-			why = joinWhy(why, "b: "+errB.Error())
-		}
+		why := bothWhy(errA, errB)
 		return s.bytesDiff(path, a, b, "ELF cannot be parsed ("+why+"): compared as bytes")
 	}
 	defer fa.Close()

@@ -136,13 +136,7 @@ func (s *session) comparePE(path []string, a, b blob, depth int) []*report.Diffe
 	fa, errA := openPE(a)
 	fb, errB := openPE(b)
 	if errA != nil || errB != nil {
-		why := ""
-		if errA != nil {
-			why = "a: " + errA.Error()
-		}
-		if errB != nil {
-			why = joinWhy(why, "b: "+errB.Error())
-		}
+		why := bothWhy(errA, errB)
 		return s.bytesDiff(path, a, b, "PE cannot be parsed ("+why+"): compared as bytes")
 	}
 	defer fa.Close()
@@ -254,13 +248,7 @@ func (s *session) comparePESection(p []string, a, b blob, sa, sb *pe.Section, de
 	da, ea := secData(a, uint64(sa.Offset), size(sa))
 	db, eb := secData(b, uint64(sb.Offset), size(sb))
 	if ea != nil || eb != nil {
-		why := ""
-		if ea != nil {
-			why = "a: " + ea.Error()
-		}
-		if eb != nil {
-			why = joinWhy(why, "b: "+eb.Error())
-		}
+		why := bothWhy(ea, eb)
 		node.Children = append(node.Children, &report.Difference{Kind: report.KindContent, Path: p,
 			Detail: "section " + n + " cannot be read: " + why})
 	} else if eq, _ := equal(da, db); !eq {

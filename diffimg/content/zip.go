@@ -430,13 +430,7 @@ func (s *session) compareZipContent(m *memberDiff, p []string, ma, mb *zipMember
 		trunc = trB
 	}
 	if eA != nil || eB != nil {
-		why := ""
-		if eA != nil {
-			why = "a: " + eA.Error()
-		}
-		if eB != nil {
-			why = joinWhy(why, "b: "+eB.Error())
-		}
+		why := bothWhy(eA, eB)
 		d := &report.Difference{Kind: report.KindContent, Path: p,
 			Detail: fmt.Sprintf("the member cannot be decompressed (%s): the stored bytes are compared", why)}
 		d.Children = s.bytesDiff(p, da.blob, db.blob, "")
