@@ -16,10 +16,16 @@ import (
 // while blocks holding data are allocated.
 func TestDecodedHoles(t *testing.T) {
 	testtool.Need(t, "zstd")
+	bothDecoders(t, testDecodedHoles)
+}
+
+// bothDecoders runs test with the system decompressors, then with the
+// Go ones.
+func bothDecoders(t *testing.T, test func(*testing.T)) {
+	defer func(v bool) { UseExternalDecoders = v }(UseExternalDecoders)
 	for _, external := range []bool{true, false} {
-		defer func(v bool) { UseExternalDecoders = v }(UseExternalDecoders)
 		UseExternalDecoders = external
-		t.Run(map[bool]string{true: "system-tools", false: "go"}[external], testDecodedHoles)
+		t.Run(map[bool]string{true: "system-tools", false: "go"}[external], test)
 	}
 }
 

@@ -146,11 +146,7 @@ func FuzzOpen(f *testing.F) {
 // the fuzz corpus starts from valid images.
 func TestSeedContainersDecode(t *testing.T) {
 	testtool.Need(t, "qemu-img", "zstd", "xz", "gzip")
-	for _, external := range []bool{true, false} {
-		defer func(v bool) { UseExternalDecoders = v }(UseExternalDecoders)
-		UseExternalDecoders = external
-		t.Run(map[bool]string{true: "system-tools", false: "go"}[external], testSeedContainersDecode)
-	}
+	bothDecoders(t, testSeedContainersDecode)
 }
 
 func testSeedContainersDecode(t *testing.T) {
