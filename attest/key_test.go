@@ -222,15 +222,19 @@ func TestRejectWrongKey(t *testing.T) {
 	mustReject(t, fx, VerifyOptions{Bundles: []string{fx.blob, fx.stmt}, KeyPath: other}, "")
 }
 
-// TestRejectNotReproducible: under RequireReproducible a verified NOT_REPRODUCIBLE
-// attestation rejects; without it the signature alone verifies; without any
-// reproducibility attestation it rejects.
+// TestRejectNotReproducible: a verified NOT_REPRODUCIBLE attestation rejects, with or
+// without RequireReproducible, alone (the "by digest" recipe) or beside a valid
+// signature; only AllowNotReproducible accepts it. Without any reproducibility
+// attestation RequireReproducible rejects.
 func TestRejectNotReproducible(t *testing.T) {
 	key := newP256(t)
 	s, _ := NewKeySigner(key)
 	fx := newKeyFixture(t, key, s, VerdictNotReproducible)
 	mustReject(t, fx, VerifyOptions{Bundles: []string{fx.blob, fx.repro}, RequireReproducible: true}, "NOT_REPRODUCIBLE")
-	mustVerify(t, fx, VerifyOptions{Bundles: []string{fx.blob, fx.repro}})
+	mustReject(t, fx, VerifyOptions{Bundles: []string{fx.blob, fx.repro}}, "NOT_REPRODUCIBLE")
+	mustReject(t, fx, VerifyOptions{Bundles: []string{fx.repro}, Artifact: fx.digest, PredicateType: ReproducibilityPredicateType}, "NOT_REPRODUCIBLE")
+	mustVerify(t, fx, VerifyOptions{Bundles: []string{fx.blob, fx.repro}, AllowNotReproducible: true})
+	mustReject(t, fx, VerifyOptions{Bundles: []string{fx.blob, fx.repro}, AllowNotReproducible: true, RequireReproducible: true}, "NOT_REPRODUCIBLE")
 	mustReject(t, fx, VerifyOptions{Bundles: []string{fx.blob}, RequireReproducible: true}, "no verified reproducibility attestation")
 }
 

@@ -132,7 +132,7 @@ func TestRejectWrongIssuer(t *testing.T) {
 	fx.check(t, o, "issuer")
 }
 
-// TestRejectWrongWorkflow: --signer-workflow, --source-repository and
+// TestRejectWrongWorkflow: --signer-workflow, --source-repository, --source-digest and
 // --deny-self-hosted-runners check the certificate extensions.
 func TestRejectWrongWorkflow(t *testing.T) {
 	e := newKeylessEnv(t)
@@ -142,6 +142,12 @@ func TestRejectWrongWorkflow(t *testing.T) {
 	fx.check(t, o, "signer workflow")
 	o.SignerWorkflow, o.SourceRepository = "", "org/other"
 	fx.check(t, o, "source repository")
+	// --source-digest: the commit the certificate says the source was at.
+	o.SourceRepository, o.SourceDigest = "", "0123456789abcdef0123456789abcdef01234567"
+	fx.check(t, o, "")
+	o.SourceDigest = "fedcba9876543210fedcba9876543210fedcba98"
+	fx.check(t, o, "source digest 0123456789abcdef0123456789abcdef01234567 is not fedcba98")
+	o.SourceDigest = ""
 
 	e.fulcio.runnerEnv = "self-hosted"
 	fx2 := signKeyless(t, e, e.signer(t), VerdictReproducible)

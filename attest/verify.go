@@ -44,21 +44,35 @@ type VerifyOptions struct {
 	CertificateOIDCIssuerRegexp string
 
 	// KeyPath is a PEM public key file (PKIX; ECDSA, Ed25519 or RSA). PublicKey may be
-	// given instead. With a key, bundles without tlog entries or timestamps verify.
+	// given instead. With a key, bundles without tlog entries or timestamps verify,
+	// unless RequireTlog or RequireTimestamp say otherwise.
 	KeyPath   string
 	PublicKey crypto.PublicKey
+	// RequireTlog (key mode) requires a verified transparency log entry in the bundle, as
+	// cosign does by default; keyless bundles always need one.
+	RequireTlog bool
+	// RequireTimestamp (key mode) requires a verified time: an RFC 3161 timestamp or a
+	// log's integrated time; keyless bundles always need one.
+	RequireTimestamp bool
 
 	// PredicateType, when set, accepts only DSSE in-toto statements of that type.
 	PredicateType string
 	// RequireReproducible requires, besides a verified bundle for the artifact, a
 	// verified reproducibility attestation for the same digest with a reproducible verdict.
 	RequireReproducible bool
+	// AllowNotReproducible accepts an artifact although a verified reproducibility
+	// attestation for it says NOT_REPRODUCIBLE or FAILED. Without it such an
+	// attestation fails verification: a signed "not reproducible" is never a pass.
+	AllowNotReproducible bool
 	// SourceRepository ("owner/repo" or a URL) must match the certificate's source
 	// repository URI extension.
 	SourceRepository string
 	// SignerWorkflow ("owner/repo/.github/workflows/f.yml" or a URL, optionally with @ref)
 	// must match the certificate's build signer URI extension.
 	SignerWorkflow string
+	// SourceDigest (a git commit) must equal the certificate's source repository digest
+	// extension: the signed artifact was built from exactly that commit.
+	SourceDigest string
 	// DenySelfHostedRunners requires the runner environment extension "github-hosted".
 	DenySelfHostedRunners bool
 
@@ -159,6 +173,11 @@ func (o *VerifyOptions) validate() error {
 		if _, ok := ParseArtifactDigest(o.Artifact); !ok {
 			return fmt.Errorf("malformed digest %q: want sha256:<64 hex digits>", o.Artifact)
 		}
+		// A digest stays a digest (the sigstore-conformance convention), but a file of
+		// that very name would be silently ignored: refuse to guess.
+		if _, err := os.Lstat(o.Artifact); err == nil {
+			return fmt.Errorf("%q is both a digest and a file in this directory: ambiguous; give the file as ./%s", o.Artifact, o.Artifact)
+		}
 	}
 	keyed := o.KeyPath != "" || o.PublicKey != nil
 	idSet := o.CertificateIdentity != "" || o.CertificateIdentityRegexp != ""
@@ -174,8 +193,8 @@ func (o *VerifyOptions) validate() error {
 		return errors.New("give --certificate-identity or --certificate-identity-regexp, not both")
 	case o.CertificateOIDCIssuer != "" && o.CertificateOIDCIssuerRegexp != "":
 		return errors.New("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both")
-	case keyed && (o.SourceRepository != "" || o.SignerWorkflow != "" || o.DenySelfHostedRunners):
-		return errors.New("--source-repository, --signer-workflow and --deny-self-hosted-runners need keyless (certificate) bundles, not --key")
+	case keyed && (o.SourceRepository != "" || o.SignerWorkflow != "" || o.SourceDigest != "" || o.DenySelfHostedRunners):
+		return errors.New("--source-repository, --signer-workflow, --source-digest and --deny-self-hosted-runners need keyless (certificate) bundles, not --key")
 	}
 	for _, re := range []string{o.CertificateIdentityRegexp, o.CertificateOIDCIssuerRegexp} {
 		if re != "" {
@@ -207,24 +226,21 @@ func Verify(ctx context.Context, o VerifyOptions) (*Result, error) {
 			return nil, fmt.Errorf("%s: not a PEM public key: %w", o.KeyPath, err)
 		}
 	}
-	// Bundles first: a malformed bundle is trouble whatever else happens.
+	// Bundles first: a file that cannot be read, or holds no JSON at all, is trouble
+	// whatever else happens. An entry that is JSON but not a valid bundle (tampered)
+	// only fails itself.
 	type loaded struct {
 		file string
-		line int
-		b    *bundle.Bundle
+		BundleEntry
 	}
 	var bundles []loaded
 	for _, f := range o.Bundles {
-		bs, err := LoadBundles(f)
+		es, err := LoadBundleEntries(f)
 		if err != nil {
 			return nil, err
 		}
-		for i, b := range bs {
-			l := 0
-			if len(bs) > 1 {
-				l = i + 1
-			}
-			bundles = append(bundles, loaded{f, l, b})
+		for _, e := range es {
+			bundles = append(bundles, loaded{f, e})
 		}
 	}
 	tm := o.TrustedMaterial
@@ -269,13 +285,16 @@ func Verify(ctx context.Context, o VerifyOptions) (*Result, error) {
 	var mainOK, reproFound bool
 	var reasons []string
 	for _, lb := range bundles {
-		br := BundleResult{File: lb.file, Line: lb.line}
-		err := verifyOne(lb.b, &br, tm, pub, digest, path, identities, &o)
+		br := BundleResult{File: lb.file, Line: lb.Line}
+		err := lb.Err
+		if err == nil {
+			err = verifyOne(lb.Bundle, &br, tm, pub, digest, path, identities, &o)
+		}
 		if err != nil {
 			br.Error = err.Error()
 			where := lb.file
-			if lb.line > 0 {
-				where = fmt.Sprintf("%s line %d", lb.file, lb.line)
+			if lb.Line > 0 {
+				where = fmt.Sprintf("%s line %d", lb.file, lb.Line)
 			}
 			reasons = append(reasons, where+": "+err.Error())
 		} else {
@@ -307,8 +326,11 @@ func Verify(ctx context.Context, o VerifyOptions) (*Result, error) {
 		res.Reason = strings.Join(reasons, "; ")
 	case o.RequireReproducible && !reproFound:
 		res.Reason = "no verified reproducibility attestation for " + res.Digest
-	case o.RequireReproducible && !*res.Reproducible:
+	case reproFound && !*res.Reproducible && (o.RequireReproducible || !o.AllowNotReproducible):
 		res.Reason = "reproducibility attestation says " + res.Verdict
+		if !o.RequireReproducible {
+			res.Reason += " (--allow-not-reproducible accepts it)"
+		}
 	default:
 		res.Verified = true
 		return res, nil
@@ -352,7 +374,7 @@ func verifyOne(b *bundle.Bundle, br *BundleResult, tm root.TrustedMaterial, pub 
 		return fmt.Errorf("predicate type %q is not %q", br.PredicateType, o.PredicateType)
 	}
 
-	vopts, material := verifierOptions(b, tm, pub, o.WithoutSCTUnsafe)
+	vopts, material := verifierOptions(b, tm, pub, o)
 	v, err := verify.NewVerifier(material, vopts...)
 	if err != nil {
 		return err
@@ -428,22 +450,23 @@ func isEd25519Cert(b *bundle.Bundle) bool {
 // Keyless: an SCT, a transparency log entry and an observer timestamp (integrated time
 // or RFC 3161) are all required, as cosign and gh do. With a key: tlog entries and
 // timestamps are verified when the bundle carries them; a key bundle without either
-// verifies with no time check at all (the key has no validity period).
-func verifierOptions(b *bundle.Bundle, tm root.TrustedMaterial, pub crypto.PublicKey, noSCT bool) ([]verify.VerifierOption, root.TrustedMaterial) {
+// verifies with no time check at all (the key has no validity period), unless
+// RequireTlog / RequireTimestamp demand them.
+func verifierOptions(b *bundle.Bundle, tm root.TrustedMaterial, pub crypto.PublicKey, o *VerifyOptions) ([]verify.VerifierOption, root.TrustedMaterial) {
 	if pub == nil {
 		opts := []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1)}
-		if !noSCT {
+		if !o.WithoutSCTUnsafe {
 			opts = append(opts, verify.WithSignedCertificateTimestamps(1))
 		}
 		return opts, tm
 	}
 	var opts []verify.VerifierOption
 	entries, _ := b.TlogEntries()
-	if len(entries) > 0 {
+	if len(entries) > 0 || o.RequireTlog {
 		opts = append(opts, verify.WithTransparencyLog(1))
 	}
 	ts, _ := b.Timestamps()
-	if b.HasInclusionPromise() || len(ts) > 0 {
+	if b.HasInclusionPromise() || len(ts) > 0 || o.RequireTimestamp {
 		opts = append(opts, verify.WithObserverTimestamps(1))
 	} else {
 		opts = append(opts, verify.WithNoObserverTimestamps())
@@ -482,6 +505,13 @@ func checkExtensions(c *certificate.Summary, o *VerifyOptions) error {
 		if got != want && !(strings.HasPrefix(got, want+"@") && !strings.Contains(want, "@")) {
 			return fmt.Errorf("signer workflow %q is not %q", got, want)
 		}
+	}
+	if o.SourceDigest != "" && !strings.EqualFold(c.SourceRepositoryDigest, o.SourceDigest) {
+		got := c.SourceRepositoryDigest
+		if got == "" {
+			got = "none"
+		}
+		return fmt.Errorf("source digest %s is not %s", got, o.SourceDigest)
 	}
 	if o.DenySelfHostedRunners && c.RunnerEnvironment != "github-hosted" {
 		env := c.RunnerEnvironment

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -24,6 +25,10 @@ func newReleaseCommand() *cobra.Command {
 sigstore bundles given with --bundle (each file one bundle or JSON lines of several, as
 'gh attestation download' writes them). It is verified when at least one bundle verifies
 under the whole policy. Exit 0 verified, 1 not verified (the reason on stderr), 2 trouble.
+A verified reproducibility attestation that says NOT_REPRODUCIBLE fails verification
+unless --allow-not-reproducible. A bundle that is JSON but no valid bundle fails only
+itself (exit 1 when nothing else verifies); a file that is not JSON is trouble. A
+sha256:<hex> argument is a digest; if a file of that name exists too, it is refused.
 
 Without --trusted-root the public-good trusted root comes through TUF, or, offline, from
 the copy embedded in this binary (its date is shown).`,
@@ -35,6 +40,9 @@ the copy embedded in this binary (its date is shown).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Artifact = args[0]
+			if w := unanchoredWarning(o.CertificateIdentityRegexp); w != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), w)
+			}
 			res, err := attest.Verify(cmd.Context(), o)
 			if res != nil {
 				if asJSON {
@@ -65,11 +73,27 @@ the copy embedded in this binary (its date is shown).`,
 	f.StringVar(&o.TrustedRootPath, "trusted-root", "", "trusted root `FILE` (one JSON or JSON lines); default: TUF, else embedded copy")
 	f.StringVar(&o.PredicateType, "predicate-type", "", "accept only attestations with this predicate type `URI`")
 	f.BoolVar(&o.RequireReproducible, "require-reproducible", false, "also require a verified reproducibility attestation with a reproducible verdict")
+	f.BoolVar(&o.AllowNotReproducible, "allow-not-reproducible", false, "accept the artifact although a verified reproducibility attestation says it is not reproducible")
+	f.BoolVar(&o.RequireTlog, "require-tlog", false, "key mode: require a verified transparency log entry (keyless always does)")
+	f.BoolVar(&o.RequireTimestamp, "require-timestamp", false, "key mode: require a verified time, RFC 3161 or log integrated time (keyless always does)")
+	f.StringVar(&o.SourceDigest, "source-digest", "", "require this source commit (`SHA`, the certificate's source repository digest)")
 	f.StringVar(&o.SourceRepository, "source-repository", "", "require this source repository (`OWNER/REPO`)")
 	f.StringVar(&o.SignerWorkflow, "signer-workflow", "", "require this signer workflow (`OWNER/REPO/.github/workflows/FILE[@REF]`)")
 	f.BoolVar(&o.DenySelfHostedRunners, "deny-self-hosted-runners", false, "reject signatures made on self-hosted runners")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// unanchoredWarning warns about an identity regexp that is not anchored at its start:
+// "github.com/o/r/" also matches "https://evil.example/github.com/o/r/...".
+func unanchoredWarning(re string) string {
+	if re == "" || strings.HasPrefix(re, "^") || strings.HasPrefix(re, `\A`) {
+		return ""
+	}
+	if _, err := regexp.Compile(re); err != nil {
+		return "" // a bad regexp is trouble, reported by itself
+	}
+	return fmt.Sprintf("warning: --certificate-identity-regexp %q is not anchored: it matches any identity that merely contains it; start it with ^ (e.g. '^https://github.com/OWNER/REPO/\\.github/workflows/release\\.yml@refs/tags/v')", re)
 }
 
 // printSummary writes a short human summary: who signed, which workflow and commit, when,
