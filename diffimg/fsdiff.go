@@ -43,6 +43,9 @@ type fsAccount struct {
 	// of entries only one side has, every superblock field of both sides
 	// and both sides' metadata regions.
 	explained []Span
+	// damaged are the directories one side could not list (walk order
+	// puts them before what lies below them).
+	damaged []*damagedDir
 }
 
 func (acc *fsAccount) fail(why string) {
@@ -168,11 +171,20 @@ func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs
 	same := c.precheckContent(fa, fb, pairs, ra, rb)
 	for i, p := range pairs {
 		switch {
+		case p.b == nil && acc.under(p.a.Path) != nil:
+			acc.under(p.a.Path).hide()
+			acc.addEntryData(p.a)
+		case p.a == nil && acc.under(p.b.Path) != nil:
+			acc.under(p.b.Path).hide()
+			acc.addEntryData(p.b)
 		case p.b == nil:
 			c.addEntry(part, fsName, p.a.Path, report.KindRemoved, fmt.Sprintf("%s only in a (%s)", p.a.Type, entrySummary(p.a)), nil)
 			acc.addEntryData(p.a)
 		case p.a == nil:
 			c.addEntry(part, fsName, p.b.Path, report.KindAdded, fmt.Sprintf("%s only in b (%s)", p.b.Type, entrySummary(p.b)), nil)
+			acc.addEntryData(p.b)
+		case c.compareDamaged(part, fsName, p.a, p.b, acc):
+			acc.addEntryData(p.a)
 			acc.addEntryData(p.b)
 		default:
 			// An entry's extents explain differing bytes when its data is

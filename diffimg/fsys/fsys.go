@@ -65,6 +65,13 @@ type Entry struct {
 	// reference), set by formats that implement EntryOpener. It is never
 	// compared: it only spares looking the path up again.
 	Handle uint64
+
+	// Damaged, when set, says why this entry's own structure (an inode,
+	// a directory listing) cannot be read; the format still gives the
+	// entry, with what it could read, so that the damage is one
+	// difference on this path and the walk goes on around it. A damaged
+	// directory is not descended into.
+	Damaged string
 }
 
 // Extent is a byte range relative to the start of the filesystem.

@@ -1,26 +1,21 @@
-// Package ext4 reads ext2/3/4 filesystems as an fsys.FS, through
-// github.com/diskfs/go-diskfs/filesystem/ext4 for directories, symlink
-// targets, extended attributes and extent trees.
+// Package ext4 reads ext2, ext3 and ext4 filesystems as an fsys.FS, with
+// its own parser of the on-disk format: superblock, group descriptors
+// (32- and 64-bit, meta_bg), inodes, extent trees, ext2/3 block maps
+// (direct and indirect blocks), linear and hashed directories, inline
+// data, fast symlinks, device numbers and extended attributes (in the
+// inode and in an external block).
 //
-// What is parsed here instead, and why:
-//   - The superblock (fixed offsets at byte 1024): go-diskfs keeps it
-//     unexported, and Metadata needs UUID, label, hash seed, times,
-//     features and their offsets.
-//   - Each inode's raw fields (mode, uid/gid with their high halves, link
-//     count, flags, generation, the four times with their nanosecond
-//     "extra" words), located through the group descriptor table: the
-//     FileInfo of go-diskfs v1.9.4 has no permission bits at all (Mode()
-//     is only the file type), and its times drop the nanoseconds.
-//   - File contents are read from the extent list go-diskfs builds (taken
-//     from its File with reflect, read-only) rather than with its
-//     File.Read: that Read can return (0, nil) forever (a file from
-//     `mkfs.ext4 -d` made io.ReadAll in its ReadFile never return), does
-//     not zero holes and ignores uninitialized extents. Reading the
-//     extents here stops at exactly the inode size, fills holes and
-//     uninitialized extents with zeros, and gives Entry.Extents. When the
-//     extent list cannot be obtained (block-mapped ext2/3 files), the
-//     library's Read is used behind a guard that turns a stalled read into
-//     an error.
+// go-diskfs (v1.9.4), which served directories before, refuses every
+// filesystem without metadata_csum ("invalid checksum type 0": ext2, ext3,
+// and ext4 as older mke2fs or `-O ^metadata_csum` make it), hid the
+// permission bits and nanoseconds, and its File.Read could return (0, nil)
+// forever. Reading the format here also lets one damaged inode be reported
+// on that inode (Entry.Damaged) while the rest of the tree is walked.
+//
+// Every number read from the image is checked before use: block numbers
+// against the filesystem's block count, sizes against the image, extent
+// tree depth and the block pointers followed against budgets. Nothing
+// here panics on bad input.
 package ext4
 
 import (
@@ -30,16 +25,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	iofs "io/fs"
-	"os"
-	"reflect"
-	"sort"
 	"strings"
 	"time"
 
-	dext4 "github.com/diskfs/go-diskfs/filesystem/ext4"
 	"github.com/org/immutos-action/diffimg/fsys"
-	"github.com/org/immutos-action/diffimg/fsys/internal/fsutil"
 )
 
 // Magic is the superblock magic, at byte 1024+56.
@@ -51,18 +40,23 @@ const sbOff = 1024
 type FS struct {
 	r    io.ReaderAt
 	size int64
-	lib  *dext4.FileSystem
 	sb   [1024]byte
 
-	blockSize     int64
-	inodesPerGrp  uint32
-	inodeSize     int64
-	inodesCount   uint32
-	descSize      int64
-	gdtStart      int64
-	groupCount    int64
-	meta          []fsys.Field
-	inodeTableOff map[int64]int64
+	blockSize    int64
+	blocks       int64 // filesystem size in blocks
+	inodesPerGrp uint32
+	inodeSize    int64
+	inodesCount  uint32
+	descSize     int64
+	gdtStart     int64
+	groupCount   int64
+	meta         []fsys.Field
+	// inodeTable is each group's inode table offset, read once at Open
+	// so that reads need no lock.
+	inodeTable []int64
+	// fileType says directory entries carry a file type byte (the
+	// filetype feature); without it the name length is 16 bits.
+	fileType bool
 }
 
 // Open reads the ext filesystem that starts at offset 0 of r.
@@ -74,7 +68,7 @@ func (f *FS) u16(o int) uint64 { return uint64(binary.LittleEndian.Uint16(f.sb[o
 func (f *FS) u32(o int) uint64 { return uint64(binary.LittleEndian.Uint32(f.sb[o:])) }
 
 func open(r io.ReaderAt, size int64) (*FS, error) {
-	f := &FS{r: r, size: size, inodeTableOff: map[int64]int64{}}
+	f := &FS{r: r, size: size}
 	if size < sbOff+1024 {
 		return nil, fmt.Errorf("ext4: image too small (%d bytes)", size)
 	}
@@ -84,17 +78,17 @@ func open(r io.ReaderAt, size int64) (*FS, error) {
 	if err := f.checkSuperblock(); err != nil {
 		return nil, fmt.Errorf("ext4: superblock: %w", err)
 	}
-	store := fsutil.NewStorage(r, size)
-	lib, err := fsutil.Call("ext4 superblock and group descriptors", func() (*dext4.FileSystem, error) {
-		return dext4.Read(store, size, 0, 512)
-	})
-	if err != nil {
+	if err := f.readGroupDescriptors(); err != nil {
 		return nil, fmt.Errorf("ext4: %w", err)
 	}
-	f.lib = lib
+	f.fileType = f.u32(0x60)&0x2 != 0
 	f.buildMetadata()
 	return f, nil
 }
+
+// ConcurrentReads implements fsys.ConcurrentReader: after Open, reads
+// only use r and immutable tables.
+func (f *FS) ConcurrentReads() {}
 
 func (f *FS) checkSuperblock() error {
 	if f.u16(0x38) != Magic {
@@ -127,6 +121,7 @@ func (f *FS) checkSuperblock() error {
 			return fmt.Errorf("bad group descriptor size %d", f.descSize)
 		}
 	}
+	f.blocks = int64(blocks)
 	if blocks == 0 || blocks > uint64(1)<<48 || int64(blocks)*f.blockSize > f.size {
 		return fmt.Errorf("filesystem of %d blocks of %d bytes does not fit the image (%d bytes): truncated", blocks, f.blockSize, f.size)
 	}
@@ -135,6 +130,9 @@ func (f *FS) checkSuperblock() error {
 		return errors.New("zero blocks per group")
 	}
 	first := f.u32(0x14)
+	if first >= blocks {
+		return fmt.Errorf("first data block %d beyond the %d blocks", first, blocks)
+	}
 	f.groupCount = int64((blocks - first + bpg - 1) / bpg)
 	if int64(f.inodesCount) > f.groupCount*int64(f.inodesPerGrp) {
 		return fmt.Errorf("inode count %d exceeds %d groups of %d", f.inodesCount, f.groupCount, f.inodesPerGrp)
@@ -258,40 +256,6 @@ func (f *FS) buildMetadata() {
 	f.meta = m
 }
 
-// rawInode reads inode ino's bytes.
-func (f *FS) rawInode(ino uint32) ([]byte, error) {
-	if ino == 0 || ino > f.inodesCount {
-		return nil, fmt.Errorf("inode %d out of range", ino)
-	}
-	grp := int64(ino-1) / int64(f.inodesPerGrp)
-	idx := int64(ino-1) % int64(f.inodesPerGrp)
-	table, ok := f.inodeTableOff[grp]
-	if !ok {
-		d := make([]byte, f.descSize)
-		if _, err := f.r.ReadAt(d, f.gdtStart+grp*f.descSize); err != nil {
-			return nil, fmt.Errorf("group descriptor %d: %w", grp, err)
-		}
-		blk := uint64(binary.LittleEndian.Uint32(d[8:]))
-		if f.descSize >= 64 {
-			blk |= uint64(binary.LittleEndian.Uint32(d[0x28:])) << 32
-		}
-		if blk > uint64(f.size/f.blockSize) {
-			return nil, fmt.Errorf("group %d inode table at block %d beyond the image", grp, blk)
-		}
-		table = int64(blk) * f.blockSize
-		f.inodeTableOff[grp] = table
-	}
-	off := table + idx*f.inodeSize
-	if off+f.inodeSize > f.size {
-		return nil, fmt.Errorf("inode %d beyond the image", ino)
-	}
-	b := make([]byte, f.inodeSize)
-	if _, err := f.r.ReadAt(b, off); err != nil {
-		return nil, fmt.Errorf("inode %d: %w", ino, err)
-	}
-	return b, nil
-}
-
 // inodeTime decodes a 32-bit seconds field and its optional extra word
 // (2 epoch bits, 30 nanosecond bits).
 func inodeTime(b []byte, off, extraOff int) time.Time {
@@ -344,132 +308,6 @@ func (f *FS) applyRaw(e *fsys.Entry, b []byte) {
 	if has(0x9C) > 0 {
 		e.Attrs["project"] = fmt.Sprint(le32(0x9C))
 	}
-}
-
-// rawType is the type from i_mode, authoritative over the directory
-// entry's file type byte.
-func rawType(mode uint32) (fsys.EntryType, bool) {
-	switch mode & 0xF000 {
-	case 0x4000:
-		return fsys.TypeDir, true
-	case 0x8000:
-		return fsys.TypeFile, true
-	case 0xA000:
-		return fsys.TypeSymlink, true
-	case 0x2000:
-		return fsys.TypeChar, true
-	case 0x6000:
-		return fsys.TypeBlock, true
-	case 0x1000:
-		return fsys.TypeFIFO, true
-	case 0xC000:
-		return fsys.TypeSocket, true
-	}
-	return "", false
-}
-
-func (f *FS) entry(p string, info iofs.FileInfo, withXattrs bool) (e *fsys.Entry, ino uint32, err error) {
-	defer fsutil.Recover(&err, "ext4 inode of %s", p)
-	typ, _ := fsys.TypeOfMode(info.Mode())
-	e = &fsys.Entry{Path: p, Type: typ, Mtime: info.ModTime()}
-	st, _ := info.Sys().(*dext4.StatT)
-	if st != nil {
-		ino = st.Ino
-		e.HasOwner = true
-		e.UID, e.GID = st.UID, st.GID
-		e.Nlink = uint32(st.Nlink)
-		e.Atime, e.Ctime, e.Btime = st.AccessTime, st.ChangeTime, st.CreateTime
-		e.Major, e.Minor = st.Major, st.Minor
-		e.Link = st.LinkTarget
-	}
-	if ino != 0 {
-		raw, err := f.rawInode(ino)
-		if err != nil {
-			return nil, 0, fmt.Errorf("ext4: %s: %w", p, err)
-		}
-		f.applyRaw(e, raw)
-		if t, ok := rawType(uint32(binary.LittleEndian.Uint16(raw))); ok && t != e.Type {
-			return nil, 0, fmt.Errorf("ext4: %s: directory entry says %s, inode says %s", p, e.Type, t)
-		}
-		size := int64(binary.LittleEndian.Uint32(raw[4:])) | int64(binary.LittleEndian.Uint32(raw[0x6C:]))<<32
-		if e.Type == fsys.TypeFile {
-			if size < 0 || size > 1<<44 {
-				return nil, 0, fmt.Errorf("ext4: %s: implausible size %d", p, size)
-			}
-			e.Size = size
-		}
-	} else if e.Type == fsys.TypeFile {
-		e.Size = info.Size()
-	}
-	if e.Type == fsys.TypeSymlink {
-		e.Size = int64(len(e.Link))
-	}
-	if withXattrs {
-		x, err := f.lib.GetXattr(fsutil.LibPath(p))
-		if err == nil && len(x) > 0 {
-			e.Xattrs = make(map[string]string, len(x))
-			for k, v := range x {
-				e.Xattrs[k] = string(v)
-			}
-		}
-	}
-	if e.Type == fsys.TypeFile && e.Size > 0 {
-		if ext, err := f.fileExtents(p); err == nil {
-			e.Extents = diskExtents(ext, f.blockSize, e.Size)
-		}
-	}
-	return e, ino, nil
-}
-
-// extent is one mapping of file blocks to disk blocks.
-type extent struct {
-	fileBlock, diskBlock, count uint64
-	uninit                      bool
-}
-
-// fileExtents takes the extent list go-diskfs built for p.
-func (f *FS) fileExtents(p string) (ext []extent, err error) {
-	defer fsutil.Recover(&err, "ext4 extent tree of %s", p)
-	file, err := f.lib.OpenFile(fsutil.LibPath(p), os.O_RDONLY)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	v := reflect.ValueOf(file)
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return nil, errors.New("nil file")
-		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return nil, errors.New("unexpected go-diskfs file type")
-	}
-	list := v.FieldByName("extents")
-	if !list.IsValid() || list.Kind() != reflect.Slice {
-		return nil, errors.New("go-diskfs file has no extent list")
-	}
-	for i := 0; i < list.Len(); i++ {
-		x := list.Index(i)
-		for x.Kind() == reflect.Pointer {
-			if x.IsNil() {
-				return nil, errors.New("nil extent")
-			}
-			x = x.Elem()
-		}
-		fb, db, c := x.FieldByName("fileBlock"), x.FieldByName("startingBlock"), x.FieldByName("count")
-		if !fb.IsValid() || !db.IsValid() || !c.IsValid() {
-			return nil, errors.New("unexpected go-diskfs extent layout")
-		}
-		e := extent{fileBlock: fb.Uint(), diskBlock: db.Uint(), count: c.Uint()}
-		if e.count > 32768 {
-			e.count -= 32768
-			e.uninit = true
-		}
-		ext = append(ext, e)
-	}
-	sort.Slice(ext, func(i, j int) bool { return ext[i].fileBlock < ext[j].fileBlock })
-	return ext, nil
 }
 
 func diskExtents(ext []extent, bs, size int64) []fsys.Extent {
@@ -539,57 +377,4 @@ func (x *extentReader) Read(p []byte) (int, error) {
 	clear(p)
 	x.pos += n
 	return int(n), nil
-}
-
-func (f *FS) stat(p string) (info iofs.FileInfo, err error) {
-	defer fsutil.Recover(&err, "ext4 path %s", p)
-	return f.lib.Stat(fsutil.LibPath(p))
-}
-
-// Open implements fsys.FS.
-func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
-	defer fsutil.Recover(&err, "ext4 file %s", p)
-	info, err := f.stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("ext4: %s: %w", p, err)
-	}
-	e, _, err := f.entry(p, info, false)
-	if err != nil {
-		return nil, err
-	}
-	if e.Type != fsys.TypeFile {
-		return nil, fmt.Errorf("ext4: %s is not a regular file", p)
-	}
-	if e.Size == 0 {
-		return &fsutil.LimitedFile{R: bytes.NewReader(nil), Size: 0, What: "ext4: " + p}, nil
-	}
-	ext, err := f.fileExtents(p)
-	if err == nil && len(ext) > 0 {
-		return &fsutil.LimitedFile{R: &extentReader{r: f.r, img: f.size, bs: f.blockSize, ext: ext, size: e.Size}, Size: e.Size, What: "ext4: " + p}, nil
-	}
-	// No extents (inline data or block map): the library's reader, guarded.
-	file, err := f.lib.OpenFile(fsutil.LibPath(p), os.O_RDONLY)
-	if err != nil {
-		return nil, fmt.Errorf("ext4: %s: %w", p, err)
-	}
-	return &fsutil.LimitedFile{R: file, Size: e.Size, What: "ext4: " + p, Closer: file}, nil
-}
-
-// Walk implements fsys.FS.
-func (f *FS) Walk(fn func(*fsys.Entry) error) error {
-	root := &fsys.Entry{Path: "/", Type: fsys.TypeDir}
-	if raw, err := f.rawInode(2); err == nil {
-		f.applyRaw(root, raw)
-	} else {
-		return fmt.Errorf("ext4: root inode: %w", err)
-	}
-	if err := fn(root); err != nil {
-		return err
-	}
-	t := &fsutil.Tree{Format: "ext4", What: "inode", Budget: fsutil.NewBudget(f.size, 12, "ext4"),
-		List: f.lib.ReadDir, Entry: func(cp string, _ iofs.DirEntry, info iofs.FileInfo) (*fsys.Entry, uint64, error) {
-			e, ino, err := f.entry(cp, info, true)
-			return e, uint64(ino), err
-		}}
-	return t.Walk("/", map[uint64]bool{2: true}, fn)
 }

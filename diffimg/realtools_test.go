@@ -1,0 +1,119 @@
+package diffimg
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/testtool"
+)
+
+// plainTree writes dirs d1..d4 of ten small files each.
+func plainTree(t *testing.T, dir string) {
+	t.Helper()
+	for d := 1; d <= 4; d++ {
+		sub := filepath.Join(dir, fmt.Sprintf("d%d", d))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := 0; f < 10; f++ {
+			data := strings.Repeat(fmt.Sprintf("file %d of dir %d\n", f, d), 50*(f+1))
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%02d", f)), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+var imapRE = regexp.MustCompile(`Inode (\d+) is part of block group \d+\s+located at block (\d+), offset 0x([0-9a-f]+)`)
+
+// inodeOffset asks debugfs where path's inode lies in img.
+func inodeOffset(t *testing.T, img, path string, blockSize int64) (ino int, off int64) {
+	t.Helper()
+	out := testtool.Run(t, nil, "debugfs", "-R", "imap "+path, img)
+	m := imapRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("debugfs imap %s: %q", path, out)
+	}
+	ino, _ = strconv.Atoi(m[1])
+	blk, _ := strconv.ParseInt(m[2], 10, 64)
+	o, _ := strconv.ParseInt(m[3], 16, 64)
+	return ino, blk*blockSize + o
+}
+
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xFF
+	if _, err := f.WriteAt(b[:], off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedInodeIsOneDifference: a flipped byte in one file's inode
+// (its extent header) is one difference on that file, naming the inode;
+// a damaged directory is one difference on the directory, and the
+// entries below it are counted there instead of each reported removed.
+// The walk used to stop at the first unreadable inode and report every
+// later file as removed.
+func TestDamagedInodeIsOneDifference(t *testing.T) {
+	testtool.Need(t, "mkfs.ext4", "debugfs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	plainTree(t, src)
+	for _, metaCsum := range []string{"metadata_csum", "^metadata_csum"} {
+		t.Run(metaCsum, func(t *testing.T) {
+			a := filepath.Join(dir, metaCsum+".a.img")
+			testtool.Run(t, nil, "mkfs.ext4", "-q", "-F", "-b", "4096", "-O", metaCsum, "-d", src, a, "8M")
+			for _, c := range []struct {
+				path   string
+				hidden int
+			}{{"/d2/f05", 0}, {"/d3", 10}} {
+				b := copyFile(t, a, a+".b")
+				ino, off := inodeOffset(t, b, c.path, 4096)
+				flipByte(t, b, off+0x28) // extent header magic
+				rep, err := Compare(a, b, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var hits []*report.Difference
+				rep.Walk(func(d *report.Difference, _ int) {
+					switch {
+					case d.Kind == report.KindRemoved || d.Kind == report.KindAdded:
+						t.Errorf("%s: cascade: %s %s", c.path, d.Kind, *d.File)
+					case d.Field == "damaged":
+						hits = append(hits, d)
+					}
+				})
+				if len(hits) != 1 || hits[0].File == nil || *hits[0].File != c.path {
+					t.Fatalf("%s: want one damaged difference on it, got %d\n%s", c.path, len(hits), textReport(rep))
+				}
+				d := hits[0]
+				if !strings.Contains(d.Detail, fmt.Sprintf("inode %d", ino)) || !strings.HasPrefix(d.Detail, "cannot be read: b: ") {
+					t.Errorf("%s: detail does not name b's inode %d: %s", c.path, ino, d.Detail)
+				}
+				if c.hidden > 0 && !strings.Contains(d.Detail, fmt.Sprintf("%d entries below it", c.hidden)) {
+					t.Errorf("%s: detail does not count the %d entries below: %s", c.path, c.hidden, d.Detail)
+				}
+				for _, o := range rep.Differences {
+					if o.File != nil && *o.File != c.path && o.Kind != report.KindMetadata {
+						t.Errorf("%s: another file reported: %s %s %s", c.path, *o.File, o.Kind, o.Detail)
+					}
+				}
+			}
+		})
+	}
+}
