@@ -3,6 +3,7 @@ package diffimg
 import (
 	"bytes"
 	"fmt"
+	"github.com/org/immutos-action/diffimg/report"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,6 +182,10 @@ func FuzzCompare(f *testing.F) {
 			t.Fatal(err)
 		}
 		rep, err := Compare(a, pb, Options{MaxRanges: 4})
+		testtool.NoPanic(t, err)
+		if err == nil {
+			rep.Walk(func(d *report.Difference, _ int) { testtool.NoPanicText(t, d.Detail) })
+		}
 		if err != nil {
 			// Only a container that does not decode is unreadable.
 			if image.Detect(dataB) == image.FormatRaw {

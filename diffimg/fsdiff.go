@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"maps"
 	"os"
@@ -97,14 +98,10 @@ func (acc *fsAccount) regions(f fsys.FS) {
 	acc.addExtents(xs)
 }
 
-// callRegions asks a filesystem for its metadata regions, turning a
-// parser panic into an error.
+// callRegions asks a filesystem for its metadata regions; an engine
+// boundary (package guard).
 func callRegions(mr fsys.MetadataRegions) (xs []fsys.Extent, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			xs, err = nil, fmt.Errorf("metadata regions: parser failed: %v", p)
-		}
-	}()
+	defer guard.Recover(&err, "metadata regions")
 	return mr.MetadataRegions()
 }
 
@@ -601,7 +598,13 @@ func fileHexdump(fa, fb fsys.FS, p string, s Span) string {
 	start := s.Offset &^ 15
 	n := min(s.End()-start, maxHexdump)
 	n = (n + 15) &^ 15
-	read := func(f fsys.FS) []byte {
+	read := func(f fsys.FS) (b []byte) {
+		defer func() {
+			if p := recover(); p != nil {
+				_ = guard.Boundary(p, "file reader")
+				b = nil
+			}
+		}()
 		r, err := f.Open(p)
 		if err != nil {
 			return nil
@@ -629,8 +632,10 @@ type offsetReader struct {
 
 func (o offsetReader) ReadAt(p []byte, off int64) (int, error) { return o.r.ReadAt(p, off-o.base) }
 
-// fileSpans streams two files side by side and returns differing spans.
-func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) ([]Span, error) {
+// fileSpans streams two files side by side and returns differing spans;
+// an engine boundary (package guard): the filesystems' readers run here.
+func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []Span, err error) {
+	defer guard.Recover(&err, "file reader")
 	r1, err := fsys.OpenEntry(fa, a)
 	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
@@ -747,7 +752,8 @@ func materialize(fa, fb fsys.FS, a, b *fsys.Entry) (io.ReaderAt, io.ReaderAt, fu
 			f()
 		}
 	}
-	get := func(f fsys.FS, e *fsys.Entry) (io.ReaderAt, error) {
+	get := func(f fsys.FS, e *fsys.Entry) (_ io.ReaderAt, err error) {
+		defer guard.Recover(&err, "file reader")
 		r, err := fsys.OpenEntry(f, e)
 		if err != nil {
 			return nil, err

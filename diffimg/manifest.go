@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"os"
 	"strconv"
@@ -201,7 +202,12 @@ func manifestFS(r io.ReaderAt, off, size int64) *ManifestFS {
 	return mfs
 }
 
-func fileDigest(f fsys.FS, e *fsys.Entry) string {
+func fileDigest(f fsys.FS, e *fsys.Entry) (digest string) {
+	defer func() {
+		if p := recover(); p != nil {
+			digest = "error: " + guard.Boundary(p, "file reader").Error()
+		}
+	}()
 	r, err := fsys.OpenEntry(f, e)
 	if err != nil {
 		return "error: " + err.Error()

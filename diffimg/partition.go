@@ -3,6 +3,7 @@ package diffimg
 import (
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"strconv"
 	"strings"
@@ -16,12 +17,12 @@ import (
 // directly (package fsys/detect sets it).
 var OpenFS = func(r io.ReaderAt, size int64) (fsys.FS, error) { return nil, fsys.ErrUnknown }
 
-// openFS opens a filesystem, turning a parser panic into an error so a
+// openFS opens a filesystem; an engine boundary (package guard), so a
 // hostile image cannot crash the comparison.
 func openFS(r io.ReaderAt, size int64) (f fsys.FS, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("filesystem parser failed: %v", p)
+			f, err = nil, guard.Boundary(p, "filesystem parser")
 		}
 	}()
 	return OpenFS(r, size)

@@ -3,6 +3,7 @@ package diffimg
 import (
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"sync"
 
 	"github.com/org/immutos-action/diffimg/fsys"
@@ -101,13 +102,9 @@ func streamWalk(f fsys.FS) (src *entrySource, wait func() error, stop func()) {
 	return src, wait, stop
 }
 
-// walkRecovered walks f, turning a parser panic into an error.
+// walkRecovered walks f; an engine boundary (package guard).
 func walkRecovered(f fsys.FS, fn func(*fsys.Entry) error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("filesystem parser failed: %v", p)
-		}
-	}()
+	defer guard.Recover(&err, "filesystem walk")
 	return f.Walk(fn)
 }
 

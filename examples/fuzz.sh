@@ -37,7 +37,7 @@ for pkg in $($GO list $pkgs); do
 		echo "== $pkg $t ($fuzztime)"
 		log=$(mktemp)
 		# shellcheck disable=SC2086
-		$GO test -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -fuzzminimizetime 20x $parallel "$pkg" 2>&1 | tee "$log"
+		$GO test -tags immutos_strict -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -fuzzminimizetime 20x $parallel "$pkg" 2>&1 | tee "$log"
 		rc=$?
 		if grep -q '^--- FAIL' "$log" || grep -q '^FAIL' "$log"; then
 			rc=1

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 
 	"github.com/klauspost/compress/zstd"
@@ -162,13 +163,17 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 	return d.r.Read(p)
 }
 
+// decoderPackages are the decompressors' packages: a panic raised in one
+// of them is an error of the stream it decodes (package guard).
+var decoderPackages = []string{"compress/", "archive/zip.", "github.com/klauspost/compress/", "github.com/ulikunitz/xz", "github.com/pierrec/lz4/"}
+
 // inflate decompresses a stream into a spool, within the per-stream and
 // session bounds.
 func (s *session) inflate(k kind, b blob) (res inflated) {
 	sp := s.newSpool()
 	defer func() {
 		if p := recover(); p != nil {
-			res.err = fmt.Errorf("decoder failed: %v", p)
+			res.err = guard.Library(p, decoderPackages...)
 		}
 		res.blob = sp.blob()
 	}()

@@ -39,6 +39,7 @@ package content
 
 import (
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"os"
 	"sync"
@@ -194,7 +195,8 @@ func appendPath(p []string, el ...string) []string {
 func (s *session) compareTop(path []string, a, b blob, depth int) (out []*report.Difference) {
 	defer func() {
 		if p := recover(); p != nil {
-			out = append(s.bytesDiff(path, a, b, fmt.Sprintf("comparator failed (%v); compared as bytes", p)), out...)
+			err := guard.Boundary(p, "comparator")
+			out = append(s.bytesDiff(path, a, b, err.Error()+"; compared as bytes"), out...)
 		}
 	}()
 	if eq, err := equal(a, b); err == nil && eq {

@@ -5,19 +5,16 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"strings"
 
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
-// openELF parses an ELF file, turning a parser panic into an error.
+// openELF parses an ELF file, turning a debug/elf panic into an error.
 func openELF(b blob) (f *elf.File, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("ELF parser failed: %v", p)
-		}
-	}()
+	defer guard.RecoverLibrary(&err, "debug/elf.")
 	return elf.NewFile(b.r)
 }
 
@@ -273,10 +270,6 @@ func (s *session) compareDynsyms(path []string, fa, fb *elf.File) []*report.Diff
 }
 
 func dynsyms(f *elf.File) (syms []elf.Symbol, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			syms, err = nil, fmt.Errorf("%v", p)
-		}
-	}()
+	defer guard.RecoverLibrary(&err, "debug/elf.")
 	return f.DynamicSymbols()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/pe"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"time"
 
 	"github.com/org/immutos-action/diffimg/explain"
@@ -14,13 +15,9 @@ import (
 // line, uname, SBAT, and the like).
 var peTextSections = map[string]bool{".cmdline": true, ".osrel": true, ".uname": true, ".sbat": true, ".sdmagic": true, ".profile": true}
 
-// openPE parses a PE/COFF file, turning a parser panic into an error.
+// openPE parses a PE/COFF file, turning a debug/pe panic into an error.
 func openPE(b blob) (f *pe.File, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("PE parser failed: %v", p)
-		}
-	}()
+	defer guard.RecoverLibrary(&err, "debug/pe.")
 	return pe.NewFile(b.r)
 }
 

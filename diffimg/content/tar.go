@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"sort"
 	"strings"
@@ -65,7 +66,7 @@ func (s *session) readTar(b blob) (x *tarArchive) {
 	x = &tarArchive{End: b.n}
 	defer func() {
 		if p := recover(); p != nil {
-			x.Err = fmt.Errorf("tar reader failed: %v", p)
+			x.Err = guard.Library(p, "archive/tar.")
 			x.End = b.n
 		}
 	}()

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"io/fs"
 	"sort"
@@ -75,7 +76,7 @@ func readZip(b blob) (x *zipArchive) {
 	x = &zipArchive{}
 	defer func() {
 		if p := recover(); p != nil {
-			x.Err = fmt.Errorf("zip reader failed: %v", p)
+			x.Err = guard.Library(p, "archive/zip.")
 		}
 	}()
 	zr, err := zip.NewReader(b.r, b.n)
@@ -252,7 +253,7 @@ func (s *session) zipContent(raw blob, m *zipMember) (c blob, truncated string, 
 	sp := s.newSpool()
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("decoder failed: %v", p)
+			err = guard.Library(p, decoderPackages...)
 		}
 		c = sp.blob()
 	}()

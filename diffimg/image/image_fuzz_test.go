@@ -91,6 +91,7 @@ func exerciseImage(t *testing.T, data []byte, budget int64) {
 	}
 	im, err := Open(p)
 	if err != nil {
+		testtool.NoPanic(t, err)
 		if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, p+": ") {
 			t.Fatalf("error is not one line naming the file: %q", msg)
 		}
@@ -114,6 +115,7 @@ func exerciseImage(t *testing.T, data []byte, budget int64) {
 			t.Fatalf("ReadAt returned %d > %d", k, n)
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
+			testtool.NoPanic(t, err)
 			break // a corrupt cluster is an error, not a crash
 		}
 	}

@@ -107,8 +107,9 @@ func FuzzOpen(f *testing.F) {
 	f.Add(make([]byte, 4096))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fs, err := Open(bytes.NewReader(b), int64(len(b)))
+		testtool.NoPanic(t, err)
 		if err == nil {
-			_ = fs.Walk(func(*fsys.Entry) error { return nil })
+			testtool.NoPanic(t, fs.Walk(func(*fsys.Entry) error { return nil }))
 		}
 	})
 }

@@ -319,11 +319,6 @@ func (sb *superblock) metadata() []fsys.Field {
 // size bytes long. Uncompressed images are read through go-erofs,
 // compressed ones through this package's own reader.
 func Open(r io.ReaderAt, size int64) (f fsys.FS, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			f, err = nil, fmt.Errorf("erofs: corrupt image: %v", v)
-		}
-	}()
 	sb, err := readSuperblock(r, size)
 	if err != nil {
 		return nil, err

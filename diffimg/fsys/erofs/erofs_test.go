@@ -584,11 +584,12 @@ func TestCorrupt(t *testing.T) {
 func exercise(t testing.TB, data []byte, budget int64) {
 	fs, err := Open(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
+		testtool.NoPanic(t, err)
 		return
 	}
 	fs.Metadata()
 	var files []string
-	_ = fs.Walk(func(e *fsys.Entry) error {
+	err = fs.Walk(func(e *fsys.Entry) error {
 		if e.Type == fsys.TypeFile {
 			files = append(files, e.Path)
 		}
@@ -597,13 +598,16 @@ func exercise(t testing.TB, data []byte, budget int64) {
 		}
 		return nil
 	})
+	testtool.NoPanic(t, err)
 	sort.Strings(files)
 	for _, p := range files {
 		rc, err := fs.Open(p)
 		if err != nil {
+			testtool.NoPanic(t, err)
 			continue
 		}
-		n, _ := io.Copy(io.Discard, io.LimitReader(rc, budget))
+		n, err := io.Copy(io.Discard, io.LimitReader(rc, budget))
+		testtool.NoPanic(t, err)
 		rc.Close()
 		budget -= n
 		if budget <= 0 {

@@ -2,6 +2,7 @@ package erofs
 
 import (
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"io/fs"
 	"path"
@@ -44,7 +45,12 @@ func (l *libFS) ownReader() (*image, error) {
 	return l.own, l.ownErr
 }
 
-func openLib(r io.ReaderAt, size int64, sb *superblock) (*libFS, error) {
+// goErofs is go-erofs's package path: a panic raised there is an error
+// of the image (package guard); one raised in this package is not caught.
+const goErofs = "github.com/erofs/go-erofs"
+
+func openLib(r io.ReaderAt, size int64, sb *superblock) (_ *libFS, err error) {
+	defer guard.RecoverLibrary(&err, goErofs)
 	// go-erofs reads through r without knowing the image size; a bounded
 	// view turns reads past the end into errors.
 	f, err := goerofs.Open(io.NewSectionReader(r, 0, size))
@@ -162,7 +168,7 @@ func (l *libFS) entry(p string, fi fs.FileInfo) (*fsys.Entry, uint64, error) {
 }
 
 func (l *libFS) Walk(fn func(*fsys.Entry) error) (err error) {
-	defer recoverErr(&err)
+	defer guard.RecoverLibrary(&err, goErofs)
 	fi, err := l.stat("/")
 	if err != nil {
 		return fmt.Errorf("erofs: root: %w", err)
@@ -213,7 +219,7 @@ func (l *libFS) walk(p string, fi fs.FileInfo, depth int, seen map[uint64]bool, 
 }
 
 func (l *libFS) Open(p string) (rc io.ReadCloser, err error) {
-	defer recoverErr(&err)
+	defer guard.RecoverLibrary(&err, goErofs)
 	fi, err := l.stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("erofs: %s: %w", p, err)
@@ -232,13 +238,30 @@ func (l *libFS) Open(p string) (rc io.ReadCloser, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("erofs: %s: %w", p, err)
 	}
-	return &libFile{f: f, safe: safeReader{r: &exactReader{r: f, left: fi.Size()}}}, nil
+	return &libFile{f: f, r: exactReader{r: f, left: fi.Size()}}, nil
 }
 
+// libFile reads a go-erofs file, turning a panic raised in go-erofs into
+// a sticky error.
 type libFile struct {
-	f    fs.File
-	safe safeReader
+	f   fs.File
+	r   exactReader
+	err error
 }
 
-func (f *libFile) Read(p []byte) (int, error) { return f.safe.Read(p) }
-func (f *libFile) Close() error               { return f.f.Close() }
+func (f *libFile) Read(p []byte) (n int, err error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("%w: %w", errCorrupt, guard.Library(v, goErofs))
+		}
+		if err != nil && err != io.EOF {
+			f.err = err
+		}
+	}()
+	return f.r.Read(p)
+}
+
+func (f *libFile) Close() error { return f.f.Close() }

@@ -70,3 +70,30 @@ func TestLZ4PartialReference(t *testing.T) {
 		t.Error("decompressing past the stream's end succeeded")
 	}
 }
+
+// FuzzLZ4Prefix: lz4Prefix never panics nor writes past dst, and where
+// pierrec/lz4 decodes the whole block, every prefix agrees with it.
+func FuzzLZ4Prefix(f *testing.F) {
+	for _, s := range []string{"", "erofs lz4 prefix erofs lz4 prefix erofs lz4 prefix", string(bytes.Repeat([]byte{7}, 5000))} {
+		comp := make([]byte, lz4.CompressBlockBound(len(s)))
+		var c lz4.Compressor
+		n, _ := c.CompressBlock([]byte(s), comp)
+		f.Add(comp[:n], uint16(len(s)))
+		f.Add(comp[:n], uint16(len(s)/2))
+	}
+	f.Fuzz(func(t *testing.T, src []byte, size uint16) {
+		dst := make([]byte, size)
+		got, err := lz4Prefix(src, dst)
+		if got < 0 || got > len(dst) {
+			t.Fatalf("returned %d for a %d-byte buffer", got, len(dst))
+		}
+		whole := make([]byte, 1<<17)
+		n, werr := lz4.UncompressBlock(src, whole)
+		if werr != nil || n < int(size) {
+			return
+		}
+		if err != nil || got != int(size) || !bytes.Equal(dst, whole[:size]) {
+			t.Fatalf("prefix %d: got %d, %v; pierrec decodes %d bytes", size, got, err, n)
+		}
+	})
+}

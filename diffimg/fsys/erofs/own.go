@@ -955,7 +955,6 @@ func (img *image) ConcurrentReads() {}
 func (img *image) Metadata() []fsys.Field { return append([]fsys.Field(nil), img.meta...) }
 
 func (img *image) Walk(fn func(*fsys.Entry) error) (err error) {
-	defer recoverErr(&err)
 	root, err := img.inode(uint64(img.sb.rootNid))
 	if err != nil {
 		return err
@@ -1045,7 +1044,6 @@ func (img *image) lookup(p string) (*inode, error) {
 }
 
 func (img *image) Open(p string) (rc io.ReadCloser, err error) {
-	defer recoverErr(&err)
 	ino, err := img.lookup(p)
 	if err != nil {
 		return nil, err
@@ -1057,14 +1055,13 @@ func (img *image) Open(p string) (rc io.ReadCloser, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("erofs: %s: %w", p, err)
 	}
-	return &safeReader{r: r}, nil
+	return io.NopCloser(r), nil
 }
 
 // OpenEntry implements fsys.EntryOpener: the entry's Handle is its nid,
 // so no path is resolved again. An entry whose nid does not name a
 // regular file of its size (not from this walk) is opened by path.
 func (img *image) OpenEntry(e *fsys.Entry) (rc io.ReadCloser, err error) {
-	defer recoverErr(&err)
 	ino, err := img.inode(e.Handle)
 	if err != nil || ino.mode&sIFMT != sIFREG || int64(ino.size) != e.Size {
 		return img.Open(e.Path)
@@ -1073,34 +1070,5 @@ func (img *image) OpenEntry(e *fsys.Entry) (rc io.ReadCloser, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("erofs: %s: %w", e.Path, err)
 	}
-	return &safeReader{r: r}, nil
-}
-
-// safeReader turns a panic in a read into an error.
-type safeReader struct {
-	r   io.Reader
-	err error
-}
-
-func (s *safeReader) Read(p []byte) (n int, err error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			n, err = 0, fmt.Errorf("%w: %v", errCorrupt, v)
-		}
-		if err != nil && err != io.EOF {
-			s.err = err
-		}
-	}()
-	return s.r.Read(p)
-}
-
-func (s *safeReader) Close() error { return nil }
-
-func recoverErr(err *error) {
-	if v := recover(); v != nil {
-		*err = fmt.Errorf("%w: %v", errCorrupt, v)
-	}
+	return io.NopCloser(r), nil
 }

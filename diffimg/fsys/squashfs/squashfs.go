@@ -441,7 +441,6 @@ func (f *FS) lookup(p string) (uint64, *inode, error) {
 
 // Open implements fsys.FS.
 func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
-	defer fsutil.Recover(&err, "squashfs file %s", p)
 	ref, n, err := f.lookup(p)
 	if err != nil {
 		return nil, fmt.Errorf("squashfs: %s: %w", p, err)
@@ -464,11 +463,6 @@ func (f *FS) ConcurrentReads() {}
 // OpenEntry implements fsys.EntryOpener: the entry's Handle is its
 // inode's position in the decoded inode table.
 func (f *FS) OpenEntry(e *fsys.Entry) (rc io.ReadCloser, err error) {
-	defer func() { // not fsutil.Recover: its arguments allocate, once per file
-		if p := recover(); p != nil {
-			rc, err = nil, fmt.Errorf("squashfs file %s: parser failed: %v", e.Path, p)
-		}
-	}()
 	if r, err := f.newFileReader(e.Handle, e.Size); err == nil {
 		return r, nil
 	}

@@ -280,7 +280,7 @@ func FuzzOpen(f *testing.F) {
 			size = int64(len(b))
 		}
 		r := zeroExtended{b}
-		fstest.Exercise(func() (fsys.FS, error) { return Open(r, size) }, 4<<20)
+		fstest.Exercise(t, func() (fsys.FS, error) { return Open(r, size) }, 4<<20)
 	})
 }
 

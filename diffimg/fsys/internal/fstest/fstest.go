@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/internal/testtool"
 	"io"
 	"math/rand"
 	"os"
@@ -250,19 +251,21 @@ func Check(t testing.TB, f fsys.FS, got map[string]*fsys.Entry, want []File, che
 
 // Exercise opens, walks and reads every file of an image with a total
 // read budget, for fuzz targets: it must return (any error) without
-// panicking or hanging.
-func Exercise(open func() (fsys.FS, error), budget int64) {
+// panicking or hanging, and no error may say a panic was recovered.
+func Exercise(t testing.TB, open func() (fsys.FS, error), budget int64) {
 	f, err := open()
 	if err != nil {
+		testtool.NoPanic(t, err)
 		return
 	}
 	_ = f.Type()
 	_ = f.Metadata()
 	if mr, ok := f.(fsys.MetadataRegions); ok {
-		_, _ = mr.MetadataRegions()
+		_, err := mr.MetadataRegions()
+		testtool.NoPanic(t, err)
 	}
 	var files []*fsys.Entry
-	_ = f.Walk(func(e *fsys.Entry) error {
+	err = f.Walk(func(e *fsys.Entry) error {
 		if e.Type == fsys.TypeFile {
 			files = append(files, e)
 		}
@@ -271,10 +274,12 @@ func Exercise(open func() (fsys.FS, error), budget int64) {
 		}
 		return nil
 	})
+	testtool.NoPanic(t, err)
 	buf := make([]byte, 32<<10)
 	for _, e := range files {
 		rc, err := f.Open(e.Path)
 		if err != nil {
+			testtool.NoPanic(t, err)
 			continue
 		}
 		zeros := 0
@@ -288,6 +293,7 @@ func Exercise(open func() (fsys.FS, error), budget int64) {
 				}
 			}
 			if err != nil {
+				testtool.NoPanic(t, err)
 				break
 			}
 		}

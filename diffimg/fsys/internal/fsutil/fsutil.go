@@ -6,6 +6,7 @@ package fsutil
 import (
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"io/fs"
 	"os"
@@ -115,14 +116,18 @@ func (i storageInfo) ModTime() time.Time { return time.Time{} }
 func (i storageInfo) IsDir() bool        { return false }
 func (i storageInfo) Sys() any           { return nil }
 
-// Recover turns a panic into an error naming what was being parsed. Use
-// as: defer fsutil.Recover(&err, "squashfs directory %s", p).
+// Recover guards a call into go-diskfs (package guard's Library policy):
+// a panic raised in go-diskfs becomes an error naming what was being
+// parsed; one raised in our own code panics on, to the engine boundary.
+// Use as: defer fsutil.Recover(&err, "ext4 inode of %s", p).
 func Recover(err *error, format string, args ...any) {
 	if r := recover(); r != nil {
-		what := fmt.Sprintf(format, args...)
-		*err = fmt.Errorf("corrupt %s: parser panicked: %v", what, r)
+		*err = fmt.Errorf("corrupt %s: %w", fmt.Sprintf(format, args...), guard.Library(r, diskfs))
 	}
 }
+
+// diskfs is go-diskfs's package path prefix.
+const diskfs = "github.com/diskfs/go-diskfs/"
 
 // Call runs f, converting a panic into an error naming what.
 func Call[T any](what string, f func() (T, error)) (v T, err error) {
@@ -140,7 +145,8 @@ var ErrNoProgress = errors.New("fsys: reader makes no progress")
 
 // LimitedFile reads exactly Size bytes from R, then reports io.EOF. It
 // reports io.ErrUnexpectedEOF when R ends early, ErrNoProgress when R
-// keeps returning (0, nil), and converts panics in R into errors.
+// keeps returning (0, nil), and converts panics raised in go-diskfs
+// (the library readers of ext4 and iso9660) into errors.
 type LimitedFile struct {
 	R      io.Reader
 	Size   int64
@@ -169,7 +175,7 @@ func (l *LimitedFile) Read(p []byte) (n int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			n = 0
-			err = fmt.Errorf("corrupt %s: reader panicked: %v", l.What, r)
+			err = fmt.Errorf("corrupt %s: %w", l.What, guard.Library(r, diskfs))
 			l.err = err
 		}
 	}()

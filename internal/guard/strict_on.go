@@ -1,0 +1,5 @@
+//go:build immutos_strict
+
+package guard
+
+const strict = true
