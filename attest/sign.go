@@ -3,8 +3,12 @@ package attest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -47,6 +51,26 @@ func SignStatement(ctx context.Context, s Signer, st Statement) ([]byte, error) 
 // `cosign sign-blob --bundle`) and returns the bundle (v0.3) as JSON. The file is hashed
 // streaming, never read into memory.
 func SignBlob(ctx context.Context, s Signer, path string) ([]byte, error) {
+	return signBlob(ctx, s, path, "")
+}
+
+// ErrDigestMismatch is returned by SignBlobDigest when the file does not hash to the
+// expected digest.
+var ErrDigestMismatch = errors.New("digest mismatch")
+
+// SignBlobDigest signs the file at path like SignBlob, but only when its bytes hash to
+// sha256Hex (the digest that was compared and that the statements name): the file is
+// read once, hashing SHA-256 and the signature's own hash in the same pass, so what is
+// signed is exactly what was checked. On a mismatch (the file changed) nothing is signed
+// and the error wraps ErrDigestMismatch.
+func SignBlobDigest(ctx context.Context, s Signer, path, sha256Hex string) ([]byte, error) {
+	if sha256Hex == "" {
+		return nil, fmt.Errorf("%s: no expected digest", path)
+	}
+	return signBlob(ctx, s, path, sha256Hex)
+}
+
+func signBlob(ctx context.Context, s Signer, path, want string) ([]byte, error) {
 	kp, opts, err := s.setup(ctx)
 	if err != nil {
 		return nil, err
@@ -58,8 +82,16 @@ func SignBlob(ctx context.Context, s Signer, path string) ([]byte, error) {
 	}
 	defer f.Close()
 	h := blob.details.GetHashType().New()
-	if _, err := f.WriteTo(h); err != nil {
+	var w io.Writer = h
+	check := sha256.New()
+	if want != "" {
+		w = io.MultiWriter(h, check)
+	}
+	if _, err := io.Copy(w, f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if got := hex.EncodeToString(check.Sum(nil)); want != "" && got != want {
+		return nil, fmt.Errorf("%s has sha256:%s, not the compared sha256:%s (changed after the comparison; nothing signed): %w", path, got, want, ErrDigestMismatch)
 	}
 	opts.Context = ctx
 	b, err := sign.Bundle(&sign.PlainData{Data: h.Sum(nil)}, blob, opts)

@@ -40,11 +40,12 @@ func (b *buildFlags) register(cmd *cobra.Command, build bool) {
 		f.StringVar(&c.RunnerID, "runner-id", "", "record mode: this builder's name (default $RUNNER_NAME or the host name)")
 	}
 	f.StringArrayVar(&c.Images, "images", nil, "artifact glob (repeatable; default "+strings.Join(pipeline.DefaultImages, ", ")+")")
-	f.StringVar(&c.OutDir, "out-dir", "immutos-out", "where reports, manifests, bundles and index.json go")
+	f.StringVar(&c.OutDir, "out-dir", "immutos-out", "where reports, manifests, bundles and index.json go (must be empty or new)")
+	f.BoolVar(&c.Force, "force", false, "clear a non-empty --out-dir first (symlinks in it are removed, never followed)")
 	f.BoolVar(&c.Strict, "strict", false, "any difference in the build output counts, not only the image artifacts")
 	f.StringVar(&b.key, "key", "", "sign with this PEM private key `FILE` (password from $COSIGN_PASSWORD)")
 	f.BoolVar(&b.keyless, "keyless", false, "sign keylessly (Fulcio certificate for the GitHub Actions OIDC identity)")
-	f.BoolVar(&b.noSign, "no-sign", false, "do not sign or attest")
+	f.BoolVar(&b.noSign, "no-sign", false, "do not sign or attest (one of --key, --keyless, --no-sign is required outside GitHub Actions)")
 	f.StringVar(&c.SigningConfig, "signing-config", "", "sigstore signing config `FILE` (Fulcio, Rekor, TSA URLs)")
 	f.BoolVar(&c.GitHubAttest, "github-attestations", false, "upload the attestations to the GitHub attestations API")
 	f.BoolVar(&c.AttestOnFailure, "attest-on-failure", false, "sign and attest even when not reproducible (the verdict says so)")
@@ -73,21 +74,43 @@ func (b *buildFlags) finish(cmd *cobra.Command) error {
 	return nil
 }
 
-// githubSetup reads the action inputs when running in GitHub Actions.
+// githubSetup reads the action inputs when running in GitHub Actions, then settles the
+// signing choice (see signingChoice).
 func (b *buildFlags) githubSetup(cmd *cobra.Command) (*pipeline.GitHub, error) {
-	if !pipeline.InGitHubActions(os.Getenv) {
-		return nil, nil
+	var g *pipeline.GitHub
+	if pipeline.InGitHubActions(os.Getenv) {
+		a := githubactions.New(githubactions.WithWriter(cmd.OutOrStdout()))
+		var err error
+		if g, err = pipeline.NewGitHub(a, &b.cfg); err != nil {
+			return nil, trouble(err)
+		}
+		if b.noSign {
+			// --no-sign on the command line wins over the sign input.
+			b.cfg.Sign = ""
+		}
 	}
-	a := githubactions.New(githubactions.WithWriter(cmd.OutOrStdout()))
-	if b.noSign {
-		// --no-sign on the command line wins over the sign input.
-		defer func() { b.cfg.Sign = "" }()
-	}
-	g, err := pipeline.NewGitHub(a, &b.cfg)
-	if err != nil {
-		return nil, trouble(err)
+	if err := b.signingChoice(g); err != nil {
+		return nil, err
 	}
 	return g, nil
+}
+
+// signingChoice makes signing explicit: with none of --key, --keyless, --no-sign (or
+// the action's sign input), sign keylessly in GitHub Actions when the OIDC token can be
+// requested, and otherwise fail before building, naming the three choices.
+func (b *buildFlags) signingChoice(g *pipeline.GitHub) error {
+	if b.cfg.Mode == pipeline.ModeRecord || b.key != "" || b.keyless || b.noSign || (g != nil && g.SigningChosen) {
+		return nil
+	}
+	if g != nil && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "" {
+		b.cfg.Sign = "keyless"
+		return nil
+	}
+	where := "outside GitHub Actions"
+	if g != nil {
+		where = "in GitHub Actions without an OIDC token (the job lacks `permissions: id-token: write`)"
+	}
+	return trouble(fmt.Errorf("no signing choice %s: pass --key FILE (sign with a key), --keyless (GitHub Actions OIDC) or --no-sign", where))
 }
 
 func verdictExit(res *pipeline.Result, g *pipeline.GitHub, out io.Writer) error {
@@ -125,9 +148,6 @@ outputs go to $GITHUB_OUTPUT and the Markdown report to $GITHUB_STEP_SUMMARY.`,
 			g, err := b.githubSetup(cmd)
 			if err != nil {
 				return err
-			}
-			if g != nil {
-				defer g.Close()
 			}
 			if b.cfg.Mode == pipeline.ModeRecord {
 				rec, p, err := pipeline.RecordRun(&b.cfg)

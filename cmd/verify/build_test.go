@@ -13,22 +13,30 @@ import (
 	"testing"
 )
 
-// The GitHub Actions runtime, simulated: INPUT_* env, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
-// and the attestations API on an httptest server. Key signing (keyless would need a
-// Fulcio); asserts the outputs, the summary, the annotations and the uploaded bundles.
-func TestGitHubRuntime(t *testing.T) {
-	dir := t.TempDir()
-	gi := filepath.Join(dir, "goldenimage")
+// exampleTools builds the example image builder and makes a key pair in a temp dir; it
+// returns the dir, the builder and the private key (PKCS#8 PEM; k.pub beside it).
+func exampleTools(t *testing.T) (dir, goldenimage, key string) {
+	t.Helper()
+	dir = t.TempDir()
+	goldenimage = filepath.Join(dir, "goldenimage")
 	kg := filepath.Join(dir, "keygen")
-	for bin, pkg := range map[string]string{gi: "../../examples/goldenimage", kg: "../../examples/goldenimage/keygen"} {
+	for bin, pkg := range map[string]string{goldenimage: "../../examples/goldenimage", kg: "../../examples/goldenimage/keygen"} {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	}
-	key := filepath.Join(dir, "k.pem")
+	key = filepath.Join(dir, "k.pem")
 	if out, err := exec.Command(kg, key, filepath.Join(dir, "k.pub")).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	return dir, goldenimage, key
+}
+
+// The GitHub Actions runtime, simulated: INPUT_* env, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
+// and the attestations API on an httptest server. Key signing (keyless would need a
+// Fulcio); asserts the outputs, the summary, the annotations and the uploaded bundles.
+func TestGitHubRuntime(t *testing.T) {
+	dir, gi, key := exampleTools(t)
 	var mu sync.Mutex
 	var uploads []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

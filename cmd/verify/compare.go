@@ -27,9 +27,6 @@ and (when reproducible) bundles as build. Exit 0 reproducible, 1 not, 2 trouble.
 			if err != nil {
 				return err
 			}
-			if g != nil {
-				defer g.Close()
-			}
 			if len(args) == 0 && g != nil {
 				args = g.Records()
 			}

@@ -190,8 +190,12 @@ func fileDigest(p string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
+	return readerDigest(f)
+}
+
+func readerDigest(r io.Reader) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

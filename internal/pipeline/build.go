@@ -37,12 +37,14 @@ type Build struct {
 // ---- nix ----
 
 var (
-	reDiffers  = regexp.MustCompile(`output '([^']+)' differs(?: from '([^']+)')?`)
-	reKeepDir  = regexp.MustCompile(`keeping build directory '([^']+)'`)
 	reNixVer   = regexp.MustCompile(`(\d+\.\d+(?:\.\d+)?\S*)`)
 	tailLines  = 40
 	nixBaseArg = []string{"--extra-experimental-features", "nix-command flakes"}
 )
+
+// checkSuffix is what nix --rebuild --keep-failed appends to an output path to keep the
+// differing rebuild.
+const checkSuffix = ".check"
 
 type nixResult struct {
 	DrvPath string            `json:"drvPath"`
@@ -63,22 +65,34 @@ func (c *Config) nixArgs(extra ...string) []string {
 }
 
 func (c *Config) nixVersion() string {
-	out, err := exec.Command(c.Nix, "--version").Output()
+	cmd := exec.Command(c.Nix, "--version")
+	cmd.Env = c.buildEnv(os.Environ())
+	out, err := cmd.Output()
 	if err != nil {
 		return ""
 	}
 	return reNixVer.FindString(string(out))
 }
 
-// runNix runs nix build and returns stdout, the tail of stderr and the error.
+// runNix runs nix build and returns stdout, the tail of stderr and the error. nix runs
+// with the scrubbed environment and a private TMPDIR (its build and --keep-failed
+// directories), which is removed afterwards: no path nix prints is ever acted on.
 func (c *Config) runNix(args []string) ([]byte, string, error) {
+	tmp, err := os.MkdirTemp("", "immutos-nix-")
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() {
+		if err := removeOwnTree(tmp); err != nil {
+			c.logf("warning: removing nix's temporary directory %s: %v", tmp, err)
+		}
+	}()
 	cmd := exec.Command(c.Nix, args...)
+	cmd.Env = setEnv(c.buildEnv(os.Environ()), "TMPDIR", tmp)
 	var stdout bytes.Buffer
 	tail := &tailWriter{max: 64 << 10}
-	cmd.Stdout = &stdout
-	cmd.Stderr = multiWriter(c.Log, tail)
 	c.logf("$ %s %s", c.Nix, shellJoin(args))
-	err := cmd.Run()
+	err = runGroup(cmd, &stdout, multiWriter(c.Log, tail))
 	return stdout.Bytes(), tail.String(), err
 }
 
@@ -98,6 +112,11 @@ func (c *Config) nixFirst() (*Build, error) {
 		return nil, troublef("nix build --json printed no outputs (%v): %q", err, truncate(string(out), 200))
 	}
 	b.Roots = rootsOf(res)
+	for _, r := range b.Roots {
+		if !filepath.IsAbs(r.Path) || filepath.Clean(r.Path) != r.Path {
+			return nil, troublef("nix build --json named an output %q that is not a clean absolute path", r.Path)
+		}
+	}
 	b.Finished = c.Now()
 	return b, nil
 }
@@ -120,8 +139,11 @@ func rootsOf(res []nixResult) []Root {
 	return roots
 }
 
-// nixRebuild rebuilds with --rebuild --keep-failed. Outputs nix found different are
-// replaced by their .check copies.
+// nixRebuild rebuilds with --rebuild --keep-failed. An output nix found different is
+// replaced by the <out>.check copy nix kept. Which outputs differ is read from the store,
+// not from the log (a derivation writes its own log): an output differs when a
+// <out>.check appeared or was replaced during this rebuild, <out> being a path nix's JSON
+// named in build 1.
 func (c *Config) nixRebuild(k int, first *Build) (*Build, error) {
 	b := &Build{ID: fmt.Sprintf("build-%d", k), Started: c.Now(), NixVersion: first.NixVersion}
 	extra := []string{"--rebuild", "--keep-failed"}
@@ -131,42 +153,29 @@ func (c *Config) nixRebuild(k int, first *Build) (*Build, error) {
 	}
 	args := c.nixArgs(extra...)
 	b.Command = append([]string{c.Nix}, args...)
-	_, tail, err := c.runNix(args)
-	for _, m := range reKeepDir.FindAllStringSubmatch(tail, -1) {
-		if strings.HasPrefix(m[1], os.TempDir()) || strings.HasPrefix(m[1], "/tmp/") {
-			_ = os.RemoveAll(m[1])
-		}
-	}
-	b.Finished = c.Now()
-	differs := map[string]string{}
-	for _, m := range reDiffers.FindAllStringSubmatch(tail, -1) {
-		check := m[2]
-		if check == "" {
-			check = m[1] + ".check"
-		}
-		differs[m[1]] = check
-	}
-	if err != nil && len(differs) == 0 {
-		return nil, troublef("nix build --rebuild failed: %v\n%s", err, lastLines(tail, tailLines))
-	}
-	if err == nil && len(differs) > 0 {
-		c.logf("warning: nix reported differing outputs but exited 0")
-	}
+	before := map[string]os.FileInfo{}
 	for _, r := range first.Roots {
-		if check, ok := differs[r.Path]; ok {
-			if _, serr := os.Lstat(check); serr != nil {
-				return nil, troublef("nix says %s differs but kept no %s (%v): pass --keep-failed", r.Path, check, serr)
-			}
+		if fi, err := os.Lstat(r.Path + checkSuffix); err == nil {
+			before[r.Path] = fi
+		}
+	}
+	_, tail, err := c.runNix(args)
+	b.Finished = c.Now()
+	for _, r := range first.Roots {
+		check := r.Path + checkSuffix
+		fi, serr := os.Lstat(check)
+		if prev := before[r.Path]; serr == nil && (prev == nil || !os.SameFile(prev, fi)) {
 			b.Roots = append(b.Roots, Root{Label: r.Label, Path: check})
 			b.NixDiffers = append(b.NixDiffers, r.Path)
-			delete(differs, r.Path)
 		} else {
 			b.Roots = append(b.Roots, r)
 		}
 	}
-	for p := range differs {
-		// A dependency, not one of our outputs, was found non-deterministic; nix stops there.
-		return nil, troublef("nix found a dependency not deterministic: %s (the installable's own outputs were not checked)\n%s", p, lastLines(tail, tailLines))
+	if err != nil && len(b.NixDiffers) == 0 {
+		return nil, troublef("nix build --rebuild failed: %v\n%s", err, lastLines(tail, tailLines))
+	}
+	if err == nil && len(b.NixDiffers) > 0 {
+		c.logf("warning: nix kept differing outputs but exited 0")
 	}
 	return b, nil
 }
@@ -182,8 +191,8 @@ func (c *Config) varies(v string) bool {
 
 // ---- command ----
 
-// commandBuild runs the builder command for build k into a fresh directory and moves the
-// result to OutDir/builds/run-k.
+// commandBuild runs the builder command for build k into a fresh directory of the out
+// dir and moves the result to builds/run-k.
 func (c *Config) commandBuild(k int) (*Build, error) {
 	b := &Build{ID: fmt.Sprintf("build-%d", k), Started: c.Now()}
 	abs, err := filepath.Abs(c.OutDir)
@@ -193,21 +202,24 @@ func (c *Config) commandBuild(k int) (*Build, error) {
 	control := k == 1
 	// Every build writes to the same path unless the build path is varied, so that an
 	// embedded output path is not a difference by itself.
-	stage := filepath.Join(abs, ".staging", "out")
+	controlStage := filepath.Join(".staging", "out")
+	stageRel := controlStage
 	if !control && c.varies("path") {
-		stage = filepath.Join(abs, ".staging-varied", "a-much-longer-build-path", "out")
-		b.Variations = append(b.Variations, "path: build into "+stage+" (build 1: "+filepath.Join(abs, ".staging", "out")+")")
+		stageRel = filepath.Join(".staging-varied", "a-much-longer-build-path", "out")
+		b.Variations = append(b.Variations, "path: build into "+filepath.Join(abs, stageRel)+" (build 1: "+filepath.Join(abs, controlStage)+")")
 	}
-	final := filepath.Join(abs, "builds", fmt.Sprintf("run-%d", k))
-	for _, p := range []string{stage, final} {
-		if err := os.RemoveAll(p); err != nil {
+	stageTop := strings.Split(stageRel, string(filepath.Separator))[0]
+	finalRel := filepath.Join("builds", fmt.Sprintf("run-%d", k))
+	for _, p := range []string{stageTop, finalRel} {
+		if err := c.out.removeAll(p); err != nil {
 			return nil, troublef("%v", err)
 		}
 	}
-	if err := os.MkdirAll(stage, 0o755); err != nil {
+	if err := c.out.mkdirAll(stageRel); err != nil {
 		return nil, troublef("%v", err)
 	}
-	env := os.Environ()
+	stage := filepath.Join(abs, stageRel)
+	env := c.buildEnv(os.Environ())
 	script := strings.ReplaceAll(c.Build, "{out}", shellQuote(stage))
 	prefix := ""
 	var argv []string
@@ -257,23 +269,20 @@ func (c *Config) commandBuild(k int) (*Build, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	tail := &tailWriter{max: 64 << 10}
-	cmd.Stdout = multiWriter(c.Log, tail)
-	cmd.Stderr = cmd.Stdout
 	c.logf("$ %s", shellJoin(argv))
-	if err := cmd.Run(); err != nil {
+	if err := runGroup(cmd, multiWriter(c.Log, tail), nil); err != nil {
 		return nil, troublef("build %d failed: %v\n%s", k, err, lastLines(tail.String(), tailLines))
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+	if err := c.out.mkdirAll("builds"); err != nil {
 		return nil, troublef("%v", err)
 	}
-	if err := os.Rename(stage, final); err != nil {
+	if err := c.out.root.Rename(stageRel, finalRel); err != nil {
 		return nil, troublef("%v", err)
 	}
-	_ = os.RemoveAll(filepath.Dir(stage))
-	if stage != filepath.Join(abs, ".staging", "out") {
-		_ = os.RemoveAll(filepath.Join(abs, ".staging-varied"))
+	if err := c.out.removeAll(stageTop); err != nil {
+		return nil, troublef("%v", err)
 	}
-	b.Roots = []Root{{Path: final}}
+	b.Roots = []Root{{Path: filepath.Join(abs, finalRel)}}
 	b.Finished = c.Now()
 	return b, nil
 }

@@ -51,6 +51,7 @@ type Config struct {
 	Runs        int      // builds to compare (>= 2; record mode builds once)
 	Images      []string // artifact globs (default DefaultImages)
 	OutDir      string
+	Force       bool     // clear a non-empty OutDir first (else it is refused)
 	Strict      bool     // any difference in the output counts, not only the artifacts
 	Vary        []string // command mode: variations between the control build and the others
 	RunnerID    string   // record mode: the name of this builder (default: hostname)
@@ -58,7 +59,8 @@ type Config struct {
 	// Signing.
 	Sign            string // "key", "keyless" or "" (no signing)
 	Key             string // key signing: PEM private key file
-	KeyPassword     []byte // for encrypted (cosign) keys
+	KeyEnv          string // key signing: or the environment variable holding the PEM key (the action's key input)
+	KeyPassword     []byte // for encrypted (cosign) keys (nil: $COSIGN_PASSWORD)
 	SigningConfig   string // sigstore signing config file (keyless)
 	AttestOnFailure bool   // sign and attest even when not reproducible
 	GitHubAttest    bool   // upload the attestations to the GitHub attestations API
@@ -67,6 +69,8 @@ type Config struct {
 	Log   io.Writer           // progress log (default stderr)
 	Group func(string) func() // start a log group; returns its end (default: a "==> name" line)
 	Now   func() time.Time
+
+	out *outDir // OutDir, once opened
 }
 
 func (c *Config) setDefaults() error {
@@ -130,7 +134,7 @@ func (c *Config) setDefaults() error {
 	default:
 		return fmt.Errorf("unknown signing %q (want key or keyless)", c.Sign)
 	}
-	if c.Sign == "key" && c.Key == "" {
+	if c.Sign == "key" && c.Key == "" && c.KeyEnv == "" {
 		return fmt.Errorf("key signing needs --key FILE")
 	}
 	if c.RunnerID == "" {

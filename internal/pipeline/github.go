@@ -18,7 +18,7 @@ import (
 // action.yml.
 var ActionInputs = []string{
 	"installable", "mode", "records", "nix-args", "build-command", "images", "runs", "vary", "strict",
-	"out-dir", "sign", "signing", "key", "key-password", "signing-config", "github-attestations",
+	"out-dir", "force", "sign", "signing", "key", "key-password", "signing-config", "github-attestations",
 	"attest-on-failure", "report-formats", "fail-on-difference", "github-token",
 }
 
@@ -32,7 +32,8 @@ type GitHub struct {
 	FailOnDifference bool
 	// Formats are the report-formats input (markdown goes to the step summary).
 	Formats map[string]bool
-	keyFile string
+	// SigningChosen is true when the sign input was given (the action always gives it).
+	SigningChosen bool
 }
 
 // InGitHubActions reports whether the environment is a GitHub Actions runner.
@@ -98,6 +99,10 @@ func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
 	if g.FailOnDifference, err = boolIn("fail-on-difference", true); err != nil {
 		return nil, err
 	}
+	if cfg.Force, err = boolIn("force", cfg.Force); err != nil {
+		return nil, err
+	}
+	g.SigningChosen = in("sign") != ""
 	sign, err := boolIn("sign", cfg.Sign != "")
 	if err != nil {
 		return nil, err
@@ -112,21 +117,10 @@ func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
 	}
 	if v := in("key"); v != "" {
 		if strings.Contains(v, "-----BEGIN") {
-			// A key from a secret: keep it in a private temporary file.
-			f, err := os.CreateTemp("", "immutos-key-*.pem")
-			if err != nil {
-				return nil, err
-			}
-			if err := f.Chmod(0o600); err == nil {
-				_, err = f.WriteString(v + "\n")
-			}
-			f.Close()
-			if err != nil {
-				return nil, err
-			}
-			g.keyFile = f.Name()
+			// A key from a secret: read from the environment when signing, never
+			// written to a file, and scrubbed from the builds' environment.
 			a.AddMask(v)
-			cfg.Key = f.Name()
+			cfg.KeyEnv, cfg.Key = "INPUT_KEY", ""
 		} else {
 			cfg.Key = v
 		}
@@ -157,13 +151,6 @@ func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
 		return a.EndGroup
 	}
 	return g, nil
-}
-
-// Close removes the temporary key file.
-func (g *GitHub) Close() {
-	if g.keyFile != "" {
-		os.Remove(g.keyFile)
-	}
 }
 
 // Publish writes the outputs, the step summary and one error annotation per differing

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -87,12 +86,13 @@ func Run(cfg *Config) (*Result, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, &TroubleError{err}
 	}
-	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-		return nil, &TroubleError{err}
-	}
 	if cfg.Mode == ModeRecord {
 		return nil, &TroubleError{errors.New("record mode: use Record")}
 	}
+	if err := cfg.prepare(cfg.File); err != nil {
+		return nil, err
+	}
+	defer cfg.out.close()
 	res := &Result{Schema: ReportSchema, Tool: toolName + " " + Version, Mode: cfg.Mode, Installable: cfg.Installable, Strict: cfg.Strict, OutDir: cfg.OutDir, OtherDifferences: []OtherDifference{}}
 	if cfg.File != "" {
 		res.Installable = "-f " + cfg.File + " " + cfg.Installable
@@ -167,6 +167,24 @@ func Run(cfg *Config) (*Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// prepare does what must succeed before the first build: the signing preconditions,
+// then the out dir (created, or cleared with Force). protect are input paths the
+// clearing must not delete (the working directory is always protected).
+func (c *Config) prepare(protect ...string) error {
+	if err := c.checkSigning(); err != nil {
+		return &TroubleError{err}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		protect = append(protect, wd)
+	}
+	o, err := openOutDir(c.OutDir, c.Force, protect...)
+	if err != nil {
+		return &TroubleError{err}
+	}
+	c.out = o
+	return nil
 }
 
 func rootPaths(b *Build) []string {
@@ -251,17 +269,14 @@ func (c *Config) writePairReport(res *Result, ar *ArtifactResult, rep *report.Re
 	base := filepath.Join("reports", fmt.Sprintf("%s.run-%d", safeName(ar.Name), k))
 	pr := &PairReport{Build: fmt.Sprintf("build-%d", k), Identical: rep.Identical, Summary: rep.Summary,
 		JSON: base + ".json", Markdown: base + ".md", HTML: base + ".html", Report: rep}
-	if err := os.MkdirAll(filepath.Join(c.OutDir, "reports"), 0o755); err != nil {
-		return nil, troublef("%v", err)
-	}
-	err := writeFile(filepath.Join(c.OutDir, pr.JSON), rep.WriteJSON)
+	err := c.out.writeFile(pr.JSON, rep.WriteJSON)
 	if err == nil {
-		err = writeFile(filepath.Join(c.OutDir, pr.Markdown), func(w writer) error {
+		err = c.out.writeFile(pr.Markdown, func(w writer) error {
 			return rep.WriteMarkdown(w, report.MarkdownOptions{FullReport: pr.JSON})
 		})
 	}
 	if err == nil {
-		err = writeFile(filepath.Join(c.OutDir, pr.HTML), rep.WriteHTML)
+		err = c.out.writeFile(pr.HTML, rep.WriteHTML)
 	}
 	if err != nil {
 		return nil, troublef("writing reports: %v", err)
@@ -289,7 +304,7 @@ func (c *Config) finish(res *Result) error {
 	}
 	end := c.Group("manifests and reports")
 	for _, a := range res.Artifacts {
-		if a.Manifest != "" || !fileExists(a.Path) {
+		if a.Manifest != "" || a.Path == "" || !fileExists(a.Path) {
 			continue
 		}
 		m, err := diffimg.BuildManifest(a.Path, diffimg.ManifestOptions{Tool: res.Tool})
@@ -298,11 +313,7 @@ func (c *Config) finish(res *Result) error {
 			continue
 		}
 		a.Manifest = filepath.Join("manifests", safeName(a.Name)+".manifest.json")
-		if err := os.MkdirAll(filepath.Join(c.OutDir, "manifests"), 0o755); err != nil {
-			end()
-			return troublef("%v", err)
-		}
-		if err := writeFile(filepath.Join(c.OutDir, a.Manifest), m.WriteJSON); err != nil {
+		if err := c.out.writeFile(a.Manifest, m.WriteJSON); err != nil {
 			end()
 			return troublef("%v", err)
 		}
@@ -313,6 +324,9 @@ func (c *Config) finish(res *Result) error {
 	}
 	end()
 	if c.Sign != "" && (res.Reproducible || c.AttestOnFailure) {
+		if testHookBeforeSign != nil {
+			testHookBeforeSign()
+		}
 		end := c.Group("sign and attest")
 		err := c.signAll(res)
 		end()
@@ -328,6 +342,9 @@ func (c *Config) finish(res *Result) error {
 	}
 	return c.writeIndex(res)
 }
+
+// testHookBeforeSign, when set by a test, runs between the comparison and the signing.
+var testHookBeforeSign func()
 
 func (c *Config) recordsMode() bool { return c.Mode == "compare" }
 
@@ -377,6 +394,9 @@ type BundleRef struct {
 }
 
 func (c *Config) relPath(p string) string {
+	if p == "" {
+		return ""
+	}
 	absOut, err1 := filepath.Abs(c.OutDir)
 	absP, err2 := filepath.Abs(p)
 	if err1 == nil && err2 == nil {
@@ -410,15 +430,7 @@ func (c *Config) writeIndex(res *Result) error {
 		}
 	}
 	res.Index = idx
-	return writeJSON(filepath.Join(c.OutDir, "index.json"), idx)
-}
-
-func writeJSON(path string, v any) error {
-	return writeFile(path, func(w writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	})
+	return c.out.writeJSON("index.json", idx)
 }
 
 // differenceCounts counts the leaf differences by cause class over all comparisons.

@@ -176,12 +176,18 @@ func TestRebuildNix(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
 			res, err := Run(&Config{Mode: ModeRebuild, File: tc.file, Installable: tc.installable, NixArgs: nixArgs(), OutDir: out, Log: io.Discard})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Reproducible != tc.reproducible {
 				t.Fatalf("reproducible=%v, want %v: %s", res.Reproducible, tc.reproducible, res.Verdict())
+			}
+			// nix's build and --keep-failed directories went to a private TMPDIR, removed.
+			if left, _ := os.ReadDir(tmp); len(left) > 0 {
+				t.Errorf("left in TMPDIR: %v", left)
 			}
 			if tc.reproducible {
 				return

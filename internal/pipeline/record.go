@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -23,7 +24,10 @@ type Record struct {
 	Files       []RecordFile     `json:"files"` // every other file of the output
 }
 
-// RecordArtifact is an artifact of a record; Manifest is relative to the record's directory.
+// RecordArtifact is an artifact of a record. Manifest, and Path when the image is in the
+// out dir (command mode), are relative to the record's directory and must stay inside it;
+// an absolute Path (a nix store path on the builder) is information only: compare never
+// opens it.
 type RecordArtifact struct {
 	Name     string `json:"name"`
 	Path     string `json:"path"`
@@ -47,9 +51,11 @@ func RecordRun(cfg *Config) (*Record, string, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, "", &TroubleError{err}
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.OutDir, "manifests"), 0o755); err != nil {
-		return nil, "", &TroubleError{err}
+	cfg.Sign = "" // a record is signed by compare, not here
+	if err := cfg.prepare(cfg.File); err != nil {
+		return nil, "", err
 	}
+	defer cfg.out.close()
 	end := cfg.Group("build")
 	var b *Build
 	var err error
@@ -81,11 +87,10 @@ func RecordRun(cfg *Config) (*Record, string, error) {
 			return nil, "", troublef("manifest of %s: %v", a.Name, err)
 		}
 		rel := filepath.Join("manifests", safeName(a.Name)+".manifest.json")
-		if err := writeFile(filepath.Join(cfg.OutDir, rel), m.WriteJSON); err != nil {
+		if err := cfg.out.writeFile(rel, m.WriteJSON); err != nil {
 			return nil, "", troublef("%v", err)
 		}
-		abs, _ := filepath.Abs(a.Path)
-		rec.Artifacts = append(rec.Artifacts, RecordArtifact{Name: a.Name, Path: abs, SHA256: m.Image.SHA256, Size: m.Image.FileSize, Manifest: filepath.ToSlash(rel)})
+		rec.Artifacts = append(rec.Artifacts, RecordArtifact{Name: a.Name, Path: filepath.ToSlash(cfg.relPath(a.Path)), SHA256: m.Image.SHA256, Size: m.Image.FileSize, Manifest: filepath.ToSlash(rel)})
 		cfg.logf("%s: sha256:%s", a.Name, m.Image.SHA256)
 	}
 	t, err := tree(b, skip)
@@ -96,16 +101,20 @@ func RecordRun(cfg *Config) (*Record, string, error) {
 		e := t[n]
 		rec.Files = append(rec.Files, RecordFile{Path: n, Kind: e.kind, Digest: e.digest, Mode: uint32(e.mode)})
 	}
-	p := filepath.Join(cfg.OutDir, "record.json")
-	if err := writeJSON(p, rec); err != nil {
+	if err := cfg.out.writeJSON("record.json", rec); err != nil {
 		return nil, "", troublef("%v", err)
 	}
-	return rec, p, nil
+	return rec, cfg.out.abs("record.json"), nil
 }
 
+// loadedRecord is a record and its directory. Everything a record names is opened
+// through root, so that no path in it (.., absolute, a symlink out) reaches a file
+// outside the record's own directory.
 type loadedRecord struct {
 	*Record
-	dir string
+	path string
+	dir  string
+	root *os.Root
 }
 
 func loadRecord(p string) (*loadedRecord, error) {
@@ -126,18 +135,76 @@ func loadRecord(p string) (*loadedRecord, error) {
 	if r.Build == nil {
 		r.Build = &Build{}
 	}
-	return &loadedRecord{&r, filepath.Dir(p)}, nil
-}
-
-// image finds an artifact's image: at its recorded path, or beside the record (as a
-// downloaded workflow artifact puts it).
-func (r *loadedRecord) image(a RecordArtifact) string {
-	for _, p := range []string{a.Path, filepath.Join(r.dir, filepath.FromSlash(a.Name)), filepath.Join(r.dir, filepath.Base(a.Name))} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == a.Size {
-			return p
+	for _, a := range r.Artifacts {
+		if a.Manifest != "" && !filepath.IsLocal(filepath.FromSlash(a.Manifest)) {
+			return nil, fmt.Errorf("%s: artifact %s: manifest path %q leaves the record's directory", p, a.Name, a.Manifest)
+		}
+		if a.Path != "" && !filepath.IsAbs(a.Path) && !filepath.IsLocal(filepath.FromSlash(a.Path)) {
+			return nil, fmt.Errorf("%s: artifact %s: path %q leaves the record's directory", p, a.Name, a.Path)
 		}
 	}
-	return ""
+	dir := filepath.Dir(p)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &loadedRecord{&r, p, dir, root}, nil
+}
+
+// image finds an artifact's image inside the record's directory: at its recorded
+// relative path, or by name beside the record (as a downloaded workflow artifact puts
+// it). An absolute recorded path is never opened. A file found there must hash to the
+// recorded digest, else the record is refused: what is compared and signed is exactly
+// what the record's digest says. "" when the image is not at hand.
+func (r *loadedRecord) image(a RecordArtifact) (string, error) {
+	var candidates []string
+	if a.Path != "" && !filepath.IsAbs(a.Path) {
+		candidates = append(candidates, filepath.FromSlash(a.Path))
+	}
+	candidates = append(candidates, filepath.FromSlash(a.Name), filepath.Base(filepath.FromSlash(a.Name)))
+	for _, c := range candidates {
+		if !filepath.IsLocal(c) {
+			continue
+		}
+		fi, err := r.root.Stat(c)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // missing, a directory, or a symlink out of the record's directory
+		}
+		f, err := r.root.Open(c)
+		if err != nil {
+			continue
+		}
+		d, err := readerDigest(f)
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("%s: %v", filepath.Join(r.dir, c), err)
+		}
+		if d != a.SHA256 {
+			return "", fmt.Errorf("record %s: artifact %s: %s has sha256:%s, not the recorded sha256:%s", r.path, a.Name, filepath.Join(r.dir, c), d, a.SHA256)
+		}
+		return filepath.Join(r.dir, c), nil
+	}
+	return "", nil
+}
+
+// manifest reads an artifact's manifest from inside the record's directory; its image
+// digest must be the recorded one.
+func (r *loadedRecord) manifest(a RecordArtifact) (*diffimg.Manifest, []byte, error) {
+	if a.Manifest == "" {
+		return nil, nil, fmt.Errorf("record %s: artifact %s has no manifest", r.path, a.Name)
+	}
+	data, err := r.root.ReadFile(filepath.FromSlash(a.Manifest))
+	if err != nil {
+		return nil, nil, fmt.Errorf("record %s: artifact %s: %v", r.path, a.Name, err)
+	}
+	m, err := diffimg.DecodeManifest(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, fmt.Errorf("record %s: artifact %s: manifest %s: %v", r.path, a.Name, a.Manifest, err)
+	}
+	if m.Image.SHA256 != a.SHA256 {
+		return nil, nil, fmt.Errorf("record %s: artifact %s: manifest %s describes sha256:%s, not the recorded sha256:%s", r.path, a.Name, a.Manifest, m.Image.SHA256, a.SHA256)
+	}
+	return m, data, nil
 }
 
 // CompareRecords decides from the records of several builders. Artifacts whose digests
@@ -155,6 +222,11 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 		return nil, &TroubleError{err}
 	}
 	var recs []*loadedRecord
+	defer func() {
+		for _, r := range recs {
+			r.root.Close()
+		}
+	}()
 	for _, p := range paths {
 		r, err := loadRecord(p)
 		if err != nil {
@@ -162,9 +234,10 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 		}
 		recs = append(recs, r)
 	}
-	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-		return nil, troublef("%v", err)
+	if err := cfg.prepare(paths...); err != nil {
+		return nil, err
 	}
+	defer cfg.out.close()
 	res := &Result{Schema: ReportSchema, Tool: toolName + " " + Version, Mode: "compare", Installable: recs[0].Installable, Strict: cfg.Strict, OutDir: cfg.OutDir, OtherDifferences: []OtherDifference{}}
 	seen := map[string]int{}
 	for i, r := range recs {
@@ -181,11 +254,11 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 	}
 	first := recs[0]
 	for _, a := range first.Artifacts {
-		ar := &ArtifactResult{Name: a.Name, Path: first.image(a), Size: a.Size, SHA256: []string{a.SHA256}, Reproducible: true}
-		if ar.Path == "" {
-			ar.Path = a.Path
+		img, err := first.image(a)
+		if err != nil {
+			return nil, troublef("%v", err)
 		}
-		res.Artifacts = append(res.Artifacts, ar)
+		res.Artifacts = append(res.Artifacts, &ArtifactResult{Name: a.Name, Path: img, Size: a.Size, SHA256: []string{a.SHA256}, Reproducible: true})
 	}
 	firstFiles := recordTree(first.Record)
 	for k := 2; k <= len(recs); k++ {
@@ -231,19 +304,20 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 		end()
 	}
 	// Manifests of build 1 for the out dir.
-	for _, a := range res.Artifacts {
-		for _, ra := range first.Artifacts {
-			if ra.Name == a.Name && ra.Manifest != "" {
-				src := filepath.Join(first.dir, filepath.FromSlash(ra.Manifest))
-				if data, err := os.ReadFile(src); err == nil {
-					rel := filepath.Join("manifests", safeName(a.Name)+".manifest.json")
-					_ = os.MkdirAll(filepath.Join(cfg.OutDir, "manifests"), 0o755)
-					if os.WriteFile(filepath.Join(cfg.OutDir, rel), data, 0o644) == nil {
-						a.Manifest = rel
-					}
-				}
-			}
+	for i, a := range res.Artifacts {
+		ra := first.Artifacts[i]
+		if ra.Manifest == "" {
+			continue
 		}
+		_, data, err := first.manifest(ra)
+		if err != nil {
+			return nil, troublef("%v", err)
+		}
+		rel := filepath.Join("manifests", safeName(a.Name)+".manifest.json")
+		if err := cfg.out.writeBytes(rel, data); err != nil {
+			return nil, troublef("%v", err)
+		}
+		a.Manifest = rel
 	}
 	if err := cfg.finish(res); err != nil {
 		return res, err
@@ -280,7 +354,14 @@ func compareRecorded(ra, rb *loadedRecord, a, b RecordArtifact, tool string) (*r
 			Summary: map[string]int{}, Differences: []*report.Difference{},
 			Notes: []string{"identical sha256 in both records"}}, nil
 	}
-	ia, ib := ra.image(a), rb.image(b)
+	ia, err := ra.image(a)
+	if err != nil {
+		return nil, troublef("%v", err)
+	}
+	ib, err := rb.image(b)
+	if err != nil {
+		return nil, troublef("%v", err)
+	}
 	if ia != "" && ib != "" {
 		rep, err := diffimg.Compare(ia, ib, diffimg.Options{Digests: true, Tool: tool, Content: diffimg.DefaultContent()})
 		if err != nil {
@@ -288,13 +369,13 @@ func compareRecorded(ra, rb *loadedRecord, a, b RecordArtifact, tool string) (*r
 		}
 		return rep, nil
 	}
-	ma, err := diffimg.ReadManifest(filepath.Join(ra.dir, filepath.FromSlash(a.Manifest)))
+	ma, _, err := ra.manifest(a)
 	if err != nil {
-		return nil, troublef("%s: %v", a.Name, err)
+		return nil, troublef("%v", err)
 	}
-	mb, err := diffimg.ReadManifest(filepath.Join(rb.dir, filepath.FromSlash(b.Manifest)))
+	mb, _, err := rb.manifest(b)
 	if err != nil {
-		return nil, troublef("%s: %v", b.Name, err)
+		return nil, troublef("%v", err)
 	}
 	rep := diffimg.CompareManifests(ma, mb, diffimg.Options{Tool: tool})
 	rep.Notes = append(rep.Notes, "compared from the manifests (the images were not at hand)")

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,36 @@ const (
 	KindReproducibility = "reproducibility"
 )
 
+// checkSigning checks, before the first build, everything signing will need: the key
+// readable and decryptable (then dropped: it is loaded again after the builds), the OIDC
+// token request for keyless, the signing config, the GitHub upload settings. A run that
+// cannot sign fails in seconds, not after the builds.
+func (c *Config) checkSigning() error {
+	if c.Sign == "" {
+		return nil
+	}
+	if _, err := c.signer(); err != nil {
+		return err
+	}
+	if c.Sign == "keyless" && (c.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") == "" || c.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN") == "") {
+		return fmt.Errorf("keyless signing needs the GitHub Actions OIDC token, and ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are unset (give the job `permissions: id-token: write`); or sign with --key FILE, or pass --no-sign")
+	}
+	if c.GitHubAttest {
+		if c.githubToken() == "" || c.Getenv("GITHUB_REPOSITORY") == "" {
+			return fmt.Errorf("--github-attestations needs GITHUB_REPOSITORY and a token (GITHUB_TOKEN or the github-token input)")
+		}
+	}
+	return nil
+}
+
+func (c *Config) githubToken() string {
+	if t := c.Getenv("GITHUB_TOKEN"); t != "" {
+		return t
+	}
+	return c.Getenv("INPUT_GITHUB-TOKEN")
+}
+
+// signer makes the signer; with a key, the key is read and decrypted now.
 func (c *Config) signer() (attest.Signer, error) {
 	var opts []attest.SignerOption
 	if c.SigningConfig != "" {
@@ -24,11 +55,43 @@ func (c *Config) signer() (attest.Signer, error) {
 	}
 	switch c.Sign {
 	case "key":
-		return attest.KeySigner(c.Key, c.KeyPassword, opts...)
+		key, err := c.loadKey()
+		if err != nil {
+			return nil, err
+		}
+		return attest.NewKeySigner(key, opts...)
 	case "keyless":
 		return attest.KeylessSigner(opts...)
 	}
 	return nil, fmt.Errorf("no signing method")
+}
+
+// loadKey reads and decrypts the private key, from the key file or from KeyEnv.
+func (c *Config) loadKey() (crypto.Signer, error) {
+	var data []byte
+	name := "--key " + c.Key
+	if c.KeyEnv != "" {
+		name = "the key in " + c.KeyEnv
+		data = []byte(c.Getenv(c.KeyEnv))
+		if len(data) == 0 {
+			return nil, fmt.Errorf("%s is empty", c.KeyEnv)
+		}
+	} else {
+		var err error
+		if data, err = os.ReadFile(c.Key); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	password := c.KeyPassword
+	if password == nil {
+		password = []byte(c.Getenv("COSIGN_PASSWORD"))
+	}
+	key, err := attest.ParsePrivateKey(data, password)
+	clear(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return key, nil
 }
 
 // reproducibilityPredicate is the attest predicate for the result.
@@ -60,7 +123,7 @@ func (c *Config) reproducibilityPredicate(res *Result) attest.Reproducibility {
 		}
 		p.Artifacts = append(p.Artifacts, attest.Artifact{Name: a.Name, SHA256: sums, Reproducible: a.Reproducible})
 		if a.Manifest != "" {
-			if d, err := fileDigest(filepath.Join(c.OutDir, a.Manifest)); err == nil {
+			if d, err := c.out.digest(a.Manifest); err == nil {
 				p.Manifests = append(p.Manifests, attest.Subject{Name: a.Manifest, Digest: map[string]string{"sha256": d}})
 			}
 		}
@@ -90,16 +153,18 @@ func (c *Config) signAll(res *Result) error {
 	}
 	res.Bundles = nil
 	for _, a := range res.Artifacts {
-		if !fileExists(a.Path) {
+		if a.Path == "" || !fileExists(a.Path) {
 			continue // compare mode without the images: attestations only
 		}
 		c.logf("signing %s", a.Name)
-		data, err := attest.SignBlob(ctx, s, a.Path)
+		// The bytes signed must be the bytes compared: SignBlobDigest re-hashes them and
+		// refuses a file that no longer has the compared digest.
+		data, err := attest.SignBlobDigest(ctx, s, a.Path, a.SHA256[0])
 		if err != nil {
 			return err
 		}
 		name := attest.ArtifactBundleName(safeName(a.Name))
-		if err := os.WriteFile(filepath.Join(c.OutDir, name), data, 0o644); err != nil {
+		if err := c.out.writeBytes(name, data); err != nil {
 			return err
 		}
 		res.Bundles = append(res.Bundles, BundleRef{Path: name, Kind: KindSignature, Subjects: []string{a.Name}})
@@ -130,17 +195,13 @@ func (c *Config) signAll(res *Result) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(c.OutDir, x.file), data, 0o644); err != nil {
+		if err := c.out.writeBytes(x.file, data); err != nil {
 			return err
 		}
 		ref := BundleRef{Path: x.file, Kind: x.kind, Subjects: names}
 		if c.GitHubAttest {
 			api := c.Getenv("GITHUB_API_URL")
-			token := c.Getenv("GITHUB_TOKEN")
-			if token == "" {
-				token = c.Getenv("INPUT_GITHUB-TOKEN")
-			}
-			if err := attest.Upload(ctx, api, c.Getenv("GITHUB_REPOSITORY"), token, data); err != nil {
+			if err := attest.Upload(ctx, api, c.Getenv("GITHUB_REPOSITORY"), c.githubToken(), data); err != nil {
 				return fmt.Errorf("uploading the %s attestation: %w", x.kind, err)
 			}
 			ref.Uploaded = "github"

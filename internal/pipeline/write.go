@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/org/immutos-action/diffimg/report"
@@ -14,38 +12,19 @@ import (
 
 type writer = io.Writer
 
-// writeFile writes through a temp file and a rename, so a reader never sees half a file.
-func writeFile(path string, fn func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := fn(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 // MarkdownBudget bounds report.md (GitHub's step summary takes at most 1 MiB).
 const MarkdownBudget = 900 << 10
 
 // writeReports writes report.json, report.md and report.html.
 func (c *Config) writeReports(res *Result) error {
-	if err := writeJSON(filepath.Join(c.OutDir, "report.json"), res); err != nil {
+	if err := c.out.writeJSON("report.json", res); err != nil {
 		return troublef("%v", err)
 	}
 	md := Markdown(res, MarkdownBudget)
-	if err := os.WriteFile(filepath.Join(c.OutDir, "report.md"), []byte(md), 0o644); err != nil {
+	if err := c.out.writeBytes("report.md", []byte(md)); err != nil {
 		return troublef("%v", err)
 	}
-	if err := writeFile(filepath.Join(c.OutDir, "report.html"), func(w io.Writer) error { return writeHTML(w, res) }); err != nil {
+	if err := c.out.writeFile("report.html", func(w io.Writer) error { return writeHTML(w, res) }); err != nil {
 		return troublef("%v", err)
 	}
 	return nil
