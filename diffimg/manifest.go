@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/org/immutos-action/diffimg/explain"
@@ -246,7 +247,84 @@ func DecodeManifest(r io.Reader) (*Manifest, error) {
 	if m.Schema != ManifestSchema {
 		return nil, fmt.Errorf("manifest: schema %q, want %q", m.Schema, ManifestSchema)
 	}
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
 	return &m, nil
+}
+
+// validate checks the values a comparison parses (types, modes, device
+// numbers, times, sizes, paths): a malformed one is an error naming the
+// field, never a spurious difference.
+func (m *Manifest) validate() error {
+	if m.Image.Size < 0 || m.Image.FileSize < 0 {
+		return fmt.Errorf("image: size %d, file_size %d: negative", m.Image.Size, m.Image.FileSize)
+	}
+	if m.Filesystem != nil {
+		if err := m.Filesystem.validate(); err != nil {
+			return fmt.Errorf("filesystem: %w", err)
+		}
+	}
+	for _, p := range m.Partitions {
+		if p.Size < 0 || p.Offset < 0 {
+			return fmt.Errorf("partition %d: negative offset or size", p.Index)
+		}
+		if p.Filesystem != nil {
+			if err := p.Filesystem.validate(); err != nil {
+				return fmt.Errorf("partition %d: %w", p.Index, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (fs *ManifestFS) validate() error {
+	for i := range fs.Files {
+		if err := fs.Files[i].validate(); err != nil {
+			return fmt.Errorf("file %q: %w", fs.Files[i].Path, err)
+		}
+	}
+	return nil
+}
+
+func (mf *ManifestFile) validate() error {
+	if !strings.HasPrefix(mf.Path, "/") {
+		return errors.New("path: not absolute")
+	}
+	switch fsys.EntryType(mf.Type) {
+	case fsys.TypeFile, fsys.TypeDir, fsys.TypeSymlink, fsys.TypeChar, fsys.TypeBlock, fsys.TypeFIFO, fsys.TypeSocket:
+	default:
+		return fmt.Errorf("type %q: not a file type", mf.Type)
+	}
+	if mode, err := strconv.ParseUint(mf.Mode, 8, 32); err != nil || mode > 0o7777 {
+		return fmt.Errorf("mode %q: not an octal permission (0000 to 7777)", mf.Mode)
+	}
+	if mf.Size < 0 {
+		return fmt.Errorf("size %d: negative", mf.Size)
+	}
+	for _, t := range []struct{ name, v string }{{"mtime", mf.Mtime}, {"atime", mf.Atime}, {"ctime", mf.Ctime}, {"btime", mf.Btime}} {
+		if _, err := parseTime(t.v); err != nil {
+			return fmt.Errorf("%s %q: not an RFC 3339 time", t.name, t.v)
+		}
+	}
+	if _, _, err := parseDevice(mf.Device); err != nil {
+		return fmt.Errorf("device %q: want major:minor", mf.Device)
+	}
+	return nil
+}
+
+// parseDevice reads "major:minor"; "" is no device.
+func parseDevice(s string) (major, minor uint32, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, ":")
+	x, errA := strconv.ParseUint(a, 10, 32)
+	y, errB := strconv.ParseUint(b, 10, 32)
+	if !ok || errA != nil || errB != nil {
+		return 0, 0, errors.New("bad device")
+	}
+	return uint32(x), uint32(y), nil
 }
 
 // isManifest reports whether a file starts like a JSON manifest: a "{"
@@ -309,17 +387,16 @@ func (f *manifestFSys) Metadata() []fsys.Field {
 }
 func (f *manifestFSys) Walk(fn func(*fsys.Entry) error) error {
 	for _, mf := range f.m.Files {
+		// DecodeManifest validated every value parsed here.
 		e := &fsys.Entry{Path: mf.Path, Type: fsys.EntryType(mf.Type), Size: mf.Size, Nlink: mf.Nlink, Link: mf.Link,
-			Xattrs: mf.Xattrs, Attrs: mf.Attrs, Mtime: parseTime(mf.Mtime), Atime: parseTime(mf.Atime),
-			Ctime: parseTime(mf.Ctime), Btime: parseTime(mf.Btime)}
+			Xattrs: mf.Xattrs, Attrs: mf.Attrs, Mtime: manifestTime(mf.Mtime), Atime: manifestTime(mf.Atime),
+			Ctime: manifestTime(mf.Ctime), Btime: manifestTime(mf.Btime)}
 		mode, _ := strconv.ParseUint(mf.Mode, 8, 32)
 		e.Mode = uint32(mode)
 		if mf.UID != nil && mf.GID != nil {
 			e.HasOwner, e.UID, e.GID = true, *mf.UID, *mf.GID
 		}
-		if mf.Device != "" {
-			fmt.Sscanf(mf.Device, "%d:%d", &e.Major, &e.Minor)
-		}
+		e.Major, e.Minor, _ = parseDevice(mf.Device)
 		if err := fn(e); err != nil {
 			return err
 		}
@@ -339,8 +416,16 @@ func (f *manifestFSys) digest(p string) string {
 	return f.digests[p]
 }
 
-func parseTime(s string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, s)
+// parseTime reads a manifest time; "" is no time.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+func manifestTime(s string) time.Time {
+	t, _ := parseTime(s)
 	return t
 }
 
