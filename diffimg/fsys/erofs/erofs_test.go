@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/internal/synth"
 	"github.com/org/immutos-action/internal/testtool"
 )
 
@@ -54,25 +55,22 @@ func writeFile(t *testing.T, p string, data []byte, mode os.FileMode) {
 	}
 }
 
-func copySample(t *testing.T, srcDir, dstDir string, limit int, maxSize int64) {
+// sampleFiles writes n generated files under dir: ELF programs
+// (elf=true) or documentation prose, of sizes up to maxSize.
+func sampleFiles(t *testing.T, dir string, n int, elf bool, maxSize int) {
 	t.Helper()
-	n := 0
-	_ = filepath.Walk(srcDir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || n >= limit {
-			return nil
+	r := synth.NewRand(uint64(n))
+	for i := 0; i < n; i++ {
+		size := 1 + r.Intn(maxSize)
+		if i%5 == 0 {
+			size = 1 + r.Intn(maxSize/16) // many small files, a few large ones
 		}
-		if !fi.Mode().IsRegular() || fi.Size() > maxSize {
-			return nil
+		if elf {
+			writeFile(t, filepath.Join(dir, fmt.Sprintf("prog%02d", i)), synth.ELF(uint64(i), size*3/4), 0o755)
+		} else {
+			writeFile(t, filepath.Join(dir, fmt.Sprintf("pkg%d", i%12), fmt.Sprintf("doc%03d.txt", i)), synth.Prose(uint64(i), size), 0o644)
 		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		rel, _ := filepath.Rel(srcDir, p)
-		writeFile(t, filepath.Join(dstDir, rel), data, 0o644)
-		n++
-		return nil
-	})
+	}
 }
 
 var xattrsOK bool
@@ -82,8 +80,8 @@ func buildTree(t *testing.T) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "src")
 	rng := rand.New(rand.NewSource(1))
-	copySample(t, "/usr/bin", filepath.Join(root, "bin"), 40, 3<<20)
-	copySample(t, "/usr/share/doc", filepath.Join(root, "doc"), 150, 1<<20)
+	sampleFiles(t, filepath.Join(root, "bin"), 40, true, 600<<10)
+	sampleFiles(t, filepath.Join(root, "doc"), 150, false, 120<<10)
 	// Sizes around block and lcluster boundaries, random and text.
 	for _, n := range []int{0, 1, 100, 4095, 4096, 4097, 8191, 8192, 8193, 65535, 65536, 65537, 200000} {
 		b := make([]byte, n)
