@@ -47,6 +47,11 @@ type fsAccount struct {
 	// damaged are the directories one side could not list (walk order
 	// puts them before what lies below them).
 	damaged []*damagedDir
+	// moved are the files whose data is the same at other places;
+	// dataChanged says some entry's data differs (or one side lacks it).
+	moved          []string
+	movedA, movedB []fsys.Extent
+	dataChanged    bool
 }
 
 func (acc *fsAccount) fail(why string) {
@@ -152,6 +157,7 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, 
 			Detail: "filesystem tree cannot be walked completely: " + why})
 		acc.fail("walk failed: " + why)
 	}
+	c.reportPlacement(part, fsName, acc)
 	// Excluded paths are not compared, and excluding a file excludes its
 	// bytes too: their extents are accounted to them (an excluded file
 	// without extents leaves the account incomplete).
@@ -175,12 +181,15 @@ func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs
 			acc.under(p.b.Path).hide()
 			acc.addEntryData(p.b)
 		case p.b == nil:
+			acc.dataChanged = true
 			c.addEntry(part, fsName, p.a.Path, report.KindRemoved, fmt.Sprintf("%s only in a (%s)", p.a.Type, entrySummary(p.a)), nil)
 			acc.addEntryData(p.a)
 		case p.a == nil:
+			acc.dataChanged = true
 			c.addEntry(part, fsName, p.b.Path, report.KindAdded, fmt.Sprintf("%s only in b (%s)", p.b.Type, entrySummary(p.b)), nil)
 			acc.addEntryData(p.b)
 		case c.compareDamaged(part, fsName, p.a, p.b, acc):
+			acc.dataChanged = true
 			acc.addEntryData(p.a)
 			acc.addEntryData(p.b)
 		default:
@@ -191,7 +200,16 @@ func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs
 			// explains nothing: a differing byte in its extents (slack
 			// past its end, a compressed block that decodes the same) is
 			// left over and reported.
-			if c.compareEntry(part, fsName, fa, fb, p.a, p.b, ra, rb, same != nil && same[i]) || !sameExtentList(p.a, p.b) {
+			differs := c.compareEntry(part, fsName, fa, fb, p.a, p.b, ra, rb, same != nil && same[i])
+			moved := !sameExtentList(p.a, p.b)
+			if differs {
+				acc.dataChanged = true
+			} else if moved && p.a.Type == fsys.TypeFile {
+				acc.moved = append(acc.moved, p.a.Path)
+				acc.movedA = append(acc.movedA, p.a.Extents...)
+				acc.movedB = append(acc.movedB, p.b.Extents...)
+			}
+			if differs || moved {
 				acc.addEntryData(p.a)
 				acc.addEntryData(p.b)
 			}
@@ -444,7 +462,7 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 		}
 		if x, y := fmtTime(t.x), fmtTime(t.y); x != y {
 			c.field(part, fsName, p, report.KindMtime, t.name, x, y,
-				&report.Cause{Class: report.ClassTimestamp, Hint: timeHint(*fsName)})
+				&report.Cause{Class: report.ClassTimestamp, Hint: timeHint(*fsName, t.name)})
 		}
 	}
 	if a.Link != b.Link {
@@ -468,11 +486,7 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 	}
 	for _, k := range unionKeys(a.Attrs, b.Attrs) {
 		if a.Attrs[k] != b.Attrs[k] {
-			cause := (*report.Cause)(nil)
-			if strings.Contains(k, "time") || strings.Contains(k, "date") {
-				cause = &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(*fsName)}
-			}
-			c.field(part, fsName, p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], cause)
+			c.field(part, fsName, p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], attrCause(*fsName, k))
 		}
 	}
 	if a.Type == fsys.TypeFile && !sameContent && c.compareContent(part, fsName, fa, fb, a, b, ra, rb) {

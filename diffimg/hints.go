@@ -1,6 +1,10 @@
 package diffimg
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/org/immutos-action/diffimg/report"
+)
 
 // fsHint names the concrete fix for a differing superblock field.
 func fsHint(fsName, field, class string) string {
@@ -25,11 +29,15 @@ func fsHint(fsName, field, class string) string {
 			return "fix erofs times: `mkfs.erofs -T N` or SOURCE_DATE_EPOCH"
 		}
 	case "ext4":
-		if class == "uuid" {
-			return "fix ext4's UUID and directory hash seed: `mkfs.ext4 -U <uuid> -E hash_seed=<uuid>` (systemd-repart derives both from --seed)"
-		}
-		if class == "timestamp" {
-			return "ext4 records mkfs and write times: set SOURCE_DATE_EPOCH for mkfs.ext4 (e2fsprogs >= 1.47 honours it) and never mount the image read-write"
+		switch {
+		case f == "kbytes-written", f == "mount-count", f == "last-mounted-on", f == "state":
+			return "the kernel updates this field when the filesystem is mounted read-write (files copied into a mounted image): populate it without mounting (`mkfs.ext4 -d DIR`), or never mount it read-write after mkfs"
+		case f == "hash-seed":
+			return "the directory hash seed is random unless fixed: `mkfs.ext4 -E hash_seed=<uuid>` (systemd-repart 252 derives the UUID from --seed but passes no hash seed)"
+		case class == "uuid":
+			return "fix ext4's UUID: `mkfs.ext4 -U <uuid>` (systemd-repart derives it from --seed)"
+		case class == "timestamp":
+			return "ext4 records mkfs and write times: `E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 ...` pins them (e2fsprogs 1.47.0 ignores SOURCE_DATE_EPOCH), and a read-write mount rewrites them: never mount the image read-write"
 		}
 	case "iso9660":
 		if class == "timestamp" {
@@ -49,8 +57,9 @@ func fsHint(fsName, field, class string) string {
 	return ""
 }
 
-// timeHint names the fix for differing file times in a filesystem.
-func timeHint(fsName string) string {
+// timeHint names the fix for differing file times (mtime, atime, ctime,
+// btime) in a filesystem.
+func timeHint(fsName, field string) string {
 	switch fsName {
 	case "squashfs":
 		return "clamp file times: SOURCE_DATE_EPOCH, or `mksquashfs -all-time N` (nix store paths have mtime 1; something outside the store was touched)"
@@ -59,7 +68,25 @@ func timeHint(fsName string) string {
 	case "vfat":
 		return "vfat keeps the copy time: copy with fixed times (mcopy -m keeps the source mtime; clamp sources to SOURCE_DATE_EPOCH), or use systemd-repart with SOURCE_DATE_EPOCH"
 	case "ext4":
-		return "clamp file times before `mkfs.ext4 -d` (touch -d @$SOURCE_DATE_EPOCH), and set SOURCE_DATE_EPOCH"
+		switch field {
+		case "ctime":
+			return "ext4 ctime is the source file's inode change time with `mkfs.ext4 -d` (e2fsprogs 1.47.0; touch sets it to now, it cannot clamp it), or the copy time when files are copied into a mounted filesystem: set it after populating (`debugfs -w -R 'set_inode_field PATH ctime @N'`)"
+		case "btime":
+			return "ext4 btime (crtime) is when the inode was made: `E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -d` pins it (e2fsprogs 1.47.0 ignores SOURCE_DATE_EPOCH); files copied into a mounted filesystem get the kernel's clock, which nothing pins: populate with `mkfs.ext4 -d` instead"
+		}
+		return "`mkfs.ext4 -d` copies the source files' mtime and atime: clamp them first (`find DIR -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`); files copied into a mounted filesystem keep them only with `cp -a`/`rsync -t`"
 	}
 	return "clamp file times to SOURCE_DATE_EPOCH"
+}
+
+// attrCause is the cause of a differing format-specific entry attribute
+// (fsys.Entry.Attrs), nil when nothing is known about it.
+func attrCause(fsName, key string) *report.Cause {
+	switch {
+	case fsName == "ext4" && key == "generation":
+		return &report.Cause{Class: report.ClassUUID, Hint: "the kernel gives every inode it creates a random generation number (files copied into a mounted filesystem); `mkfs.ext4 -d` writes 0: populate the image with `mkfs.ext4 -d DIR` instead of mounting it"}
+	case strings.Contains(key, "time") || strings.Contains(key, "date"):
+		return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(fsName, key)}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/testtool"
 )
@@ -115,5 +116,111 @@ func TestDamagedInodeIsOneDifference(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// copyInto writes the tree's files into an empty ext4 with debugfs, in
+// the given order, the way copying into a mounted filesystem places
+// them: the order decides which blocks and inodes each file gets. Each
+// new inode gets a random generation number, as the kernel gives it.
+func copyInto(t *testing.T, img, src string, files []string, gens []uint32, extra ...string) {
+	t.Helper()
+	var cmds strings.Builder
+	dirs := map[string]bool{}
+	for _, f := range files {
+		if d := filepath.Dir(f); d != "." && !dirs[d] {
+			dirs[d] = true
+			fmt.Fprintf(&cmds, "mkdir %s\n", d)
+		}
+		fmt.Fprintf(&cmds, "write %s %s\n", filepath.Join(src, f), f)
+	}
+	for i, f := range files {
+		fmt.Fprintf(&cmds, "set_inode_field %s generation %d\n", f, gens[i])
+	}
+	for _, e := range extra {
+		cmds.WriteString(e + "\n")
+	}
+	script := img + ".cmds"
+	if err := os.WriteFile(script, []byte(cmds.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testtool.Run(t, []string{"E2FSPROGS_FAKE_TIME=1700000000"}, "debugfs", "-w", "-f", script, img)
+}
+
+// TestCopiedInAnotherOrder: two ext4 images filled like mount-and-copy
+// does, in another order, with random generation numbers and another
+// s_kbytes_written. Generation numbers are random identifiers, not
+// content; the files' placement is one ordering difference that names
+// the moved files (it used to go unmentioned, so fixing every listed item
+// would not have made the images identical); s_kbytes_written is its own
+// field, so the superblock checksum is not alone.
+func TestCopiedInAnotherOrder(t *testing.T) {
+	testtool.Need(t, "mkfs.ext4", "debugfs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	plainTree(t, src)
+	var files []string
+	for d := 1; d <= 4; d++ {
+		for f := 0; f < 10; f++ {
+			files = append(files, fmt.Sprintf("d%d/f%02d", d, f))
+		}
+	}
+	reversed := make([]string, len(files))
+	for i, f := range files {
+		reversed[len(files)-1-i] = f
+	}
+	gens := func(seed uint32) []uint32 {
+		out := make([]uint32, len(files))
+		x := seed
+		for i := range out {
+			x = x*1664525 + 1013904223
+			out[i] = x
+		}
+		return out
+	}
+	const uuid = "5f2d8a3e-1c4b-4d6e-8f70-123456789abc"
+	mk := func(name string, order []string, seed uint32, extra ...string) string {
+		img := filepath.Join(dir, name)
+		testtool.Run(t, []string{"E2FSPROGS_FAKE_TIME=1700000000"}, "mkfs.ext4", "-q", "-F", "-b", "4096", "-U", uuid,
+			"-E", "hash_seed="+uuid+",root_owner=0:0", img, "16M")
+		copyInto(t, img, src, order, gens(seed), extra...)
+		return img
+	}
+	a := mk("a.img", files, 1)
+	b := mk("b.img", reversed, 2, "ssv kbytes_written 4242")
+	rep, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := textReport(rep)
+	var gen, placement, kbytes int
+	rep.Walk(func(d *report.Difference, _ int) {
+		switch d.Field {
+		case "generation":
+			gen++
+			if d.Cause == nil || d.Cause.Class != report.ClassUUID {
+				t.Errorf("generation of %s classed %+v, want uuid", *d.File, d.Cause)
+			}
+		case "placement":
+			placement++
+			if d.Cause == nil || d.Cause.Class != report.ClassOrdering || !strings.Contains(d.Detail, "/d1/f00") {
+				t.Errorf("placement: %s %+v", d.Detail, d.Cause)
+			}
+		case "kbytes-written":
+			kbytes++
+			if d.Offset == nil || *d.Offset != 1024+0x178 {
+				t.Errorf("kbytes-written offset %v", d.Offset)
+			}
+		case "checksum":
+			if d.Cause == nil || d.Cause.Hint == explain.HintAlone {
+				t.Errorf("checksum flagged alone beside other differences: %+v", d.Cause)
+			}
+		}
+		if d.Kind == report.KindUnallocated || d.Kind == report.KindRemoved || d.Kind == report.KindAdded {
+			t.Errorf("%s: %s", d.Kind, d.Detail)
+		}
+	})
+	if gen != len(files) || placement != 1 || kbytes != 1 {
+		t.Errorf("generation %d (want %d), placement %d, kbytes-written %d (want 1 each)\n%s", gen, len(files), placement, kbytes, text)
 	}
 }

@@ -33,6 +33,7 @@ func Annotate(r *report.Report) {
 	for _, d := range r.Differences {
 		annotate(d, nil)
 	}
+	flagAlone(r)
 	r.Finish()
 }
 

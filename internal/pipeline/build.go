@@ -259,7 +259,11 @@ func (c *Config) commandBuild(k int) (*Build, error) {
 	if c.varies("time") && !control {
 		if ft, err := exec.LookPath("faketime"); err == nil {
 			argv = []string{ft, "-f", "+397d"}
-			b.Variations = append(b.Variations, "time: faketime +397 days")
+			// Only the clock moves: without NO_FAKE_STAT, libfaketime
+			// shifts the times stat() returns too, so a build that clamps
+			// file times correctly would read them shifted and differ.
+			set("NO_FAKE_STAT=1")
+			b.Variations = append(b.Variations, "time: faketime +397 days (NO_FAKE_STAT=1: file times are not shifted)")
 		} else {
 			b.Variations = append(b.Variations, "time: not varied (faketime not installed)")
 		}

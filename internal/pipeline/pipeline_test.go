@@ -290,3 +290,28 @@ func TestActionYML(t *testing.T) {
 		}
 	}
 }
+
+// TestVaryTimeKeepsFileTimes: --vary time moves the clock only. A build
+// that stamps its output with a source file's mtime (clamped, as
+// reproducible builds do) must read the same time in both builds;
+// libfaketime without NO_FAKE_STAT shifted stat() results by the same
+// 397 days, and such a build was reported as not reproducible.
+func TestVaryTimeKeepsFileTimes(t *testing.T) {
+	testtool.Need(t, "faketime", "touch", "date")
+	out := filepath.Join(t.TempDir(), "out")
+	build := "touch -d @1000000000 {out}/src && date -r {out}/src +%s > {out}/stamp.txt"
+	res, err := Run(&Config{Mode: ModeCommand, Build: build, OutDir: out, Vary: []string{"time"}, Images: []string{"stamp.txt"}, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "builds", "run-2", "stamp.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(got)) != "1000000000" {
+		t.Errorf("the varied build read the file's mtime as %q, want 1000000000", got)
+	}
+	if !res.Reproducible {
+		t.Errorf("verdict %q: a build that records a clamped file time is reproducible under --vary time", res.Verdict())
+	}
+}

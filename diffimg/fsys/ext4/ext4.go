@@ -252,6 +252,8 @@ func (f *FS) buildMetadata() {
 	num("want-extra-isize", 0x15E, 2)
 	add("flags", fmt.Sprintf("0x%x", f.u32(0x160)), "", 0x160, 4)
 	num("checksum-seed", 0x270, 4)
+	// The kernel adds to it while the filesystem is mounted read-write.
+	add("kbytes-written", fmt.Sprint(binary.LittleEndian.Uint64(f.sb[0x178:])), "content", 0x178, 8)
 	add("checksum", fmt.Sprintf("0x%08x", f.u32(0x3FC)), "", 0x3FC, 4)
 	f.meta = m
 }

@@ -1,0 +1,40 @@
+package diffimg
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestExt4HintsTrue: hints must hold for the tools that make the image.
+// Seen with e2fsprogs 1.47.0 and systemd-repart 252: mkfs.ext4 ignores
+// SOURCE_DATE_EPOCH (E2FSPROGS_FAKE_TIME works), `mkfs.ext4 -d` copies
+// the source's ctime (touch sets it to now, so touching cannot clamp it),
+// and systemd-repart 252 passes no hash seed derived from --seed.
+func TestExt4HintsTrue(t *testing.T) {
+	for _, c := range []struct {
+		hint     string
+		must     []string
+		mustNot  []string
+		whatHint string
+	}{
+		{fsHint("ext4", "hash-seed", "uuid"), []string{"hash_seed", "252"}, []string{"derives both"}, "hash seed"},
+		{fsHint("ext4", "mkfs-time", "timestamp"), []string{"E2FSPROGS_FAKE_TIME"}, []string{">= 1.47 honours"}, "mkfs time"},
+		{fsHint("ext4", "kbytes-written", "content"), []string{"mounted"}, nil, "kbytes written"},
+		{timeHint("ext4", "ctime"), []string{"debugfs"}, []string{"touch -d"}, "ctime"},
+		{timeHint("ext4", "btime"), []string{"E2FSPROGS_FAKE_TIME"}, []string{"touch -d"}, "btime"},
+	} {
+		for _, s := range c.must {
+			if !strings.Contains(c.hint, s) {
+				t.Errorf("%s hint lacks %q: %s", c.whatHint, s, c.hint)
+			}
+		}
+		for _, s := range c.mustNot {
+			if strings.Contains(c.hint, s) {
+				t.Errorf("%s hint says %q: %s", c.whatHint, s, c.hint)
+			}
+		}
+	}
+	if c := attrCause("ext4", "generation"); c == nil || c.Class != "uuid" {
+		t.Errorf("ext4 generation cause %+v, want uuid", c)
+	}
+}
