@@ -49,9 +49,10 @@ type fsAccount struct {
 	damaged []*damagedDir
 	// moved are the files whose data is the same at other places;
 	// dataChanged says some entry's data differs (or one side lacks it).
-	moved          []string
-	movedA, movedB []fsys.Extent
-	dataChanged    bool
+	moved       []string
+	dataChanged bool
+	// geometryDiffers says superblock fields that set the layout differ.
+	geometryDiffers bool
 }
 
 func (acc *fsAccount) fail(why string) {
@@ -113,7 +114,7 @@ func callRegions(mr fsys.MetadataRegions) (xs []fsys.Extent, err error) {
 // compareFSAccounted is compareFS that also returns what the reported
 // differences and the filesystems' structures explain.
 func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, spans []Span) (int, *fsAccount) {
-	acc := &fsAccount{complete: true}
+	acc := &fsAccount{complete: true, geometryDiffers: geometryDiffers(fa.Metadata(), fb.Metadata())}
 	before := len(c.rep.Differences)
 	fsName := report.Str(fa.Type())
 	c.compareFields(part, fsName, report.KindMetadata, toLayout(fa.Metadata()), toLayout(fb.Metadata()), ra.off)
@@ -206,8 +207,6 @@ func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs
 				acc.dataChanged = true
 			} else if moved && p.a.Type == fsys.TypeFile {
 				acc.moved = append(acc.moved, p.a.Path)
-				acc.movedA = append(acc.movedA, p.a.Extents...)
-				acc.movedB = append(acc.movedB, p.b.Extents...)
 			}
 			if differs || moved {
 				acc.addEntryData(p.a)

@@ -39,26 +39,33 @@ func (c *comparer) reportPlacement(part *int, fsName *string, acc *fsAccount) {
 		detail += fmt.Sprintf(" (and %d more)", n)
 	}
 	cause := &report.Cause{Class: report.ClassOrdering, Hint: placementHint(*fsName)}
-	if !sameUnion(acc.movedA, acc.movedB) {
-		// Not the same places handed out in another order: the data
-		// lies elsewhere because the layout differs.
-		detail += " (not the same places in another order)"
-		cause = &report.Cause{Class: report.ClassLayout, Hint: "the files' data lies at other places because the filesystem's layout differs (block size, features, reserved areas, the size of what comes before): it follows from the other differences in this filesystem; fix those"}
+	if acc.geometryDiffers {
+		// The filesystems are laid out differently: the data lies
+		// elsewhere because of that, not because of the order.
+		cause = &report.Cause{Class: report.ClassLayout, Hint: "the files' data lies at other places because the filesystems are laid out differently (the superblock or boot sector fields listed: block size, features, reserved areas): it follows from those differences; fix them"}
 	}
 	c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindMetadata, Field: "placement", Detail: detail, Cause: cause})
 }
 
-// sameUnion tells two extent lists that cover the same bytes.
-func sameUnion(a, b []fsys.Extent) bool {
-	spans := func(xs []fsys.Extent) []Span {
-		out := make([]Span, 0, len(xs))
-		for _, x := range xs {
-			out = append(out, Span{x.Offset, x.Length})
-		}
-		return out
+// geometryDiffers tells two filesystems whose superblock fields differ
+// in more than times, identifiers, mount counters, checksums and the
+// counts that follow from content: fields that set the layout.
+func geometryDiffers(fa, fb []fsys.Field) bool {
+	mb := make(map[string]fsys.Field, len(fb))
+	for _, f := range fb {
+		mb[f.Name] = f
 	}
-	sa, sb := spans(a), spans(b)
-	return len(subtractSorted(sa, sb)) == 0 && len(subtractSorted(sb, sa)) == 0
+	for _, f := range fa {
+		g, ok := mb[f.Name]
+		if ok && g.Value == f.Value {
+			continue
+		}
+		if f.Class != "" || derivedField(f.Name) || strings.Contains(f.Name, "checksum") || strings.Contains(f.Name, "identical") {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 func countOf(n int, one, many string) string {
