@@ -2,6 +2,9 @@ package attest
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -65,4 +68,24 @@ func EncryptCosignKey(key crypto.Signer, password []byte) ([]byte, error) {
 		return nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: CosignPrivateKeyPEMType, Bytes: enc}), nil
+}
+
+// GenerateCosignKeyPair makes an ECDSA P-256 key pair as `cosign
+// generate-key-pair` does: the private key encrypted with password in
+// cosign's format (PEM "ENCRYPTED SIGSTORE PRIVATE KEY") and the public
+// key as PKIX PEM ("PUBLIC KEY").
+func GenerateCosignKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	privPEM, err = EncryptCosignKey(key, password)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return privPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }

@@ -10,7 +10,9 @@
 #   cosign verify-blob --bundle ... --new-bundle-format --key ...
 #   cosign verify-blob-attestation --bundle ... --new-bundle-format --key ... --type ...
 #   cosign sign-blob with the same (cosign-format encrypted) key -> immutos-verify release
-#   immutos-verify release on the same bundles.
+#   immutos-verify release on the same bundles;
+#   keys: `immutos-verify keygen` -> cosign signs with it and derives the same public key;
+#   `cosign generate-key-pair` -> attest signs with it (the --key path), cosign verifies.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,6 +80,15 @@ func main() {
 	b, err = attest.SignStatement(ctx, s, st)
 	check(err)
 	check(os.WriteFile(filepath.Join(dir, attest.ReproducibilityBundleName), b, 0o644))
+
+	// A key cosign generated, used as build --key uses it.
+	if len(os.Args) > 2 {
+		s, err := attest.KeySigner(os.Args[2], []byte(os.Getenv("COSIGN_PASSWORD")))
+		check(err)
+		b, err := attest.SignBlob(ctx, s, image)
+		check(err)
+		check(os.WriteFile(filepath.Join(dir, "theirs-signed.sigstore.json"), b, 0o644))
+	}
 }
 
 func check(err error) {
@@ -93,7 +104,9 @@ helper="$here/.interop-sign-$$"
 mkdir -p "$helper"
 trap 'rm -rf "$work" "$helper"' EXIT
 cp "$work/sign/main.go" "$helper/main.go"
-go run "./$(basename "$helper")" "$work"
+echo "== cosign generate-key-pair (a key for attest to sign with)"
+"$cosign" generate-key-pair --output-key-prefix "$work/theirs" >/dev/null
+go run "./$(basename "$helper")" "$work" "$work/theirs.key"
 ls -l "$work"
 
 # The bundles have no tlog entry (key signing without Rekor), hence --insecure-ignore-tlog;
@@ -123,6 +136,27 @@ if "$cosign" sign-blob --key "$work/cosign.key" --tlog-upload=false --new-bundle
 	--bundle "$work/cosign-made.sigstore.json" --yes "$work/image.raw" >/dev/null &&
 	"$work/immutos-verify" release --bundle "$work/cosign-made.sigstore.json" --key "$work/cosign.pub" \
 		--trusted-root "$root" "$work/image.raw"; then
+	echo "ok"
+else
+	echo "FAIL"; fail=1
+fi
+
+echo "== immutos-verify keygen: cosign signs with the key and derives the same public key"
+if "$work/immutos-verify" keygen --output-key-prefix "$work/ours" >/dev/null &&
+	"$cosign" public-key --key "$work/ours.key" >"$work/ours-derived.pub" &&
+	cmp "$work/ours.pub" "$work/ours-derived.pub" &&
+	"$cosign" sign-blob --key "$work/ours.key" --tlog-upload=false --new-bundle-format \
+		--bundle "$work/ours-made.sigstore.json" --yes "$work/image.raw" >/dev/null &&
+	"$work/immutos-verify" release --bundle "$work/ours-made.sigstore.json" --key "$work/ours.pub" \
+		--trusted-root "$root" "$work/image.raw"; then
+	echo "ok"
+else
+	echo "FAIL"; fail=1
+fi
+
+echo "== cosign generate-key-pair key, signed by attest, verified by cosign"
+if "$cosign" verify-blob --new-bundle-format --bundle "$work/theirs-signed.sigstore.json" \
+	--key "$work/theirs.pub" --insecure-ignore-tlog=true --trusted-root "$root" "$work/image.raw"; then
 	echo "ok"
 else
 	echo "FAIL"; fail=1

@@ -68,7 +68,7 @@ func main() {
 
 func run(args []string) int {
 	var f flags
-	code := 2
+	code := 0 // --help and --version exit 0
 	cmd := &cobra.Command{
 		Use:   "immutos-diff [flags] A B\n  immutos-diff --manifest IMAGE",
 		Short: "Find and explain why two disk images differ",
@@ -76,7 +76,7 @@ func run(args []string) int {
 MBR; vfat, ext4, squashfs, erofs, iso9660) partition by partition and file by
 file, and explains each difference. A and B may also be manifests written by
 --manifest. Exit status: 0 identical, 1 different, 2 trouble.`,
-		Version:       version,
+		Version:       cli.Version("immutos-diff", version),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -99,6 +99,7 @@ file, and explains each difference. A and B may also be manifests written by
 	for _, h := range flagHooks {
 		h(fl)
 	}
+	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "immutos-diff: "+oneLine(err))

@@ -37,17 +37,7 @@ func TestMain(m *testing.M) {
 // runBin runs immutos-diff and returns exit status, stdout, stderr.
 func runBin(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, out.String(), errb.String()
+	return testtool.RunBinary(t, bin, nil, "", args...)
 }
 
 func TestExitStatusAndJSON(t *testing.T) {

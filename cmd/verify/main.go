@@ -13,6 +13,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/org/immutos-action/internal/cli"
+	"github.com/org/immutos-action/internal/pipeline"
 )
 
 // Exit statuses shared by all subcommands.
@@ -46,9 +49,17 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "immutos-verify",
 		Short:         "Prove NixOS disk images reproducible, attest and verify them",
+		Version:       cli.Version("immutos-verify", pipeline.Version),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the module version and the VCS revision it was built from",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), root.Version) },
+	})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return trouble(err) })
 	for _, f := range subcommands {
 		root.AddCommand(f())

@@ -22,7 +22,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("IMMUTOS_VERIFY_AS_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 func runCLI(args ...string) (int, string, string) {
