@@ -82,6 +82,8 @@ func (b *buildFlags) githubSetup(cmd *cobra.Command) (*pipeline.GitHub, error) {
 		a := githubactions.New(githubactions.WithWriter(cmd.OutOrStdout()))
 		var err error
 		if g, err = pipeline.NewGitHub(a, &b.cfg); err != nil {
+			// A bad input: annotate it like every other failure of the step.
+			a.Errorf("immutos-verify: %s", err)
 			return nil, trouble(err)
 		}
 		if b.noSign {

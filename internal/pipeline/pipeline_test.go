@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -34,17 +33,6 @@ func goldenImage(t *testing.T) string {
 	return bin
 }
 
-func readJSON(t *testing.T, p string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", p, err)
-	}
-}
-
 func TestCommandModeReproducible(t *testing.T) {
 	bin := goldenImage(t)
 	out := filepath.Join(t.TempDir(), "out")
@@ -60,7 +48,7 @@ func TestCommandModeReproducible(t *testing.T) {
 		t.Errorf("variations not named in build 2: %v", res.Builds[1].Variations)
 	}
 	var idx map[string]any
-	readJSON(t, filepath.Join(out, "index.json"), &idx)
+	testtool.ReadJSON(t, filepath.Join(out, "index.json"), &idx)
 	if idx["schema"] != IndexSchema || idx["reproducible"] != true {
 		t.Errorf("index: %v", idx)
 	}

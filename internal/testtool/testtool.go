@@ -5,6 +5,7 @@
 package testtool
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -43,4 +44,16 @@ func Run(t testing.TB, env []string, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// ReadJSON decodes the JSON file p into v, failing the test when it cannot.
+func ReadJSON(t testing.TB, p string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
 }
