@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/org/immutos-action/internal/testtool"
 )
 
 // testKey writes a fresh P-256 private key (PKCS#8 PEM) and returns its path.
@@ -51,7 +53,7 @@ func signedDigest(t *testing.T, bundlePath string) string {
 			} `json:"messageDigest"`
 		} `json:"messageSignature"`
 	}
-	readJSON(t, bundlePath, &b)
+	testtool.ReadJSON(t, bundlePath, &b)
 	raw, err := base64.StdEncoding.DecodeString(b.MessageSignature.MessageDigest.Digest)
 	if err != nil || b.MessageSignature.MessageDigest.Algorithm != "SHA2_256" {
 		t.Fatalf("%s: message digest %+v (%v)", bundlePath, b.MessageSignature.MessageDigest, err)
@@ -161,7 +163,7 @@ func TestSecondRunLeavesNoStaleBundles(t *testing.T) {
 		}
 	}
 	var idx Index
-	readJSON(t, filepath.Join(out, "index.json"), &idx)
+	testtool.ReadJSON(t, filepath.Join(out, "index.json"), &idx)
 	if idx.Reproducible || len(idx.Bundles) != 0 {
 		t.Errorf("index after run 2: %+v", idx)
 	}
@@ -401,7 +403,7 @@ func TestRebuildNixLogIsNotTrusted(t *testing.T) {
 func forgeRecord(t *testing.T, rec string, edit func(a map[string]any)) string {
 	t.Helper()
 	var r map[string]any
-	readJSON(t, rec, &r)
+	testtool.ReadJSON(t, rec, &r)
 	edit(r["artifacts"].([]any)[0].(map[string]any))
 	dir := t.TempDir()
 	man, _ := filepath.Glob(filepath.Join(filepath.Dir(rec), "manifests", "*"))
@@ -443,7 +445,7 @@ func TestCompareForgedRecords(t *testing.T) {
 	}
 	honest := record("honest")
 	var hr Record
-	readJSON(t, honest, &hr)
+	testtool.ReadJSON(t, honest, &hr)
 	digest := hr.Artifacts[0].SHA256
 	image := filepath.Join(dir, "honest", filepath.FromSlash(hr.Artifacts[0].Path))
 	victim := filepath.Join(t.TempDir(), "victim.raw")
@@ -459,7 +461,7 @@ func TestCompareForgedRecords(t *testing.T) {
 			t.Errorf("signed sha256:%s, a file the records do not agree on", signedDigest(t, filepath.Join(out, "nixos.raw.sigstore.json")))
 		}
 		var idx Index
-		readJSON(t, filepath.Join(out, "index.json"), &idx)
+		testtool.ReadJSON(t, filepath.Join(out, "index.json"), &idx)
 		for _, a := range idx.Artifacts {
 			if a.Path != "" {
 				t.Errorf("index lists %s at %q", a.Name, a.Path)
@@ -479,7 +481,7 @@ func TestCompareForgedRecords(t *testing.T) {
 	t.Run("same-size file beside the record", func(t *testing.T) {
 		forged := record("forged")
 		var fr Record
-		readJSON(t, forged, &fr)
+		testtool.ReadJSON(t, forged, &fr)
 		flipped(t, image, filepath.Join(dir, "forged", filepath.FromSlash(fr.Artifacts[0].Path)))
 		_, out, err := compare(t, forged, honest)
 		var te *TroubleError
