@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -61,6 +62,17 @@ type TrustedRootSource struct {
 	Kind string    `json:"kind"` // "file", "tuf" or "embedded"
 	Path string    `json:"path,omitempty"`
 	Date time.Time `json:"date,omitzero"` // embedded copy: newest validity start in it
+	// Why the embedded copy was used: the network error TUF met, or the timeout.
+	Why string `json:"why,omitempty"`
+}
+
+// Note is the line shown when the embedded copy is used: its date and why.
+func (s TrustedRootSource) Note() string {
+	n := "no network for TUF; using the " + s.String()
+	if s.Why != "" {
+		n += "; TUF: " + s.Why
+	}
+	return n
 }
 
 func (s TrustedRootSource) String() string {
@@ -113,10 +125,21 @@ type TrustedRootOptions struct {
 	Path string
 	// TUFTimeout bounds the TUF update (default 5s); TUF is skipped when negative.
 	TUFTimeout time.Duration
+	// TUF overrides the TUF client options (mirror, cache); default: the public-good
+	// instance, cached under ~/.sigstore.
+	TUF *tuf.Options
 }
 
+// ErrTUF is wrapped when the TUF update failed for a reason other than the network being
+// unreachable (a bad signature, expired or rolled-back metadata, an HTTP error from the
+// mirror): the embedded copy is then not used, since someone may be keeping a revocation
+// from us.
+var ErrTUF = errors.New("TUF update failed")
+
 // LoadTrustedRoot returns the trusted material: the file when given, else the
-// public-good instance through TUF, else (offline) the copy embedded in the binary.
+// public-good instance through TUF, else, when TUF cannot reach the network (no route,
+// no DNS, connection refused, timeout), the copy embedded in the binary. Any other TUF
+// failure is an error wrapping ErrTUF.
 func LoadTrustedRoot(ctx context.Context, o TrustedRootOptions) (root.TrustedMaterial, TrustedRootSource, error) {
 	if o.Path != "" {
 		data, err := os.ReadFile(o.Path)
@@ -129,10 +152,15 @@ func LoadTrustedRoot(ctx context.Context, o TrustedRootOptions) (root.TrustedMat
 		}
 		return tm, TrustedRootSource{Kind: "file", Path: o.Path}, nil
 	}
+	why := "skipped"
 	if o.TUFTimeout >= 0 {
 		timeout := o.TUFTimeout
 		if timeout == 0 {
 			timeout = 5 * time.Second
+		}
+		opts := o.TUF
+		if opts == nil {
+			opts = tuf.DefaultOptions()
 		}
 		type res struct {
 			tr  *root.TrustedRoot
@@ -140,7 +168,7 @@ func LoadTrustedRoot(ctx context.Context, o TrustedRootOptions) (root.TrustedMat
 		}
 		ch := make(chan res, 1)
 		go func() { // the TUF client takes no context: abandon it on timeout
-			tr, err := root.FetchTrustedRootWithOptions(tuf.DefaultOptions())
+			tr, err := root.FetchTrustedRootWithOptions(opts)
 			ch <- res{tr, err}
 		}()
 		ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -150,12 +178,33 @@ func LoadTrustedRoot(ctx context.Context, o TrustedRootOptions) (root.TrustedMat
 			if r.err == nil {
 				return r.tr, TrustedRootSource{Kind: "tuf"}, nil
 			}
+			if !networkUnreachable(r.err) {
+				return nil, TrustedRootSource{}, fmt.Errorf("%w (%v); not falling back to the embedded copy: only an unreachable network does; give --trusted-root FILE to choose the root yourself", ErrTUF, r.err)
+			}
+			why = r.err.Error()
 		case <-ctx.Done():
+			why = fmt.Sprintf("no answer within %s", timeout)
 		}
 	}
 	tr, err := root.NewTrustedRootFromJSON(embeddedTrustedRoot)
 	if err != nil {
 		return nil, TrustedRootSource{}, fmt.Errorf("embedded trusted root: %w", err)
 	}
-	return tr, TrustedRootSource{Kind: "embedded", Date: EmbeddedTrustedRootDate()}, nil
+	return tr, TrustedRootSource{Kind: "embedded", Date: EmbeddedTrustedRootDate(), Why: why}, nil
+}
+
+// networkUnreachable reports whether err says the network could not be reached: a DNS
+// failure, a refused or failed connection, a timeout. An answer that was wrong (HTTP
+// status, bad metadata, TLS verification) is not.
+func networkUnreachable(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "read" || opErr.Op == "write") {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -159,8 +159,12 @@ outputs go to $GITHUB_OUTPUT and the Markdown report to $GITHUB_STEP_SUMMARY.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "recorded %d artifact(s) of %s in %s\n", len(rec.Artifacts), rec.ID, p)
 				if g != nil {
 					abs, _ := filepath.Abs(p)
-					g.A.SetOutput("record", abs)
-					g.A.SetOutput("out-dir", filepath.Dir(abs))
+					if err := g.SetOutput("record", abs); err != nil {
+						return trouble(err)
+					}
+					if err := g.SetOutput("out-dir", filepath.Dir(abs)); err != nil {
+						return trouble(err)
+					}
 				}
 				return nil
 			}

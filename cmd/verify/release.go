@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/attest"
+	"github.com/org/immutos-action/diffimg/report"
 	"github.com/spf13/cobra"
 )
 
@@ -98,9 +99,11 @@ func unanchoredWarning(re string) string {
 
 // printSummary writes a short human summary: who signed, which workflow and commit, when,
 // which logs. The trusted root's provenance goes to stderr when it is the embedded copy.
+// File names and certificate fields are escaped: they reach a terminal or a CI log.
 func printSummary(out, errw io.Writer, r *attest.Result) {
+	e := report.EscapeText
 	if r.TrustedRoot.Kind == "embedded" {
-		fmt.Fprintf(errw, "note: no network for TUF; using the %s\n", r.TrustedRoot)
+		fmt.Fprintf(errw, "note: %s\n", r.TrustedRoot.Note())
 	}
 	if !r.Verified {
 		return
@@ -108,7 +111,7 @@ func printSummary(out, errw io.Writer, r *attest.Result) {
 	if r.Artifact == r.Digest {
 		fmt.Fprintf(out, "Verified %s\n", r.Digest)
 	} else {
-		fmt.Fprintf(out, "Verified %s (%s)\n", r.Artifact, r.Digest)
+		fmt.Fprintf(out, "Verified %s (%s)\n", e(r.Artifact), r.Digest)
 	}
 	for _, b := range r.Bundles {
 		if !b.Verified {
@@ -116,43 +119,43 @@ func printSummary(out, errw io.Writer, r *attest.Result) {
 		}
 		what := b.Kind
 		if b.PredicateType != "" {
-			what += " " + b.PredicateType
+			what += " " + e(b.PredicateType)
 		}
-		fmt.Fprintf(out, "  bundle %s: %s\n", bundleName(b), what)
+		fmt.Fprintf(out, "  bundle %s: %s\n", e(bundleName(b)), what)
 		if s := b.Signer; s != nil {
-			fmt.Fprintf(out, "    signed by   %s (issuer %s)\n", s.Identity, s.Issuer)
+			fmt.Fprintf(out, "    signed by   %s (issuer %s)\n", e(s.Identity), e(s.Issuer))
 			if s.SourceRepositoryURI != "" {
-				fmt.Fprintf(out, "    source      %s %s @ %s\n", s.SourceRepositoryURI, s.SourceRepositoryRef, s.SourceRepositoryDigest)
+				fmt.Fprintf(out, "    source      %s %s @ %s\n", e(s.SourceRepositoryURI), e(s.SourceRepositoryRef), e(s.SourceRepositoryDigest))
 			}
 			if s.BuildSignerURI != "" {
-				fmt.Fprintf(out, "    workflow    %s (%s, %s runner)\n", s.BuildSignerURI, s.BuildTrigger, s.RunnerEnvironment)
+				fmt.Fprintf(out, "    workflow    %s (%s, %s runner)\n", e(s.BuildSignerURI), e(s.BuildTrigger), e(s.RunnerEnvironment))
 			}
 			if s.RunInvocationURI != "" {
-				fmt.Fprintf(out, "    run         %s\n", s.RunInvocationURI)
+				fmt.Fprintf(out, "    run         %s\n", e(s.RunInvocationURI))
 			}
 		} else {
 			hint := b.KeyHint
 			if hint == "" {
 				hint = "no hint"
 			}
-			fmt.Fprintf(out, "    signed by   the given key (%s)\n", hint)
+			fmt.Fprintf(out, "    signed by   the given key (%s)\n", e(hint))
 		}
 		for _, t := range b.Timestamps {
 			src := t.URI
 			if src == "" {
 				src = "log"
 			}
-			fmt.Fprintf(out, "    time        %s (%s %s)\n", t.Time.UTC().Format(time.RFC3339), t.Kind, src)
+			fmt.Fprintf(out, "    time        %s (%s %s)\n", t.Time.UTC().Format(time.RFC3339), t.Kind, e(src))
 		}
 		if len(b.TlogEntries) == 0 {
 			fmt.Fprintf(out, "    tlog        none\n")
 		}
-		for _, e := range b.TlogEntries {
-			fmt.Fprintf(out, "    tlog        index %d (%s %s, log %s)\n", e.LogIndex, e.Kind, e.Version, short(e.LogID))
+		for _, en := range b.TlogEntries {
+			fmt.Fprintf(out, "    tlog        index %d (%s %s, log %s)\n", en.LogIndex, e(en.Kind), e(en.Version), short(en.LogID))
 		}
 	}
 	if r.Verdict != "" {
-		fmt.Fprintf(out, "  reproducibility: %s\n", r.Verdict)
+		fmt.Fprintf(out, "  reproducibility: %s\n", e(r.Verdict))
 	}
 }
 

@@ -57,11 +57,11 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		if x.in.SHA256 != "" {
 			digest = "`" + x.in.SHA256 + "`"
 		}
-		fmt.Fprintf(&head, "| %s | %s | %s | %s | %s |\n", x.n, codeSpan(trim(x.in.Path, 300)), mdEscape(x.in.Format), size, digest)
+		fmt.Fprintf(&head, "| %s | %s | %s | %s | %s |\n", x.n, CodeSpan(trim(x.in.Path, 300)), EscapeMarkdown(x.in.Format), size, digest)
 	}
 	head.WriteString("\n")
 	for _, n := range r.Notes {
-		fmt.Fprintf(&head, "> %s\n\n", mdEscape(trim(n, 500)))
+		fmt.Fprintf(&head, "> %s\n\n", EscapeMarkdown(trim(n, 500)))
 	}
 	groups := groupDifferences(r.Differences)
 	if len(r.Summary) > 0 {
@@ -74,7 +74,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		fmt.Fprintf(&tail, "<details><summary>%s excluded by <code>--exclude</code> (not compared)</summary>\n\n", plural(len(r.Excluded), "path"))
 		n := 0
 		for _, x := range roots {
-			line := "- " + codeSpan(trim(x.Path, 300))
+			line := "- " + CodeSpan(trim(x.Path, 300))
 			if x.Below > 0 {
 				line += fmt.Sprintf(" and %d below", x.Below)
 			}
@@ -103,7 +103,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		if budget <= 0 || shown >= mdMaxRows {
 			break
 		}
-		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", d.shortGroup(), code(d.File), d.Kind, mdEscape(trim(oneLine(d.Detail), 200)), causeCell(d.Cause))
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", d.shortGroup(), code(d.File), d.Kind, EscapeMarkdown(trim(oneLine(d.Detail), 200)), causeCell(d.Cause))
 		det := markdownDetails(d, o.MaxLines)
 		if table.Len()+details.Len()+len(row)+len(det) > budget {
 			break
@@ -227,12 +227,12 @@ func markdownDetails(d *Difference, maxLines int) string {
 		if depth > 0 {
 			fmt.Fprintf(&body, "%s- ", strings.Repeat("  ", depth-1))
 			if np := nestedPath(x, parent); np != "" {
-				body.WriteString(codeSpan(trim(np, 200)) + " ")
+				body.WriteString(CodeSpan(trim(np, 200)) + " ")
 			}
-			fmt.Fprintf(&body, "**%s** %s", x.Kind, mdEscape(trim(oneLine(x.Detail), 300)))
+			fmt.Fprintf(&body, "**%s** %s", x.Kind, EscapeMarkdown(trim(oneLine(x.Detail), 300)))
 			if x.Cause != nil && x.Cause.Class != "" {
 				if x.Cause.Hint != "" && (parent == nil || parent.Cause == nil || parent.Cause.Hint != x.Cause.Hint) {
-					fmt.Fprintf(&body, " _(%s: %s)_", x.Cause.Class, mdEscape(trim(oneLine(x.Cause.Hint), 300)))
+					fmt.Fprintf(&body, " _(%s: %s)_", x.Cause.Class, EscapeMarkdown(trim(oneLine(x.Cause.Hint), 300)))
 				} else {
 					fmt.Fprintf(&body, " _(%s)_", x.Cause.Class)
 				}
@@ -240,7 +240,7 @@ func markdownDetails(d *Difference, maxLines int) string {
 			body.WriteString("\n")
 		}
 		if x.Truncated != "" {
-			fmt.Fprintf(&body, "\n_✂ cut short: %s_\n", mdEscape(trim(oneLine(x.Truncated), 300)))
+			fmt.Fprintf(&body, "\n_✂ cut short: %s_\n", EscapeMarkdown(trim(oneLine(x.Truncated), 300)))
 		}
 		for _, blk := range []string{x.Diff, x.Hexdump} {
 			if blk != "" {
@@ -268,7 +268,7 @@ func markdownDetails(d *Difference, maxLines int) string {
 	if d.Cause != nil && d.Cause.Class != "" {
 		class = " <em>(" + htmlEscape(d.Cause.Class) + ")</em>"
 	}
-	return fmt.Sprintf("<details><summary><code>%s</code> %s: %s%s</summary>\n\n%s\n</details>\n\n", htmlEscape(trim(title, 300)), d.Kind, htmlEscape(trim(oneLine(d.Detail), 160)), class, body.String())
+	return fmt.Sprintf("<details><summary><code>%s</code> %s: %s%s</summary>\n\n%s\n</details>\n\n", htmlEscape(EscapeText(trim(title, 300))), d.Kind, htmlEscape(EscapeText(trim(oneLine(d.Detail), 160))), class, body.String())
 }
 
 // shortGroup is "2 squashfs", "1", or "disk", for narrow table cells.
@@ -309,24 +309,11 @@ func trimLines(s string, n int) string {
 	return strings.Join(lines, "\n") + more
 }
 
-// codeSpan is s as inline code, with a fence longer than any backquote run.
-func codeSpan(s string) string {
-	fence := "`"
-	for strings.Contains(s, fence) {
-		fence += "`"
-	}
-	pad := ""
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		pad = " "
-	}
-	return fence + pad + strings.ReplaceAll(s, "|", "\\|") + pad + fence
-}
-
 func code(s *string) string {
 	if s == nil {
 		return ""
 	}
-	return codeSpan(trim(*s, 300))
+	return CodeSpan(trim(*s, 300))
 }
 
 func causeCell(c *Cause) string {
@@ -339,16 +326,12 @@ func causeCell(c *Cause) string {
 	return fmt.Sprintf("**%s**: %s", c.Class, hintEscape(trim(oneLine(c.Hint), 200)))
 }
 
-var mdReplacer = strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[")
-
-func mdEscape(s string) string { return mdReplacer.Replace(s) }
-
 // Hints are written for Markdown: `code` stays code.
 var hintReplacer = strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;", ">", "&gt;")
 
 func hintEscape(s string) string {
 	if strings.Count(s, "`")%2 != 0 {
-		return mdEscape(s)
+		return EscapeMarkdown(s)
 	}
-	return hintReplacer.Replace(s)
+	return hintReplacer.Replace(EscapeText(s))
 }

@@ -42,7 +42,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		p.line(0, "causes: "+r.causeList())
 	}
 	for _, n := range r.Notes {
-		p.line(0, p.c(ansiDim, "note: "+n))
+		p.line(0, p.c(ansiDim, "note: "+EscapeText(n)))
 	}
 	for _, g := range groupDifferences(r.Differences) {
 		p.line(0, p.c(ansiBold+ansiBlue, g.name)+p.c(ansiDim, " ("+plural(g.leaves, "difference")+")"))
@@ -53,7 +53,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 				}
 				continue
 			}
-			p.line(1, p.c(ansiBold, f.file))
+			p.line(1, p.c(ansiBold, EscapeText(f.file)))
 			for _, d := range f.diffs {
 				p.node(d, 2, nil)
 			}
@@ -74,7 +74,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 				p.line(1, p.c(ansiDim, fmt.Sprintf("... and %d more (all listed in the JSON report)", len(roots)-i)))
 				break
 			}
-			s := x.Path
+			s := EscapeText(x.Path)
 			if x.Below > 0 {
 				s += p.c(ansiDim, fmt.Sprintf(" (and %d below)", x.Below))
 			}
@@ -124,7 +124,7 @@ func (r *Report) Verdict(color bool) string {
 }
 
 func describeInput(in Input) string {
-	s := fmt.Sprintf("%s (%s, %s", in.Path, in.Format, HumanBytes(in.Size))
+	s := fmt.Sprintf("%s (%s, %s", EscapeText(in.Path), in.Format, HumanBytes(in.Size))
 	if in.FileSize > 0 && in.FileSize != in.Size {
 		s += ", " + HumanBytes(in.FileSize) + " on disk"
 	}
@@ -235,15 +235,15 @@ func (p *printer) line(depth int, s string) {
 	if p.err != nil {
 		return
 	}
-	_, p.err = fmt.Fprintf(p.w, "%s%s\n", strings.Repeat("  ", depth), s)
+	_, p.err = fmt.Fprintf(p.w, "%s\n", CommandSafeLine(strings.Repeat("  ", depth)+s))
 }
 
 func (p *printer) node(d *Difference, depth int, parent *Difference) {
 	head := ""
 	if np := nestedPath(d, parent); np != "" {
-		head = p.c(ansiBold, np) + " "
+		head = p.c(ansiBold, EscapeText(np)) + " "
 	}
-	head += p.c(ansiYellow, "["+d.Kind+"]") + " " + strings.ReplaceAll(d.Detail, "\n", " ")
+	head += p.c(ansiYellow, "["+d.Kind+"]") + " " + EscapeText(strings.ReplaceAll(d.Detail, "\n", " "))
 	if wh := where(d); wh != "" {
 		head += " " + p.c(ansiDim, wh)
 	}
@@ -251,12 +251,12 @@ func (p *printer) node(d *Difference, depth int, parent *Difference) {
 	if d.Cause != nil && d.Cause.Class != "" && (parent == nil || parent.Cause == nil || *parent.Cause != *d.Cause) {
 		s := "cause: " + d.Cause.Class
 		if d.Cause.Hint != "" {
-			s += " - " + d.Cause.Hint
+			s += " - " + EscapeText(d.Cause.Hint)
 		}
 		p.line(depth+1, p.c(ansiCyan, s))
 	}
 	if d.Truncated != "" {
-		p.line(depth+1, p.c(ansiYellow, "(cut short: "+d.Truncated+")"))
+		p.line(depth+1, p.c(ansiYellow, "(cut short: "+EscapeText(d.Truncated)+")"))
 	}
 	p.block(depth+1, d.Diff)
 	p.block(depth+1, d.Hexdump)
@@ -271,6 +271,7 @@ func (p *printer) block(depth int, text string) {
 	}
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	for i, l := range lines {
+		l = EscapeText(l)
 		if i == p.o.MaxLines {
 			p.line(depth, p.c(ansiDim, fmt.Sprintf("... %d more lines (see the JSON or HTML report)", len(lines)-i)))
 			return

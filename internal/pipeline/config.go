@@ -25,6 +25,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // Modes.
@@ -149,7 +151,19 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-func (c *Config) logf(format string, args ...any) { fmt.Fprintf(c.Log, format+"\n", args...) }
+// logf writes one line of log. Names in it come from the build: strings and errors among
+// args lose their control characters, and the line cannot pass for a workflow command.
+func (c *Config) logf(format string, args ...any) {
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = report.EscapeText(v)
+		case error:
+			args[i] = report.EscapeText(v.Error())
+		}
+	}
+	fmt.Fprintf(c.Log, "%s\n", report.CommandSafeLine(fmt.Sprintf(format, args...)))
+}
 
 // TroubleError is a failure that is neither reproducible nor not: the build failed, bad
 // settings, unreadable files (exit 2).

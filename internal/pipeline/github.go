@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -34,6 +36,7 @@ type GitHub struct {
 	Formats map[string]bool
 	// SigningChosen is true when the sign input was given (the action always gives it).
 	SigningChosen bool
+	getenv        func(string) string
 }
 
 // InGitHubActions reports whether the environment is a GitHub Actions runner.
@@ -41,7 +44,7 @@ func InGitHubActions(getenv func(string) string) bool { return getenv("GITHUB_AC
 
 // NewGitHub reads the action inputs into cfg; flags already set on cfg win over empty inputs.
 func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
-	g := &GitHub{A: a, FailOnDifference: true, Formats: map[string]bool{"json": true, "markdown": true, "html": true}}
+	g := &GitHub{A: a, FailOnDifference: true, Formats: map[string]bool{"json": true, "markdown": true, "html": true}, getenv: os.Getenv}
 	in := func(name string) string { return strings.TrimSpace(a.GetInput(name)) }
 	boolIn := func(name string, def bool) (bool, error) {
 		v := in(name)
@@ -148,9 +151,51 @@ func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
 	}
 	cfg.Group = func(name string) func() {
 		a.Group(name)
-		return a.EndGroup
+		// What runs inside a group (the build and its log, the comparison) is not ours:
+		// no line of it may be taken for a workflow command.
+		token := randomToken()
+		a.IssueCommand(&githubactions.Command{Name: "stop-commands", Message: token})
+		return func() {
+			a.IssueCommand(&githubactions.Command{Name: token})
+			a.EndGroup()
+		}
 	}
 	return g, nil
+}
+
+// randomToken is 128 random bits in hex, for stop-commands and output delimiters that
+// nothing the build wrote can guess.
+func randomToken() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on the platforms we run on
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// SetOutput writes one output to $GITHUB_OUTPUT as name<<DELIMITER / value / DELIMITER
+// with a random delimiter (go-githubactions uses a fixed one, which a value containing
+// it could end early to set other outputs). Without $GITHUB_OUTPUT it falls back to
+// go-githubactions.
+func (g *GitHub) SetOutput(name, value string) error {
+	path := g.getenv("GITHUB_OUTPUT")
+	if path == "" {
+		g.A.SetOutput(name, value)
+		return nil
+	}
+	delim := "ghadelimiter_" + randomToken()
+	for strings.Contains(value, delim) {
+		delim = "ghadelimiter_" + randomToken()
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%s<<%s\n%s\n%s\n", name, delim, value, delim)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Publish writes the outputs, the step summary and one error annotation per differing
@@ -158,18 +203,20 @@ func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
 func (g *GitHub) Publish(res *Result, outDir string) error {
 	a := g.A
 	abs, _ := filepath.Abs(outDir)
-	a.SetOutput("reproducible", strconv.FormatBool(res.Reproducible))
-	a.SetOutput("verdict", res.Verdict())
-	a.SetOutput("out-dir", abs)
-	a.SetOutput("report", filepath.Join(abs, "report.md"))
+	outputs := [][2]string{
+		{"reproducible", strconv.FormatBool(res.Reproducible)},
+		{"verdict", res.Verdict()},
+		{"out-dir", abs},
+		{"report", filepath.Join(abs, "report.md")},
+	}
 	digest := ""
 	if len(res.Artifacts) > 0 && len(res.Artifacts[0].SHA256) > 0 && res.Artifacts[0].SHA256[0] != "" {
 		digest = "sha256:" + res.Artifacts[0].SHA256[0]
 	}
-	a.SetOutput("digest", digest)
+	outputs = append(outputs, [2]string{"digest", digest})
 	if res.Index != nil {
 		arts, _ := json.Marshal(res.Index.Artifacts)
-		a.SetOutput("artifacts", string(arts))
+		outputs = append(outputs, [2]string{"artifacts", string(arts)})
 		var bundles []string
 		for _, b := range res.Index.Bundles {
 			bundles = append(bundles, filepath.Join(abs, b.Path))
@@ -178,7 +225,12 @@ func (g *GitHub) Publish(res *Result, outDir string) error {
 			bundles = []string{}
 		}
 		bj, _ := json.Marshal(bundles)
-		a.SetOutput("bundles", string(bj))
+		outputs = append(outputs, [2]string{"bundles", string(bj)})
+	}
+	for _, o := range outputs {
+		if err := g.SetOutput(o[0], o[1]); err != nil {
+			return err
+		}
 	}
 	if g.Formats["markdown"] {
 		a.AddStepSummary(Markdown(res, MarkdownBudget))
@@ -187,17 +239,20 @@ func (g *GitHub) Publish(res *Result, outDir string) error {
 		if art.Reproducible {
 			continue
 		}
-		msg := fmt.Sprintf("%s is not reproducible", art.Name)
+		// go-githubactions escapes newlines and the property separators; the names
+		// still lose their control characters (escape sequences in the log view).
+		name := report.EscapeText(art.Name)
+		msg := fmt.Sprintf("%s is not reproducible", name)
 		if d := firstDifference(art); d != "" {
-			msg += ": " + d
+			msg += ": " + report.EscapeText(d)
 		}
-		a.WithFieldsMap(map[string]string{"title": "not reproducible: " + art.Name}).Errorf("%s", msg)
+		a.WithFieldsMap(map[string]string{"title": "not reproducible: " + name}).Errorf("%s", msg)
 	}
 	if !res.Reproducible && allReproducible(res) {
 		a.Errorf("not reproducible (--strict): %d other file(s) of the output differ", len(res.OtherDifferences))
 	}
 	for _, w := range res.Warnings {
-		a.Warningf("%s", w)
+		a.Warningf("%s", report.EscapeText(w))
 	}
 	return nil
 }
