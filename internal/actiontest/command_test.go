@@ -14,25 +14,29 @@ import (
 	"github.com/org/immutos-action/internal/testtool"
 )
 
-var golden struct {
+type built struct {
 	once sync.Once
 	bin  string
 	err  error
 	out  []byte
 }
 
-// goldenImage builds examples/goldenimage once per test binary: the builder the
-// command-mode workflows run.
-func goldenImage(t *testing.T) string {
+var builds sync.Map // package directory -> *built
+
+// goBuild builds a main package of the project once per test binary (the builder the
+// command-mode workflows run, immutos-verify to check what the action signed).
+func goBuild(t *testing.T, pkg string) string {
 	t.Helper()
-	golden.once.Do(func() {
-		golden.bin = filepath.Join(scratch, "bin", "goldenimage")
-		golden.out, golden.err = exec.Command("go", "build", "-o", golden.bin, moduleRoot+"/examples/goldenimage").CombinedOutput()
+	v, _ := builds.LoadOrStore(pkg, &built{})
+	b := v.(*built)
+	b.once.Do(func() {
+		b.bin = filepath.Join(scratch, "bin", filepath.Base(pkg))
+		b.out, b.err = exec.Command("go", "build", "-o", b.bin, moduleRoot+"/"+pkg).CombinedOutput()
 	})
-	if golden.err != nil {
-		t.Fatalf("go build goldenimage: %v\n%s", golden.err, golden.out)
+	if b.err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, b.err, b.out)
 	}
-	return golden.bin
+	return b.bin
 }
 
 // hostile is an input value a shell would expand or split: it must reach the program
@@ -85,7 +89,7 @@ sign: "false"`},
 // and exit status for a reproducible build, a non-reproducible one (failing and not),
 // a failing builder and bad inputs; a hostile input reaches the program verbatim.
 func TestCommandMode(t *testing.T) {
-	bin := goldenImage(t)
+	bin := goBuild(t, "examples/goldenimage")
 	r := newRepo(t)
 	r.writeWorkflow("command.yml", strings.NewReplacer("GOLDEN", bin), commandJobs...)
 	run := r.act("command.yml", nil)

@@ -4,14 +4,9 @@ package pipeline
 // record or a planted file doing what an attacker would) and checks it fails.
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"os"
@@ -27,16 +22,9 @@ import (
 // testKey writes a fresh P-256 private key (PKCS#8 PEM) and returns its path.
 func testKey(t *testing.T) string {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, _ := testtool.KeyPair(t)
 	p := filepath.Join(t.TempDir(), "key.pem")
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(p, key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
