@@ -222,47 +222,54 @@ func waitRewriters(t *testing.T, dir string) (running int) {
 	return running
 }
 
-// Item 3: a build leaves a process behind that rewrites the image after the comparison.
-// The build's process group is killed before comparing, and the signature is over the
-// compared digest.
+// Item 3: a build leaves a process behind that rewrites the image after the comparison,
+// in the build's process group or escaped from it (setsid). Both are killed before
+// comparing, and the signature is over the compared digest.
 func TestBackgroundRewriterIsKilled(t *testing.T) {
 	bin := goldenImage(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out")
-	survivors := -1
-	testHookBeforeSign = func() { survivors = waitRewriters(t, dir) }
-	defer func() { testHookBeforeSign = nil }()
-	res, err := Run(&Config{Mode: ModeCommand, Build: rewriterBuild(bin, dir, false), OutDir: out, Sign: "key", Key: testKey(t), Log: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if survivors != 0 {
-		t.Errorf("%d background process(es) of the builds still ran after the comparison", survivors)
-	}
-	a := res.Artifacts[0]
-	if got := signedDigest(t, filepath.Join(out, "nixos.raw.sigstore.json")); got != a.SHA256[0] {
-		t.Errorf("signed sha256:%s, compared sha256:%s", got, a.SHA256[0])
-	}
-	if d, _ := fileDigest(a.Path); d != a.SHA256[0] {
-		t.Errorf("the artifact was rewritten after the comparison: %s", d)
+	for _, escape := range []bool{false, true} {
+		t.Run("setsid="+strconv.FormatBool(escape), func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out")
+			survivors := -1
+			testHookBeforeSign = func() { survivors = waitRewriters(t, dir) }
+			defer func() { testHookBeforeSign = nil }()
+			res, err := Run(&Config{Mode: ModeCommand, Build: rewriterBuild(bin, dir, escape), OutDir: out, Sign: "key", Key: testKey(t), Log: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if survivors != 0 {
+				t.Errorf("%d background process(es) of the builds still ran after the comparison", survivors)
+			}
+			a := res.Artifacts[0]
+			if got := signedDigest(t, filepath.Join(out, "nixos.raw.sigstore.json")); got != a.SHA256[0] {
+				t.Errorf("signed sha256:%s, compared sha256:%s", got, a.SHA256[0])
+			}
+			if d, _ := fileDigest(a.Path); d != a.SHA256[0] {
+				t.Errorf("the artifact was rewritten after the comparison: %s", d)
+			}
+		})
 	}
 }
 
-// Items 1 and 3: a process that escaped the build's process group rewrites the image
-// after the comparison: the re-hash at signing refuses it and nothing is signed.
-func TestEscapedRewriterIsRefused(t *testing.T) {
+// Items 1 and 3: whatever changes the artifact between the comparison and the signature
+// (here the test itself, as a process we do not control would), the re-hash at signing
+// refuses it and nothing is signed.
+func TestChangedArtifactIsRefused(t *testing.T) {
 	bin := goldenImage(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out")
-	testHookBeforeSign = func() { waitRewriters(t, dir) }
+	out := filepath.Join(t.TempDir(), "out")
+	testHookBeforeSign = func() {
+		p := filepath.Join(out, "builds", "run-1", "nixos.raw")
+		flipped(t, p, p)
+	}
 	defer func() { testHookBeforeSign = nil }()
-	_, err := Run(&Config{Mode: ModeCommand, Build: rewriterBuild(bin, dir, true), OutDir: out, Sign: "key", Key: testKey(t), Log: io.Discard})
+	_, err := Run(&Config{Mode: ModeCommand, Build: bin + " -out-dir {out}", OutDir: out, Sign: "key", Key: testKey(t), Log: io.Discard})
 	var te *TroubleError
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "not the compared sha256") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("want one line of trouble about the changed artifact, got %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "nixos.raw.sigstore.json")); err == nil {
-		t.Error("a signature was written for the rewritten artifact")
+		t.Error("a signature was written for the changed artifact")
 	}
 }
 
@@ -443,16 +450,18 @@ func TestCompareForgedRecords(t *testing.T) {
 		res, err := CompareRecords(&Config{OutDir: out, Sign: "key", Key: key, Log: io.Discard}, recs)
 		return res, out, err
 	}
-	noSignature := func(t *testing.T, out string) {
+	// onlyAgreed checks that nothing but the agreed bytes was signed or listed: the
+	// honest record's own image (the forged record has none of its own).
+	onlyAgreed := func(t *testing.T, out string) {
 		t.Helper()
-		if _, err := os.Stat(filepath.Join(out, "nixos.raw.sigstore.json")); err == nil {
-			t.Errorf("signed sha256:%s, a file the records do not agree on", signedDigest(t, filepath.Join(out, "nixos.raw.sigstore.json")))
+		if got := signedDigest(t, filepath.Join(out, "nixos.raw.sigstore.json")); got != digest {
+			t.Errorf("signed sha256:%s, the records agree on sha256:%s", got, digest)
 		}
 		var idx Index
 		testtool.ReadJSON(t, filepath.Join(out, "index.json"), &idx)
 		for _, a := range idx.Artifacts {
-			if a.Path != "" {
-				t.Errorf("index lists %s at %q", a.Name, a.Path)
+			if a.Path != image {
+				t.Errorf("index lists %s at %q, want the honest record's %s", a.Name, a.Path, image)
 			}
 		}
 	}
@@ -486,7 +495,7 @@ func TestCompareForgedRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		noSignature(t, out)
+		onlyAgreed(t, out)
 	})
 	t.Run("symlink out of the record's directory", func(t *testing.T) {
 		forged := forgeRecord(t, honest, func(a map[string]any) { a["path"] = "nixos.raw" })
@@ -497,7 +506,7 @@ func TestCompareForgedRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		noSignature(t, out)
+		onlyAgreed(t, out)
 	})
 	t.Run("relative path out of the record", func(t *testing.T) {
 		forged := forgeRecord(t, honest, func(a map[string]any) { a["path"] = "../../" + filepath.Base(filepath.Dir(victim)) + "/victim.raw" })

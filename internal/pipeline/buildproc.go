@@ -12,7 +12,9 @@ import (
 
 // A build is code we do not trust: it runs with an environment scrubbed of secrets, in
 // a process group of its own that is killed when the build's main process exits, so that
-// nothing it left behind can touch the artifacts after they are compared.
+// nothing it left behind can touch the artifacts after they are compared. A process that
+// left the group (setsid) is still our descendant: as a child subreaper we inherit it
+// when its parent exits, and kill it too.
 
 // buildEnv is environ without what a build must not see: signing keys and their
 // passwords, tokens (GitHub, the OIDC token request, the Actions runtime), and any
@@ -106,6 +108,7 @@ func runGroup(cmd *exec.Cmd, stdout, stderr io.Writer) error {
 		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	becomeSubreaper()
 	if err := cmd.Start(); err != nil {
 		closeAll(readers)
 		closeAll(writers)
@@ -122,6 +125,7 @@ func runGroup(cmd *exec.Cmd, stdout, stderr io.Writer) error {
 	}
 	err = cmd.Wait()
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	killOrphans()
 	timeout := time.After(leftoverGrace)
 	for range readers {
 		select {

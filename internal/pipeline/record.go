@@ -187,6 +187,22 @@ func (r *loadedRecord) image(a RecordArtifact) (string, error) {
 	return "", nil
 }
 
+// imageOf finds the first record's artifact a in the first record that has it at hand
+// with the same name and digest (the one to sign), "" when none has.
+func imageOf(recs []*loadedRecord, a RecordArtifact) (string, error) {
+	for _, r := range recs {
+		for _, b := range r.Artifacts {
+			if b.Name != a.Name || b.SHA256 != a.SHA256 {
+				continue
+			}
+			if img, err := r.image(b); img != "" || err != nil {
+				return img, err
+			}
+		}
+	}
+	return "", nil
+}
+
 // manifest reads an artifact's manifest from inside the record's directory; its image
 // digest must be the recorded one.
 func (r *loadedRecord) manifest(a RecordArtifact) (*diffimg.Manifest, []byte, error) {
@@ -254,7 +270,7 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 	}
 	first := recs[0]
 	for _, a := range first.Artifacts {
-		img, err := first.image(a)
+		img, err := imageOf(recs, a)
 		if err != nil {
 			return nil, troublef("%v", err)
 		}
