@@ -355,7 +355,7 @@ func (c *Config) setDefaultsCompare() error {
 		w := c.Log
 		c.Group = func(name string) func() { fmt.Fprintf(w, "==> %s\n", name); return func() {} }
 	}
-	if c.Sign == "key" && c.Key == "" {
+	if c.Sign == "key" && c.Key == "" && c.KeyEnv == "" {
 		return fmt.Errorf("key signing needs --key FILE")
 	}
 	return nil
