@@ -12,8 +12,17 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// goldenImage builds examples/goldenimage (pure Go) once per test binary.
+// goldenImage builds examples/goldenimage (pure Go) once per test binary; TestMain
+// removes it.
 var goldenBin string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if goldenBin != "" {
+		os.RemoveAll(filepath.Dir(goldenBin))
+	}
+	os.Exit(code)
+}
 
 func goldenImage(t *testing.T) string {
 	t.Helper()
