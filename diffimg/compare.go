@@ -160,7 +160,12 @@ func (c *comparer) run() error {
 	if bothRaw || c.opts.Digests || filesEqual {
 		p.Describe("files")
 		n := min(a.FileSize, b.FileSize)
-		spans, err := scan(source{r: a.File, hash: ha}, source{r: b.File, hash: hb}, n, !bothRaw && !c.opts.Digests, p.Add)
+		sa, sb := source{r: a.File, hash: ha}, source{r: b.File, hash: hb}
+		if bothRaw {
+			// The files are the disks: their holes are skipped unread.
+			sa.skip, sb.skip = zeroRange(a), zeroRange(b)
+		}
+		spans, err := scan(sa, sb, n, !bothRaw && !c.opts.Digests, p.Add)
 		if err != nil {
 			return c.readErr(err)
 		}

@@ -3,6 +3,7 @@ package diffimg
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"github.com/org/immutos-action/internal/guard"
 	"io"
@@ -572,8 +573,12 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 	if off, ok := diskOffset(a, spans[0].Offset); ok {
 		d.Offset, d.Length = report.Range(ra.off+off, spans[0].Length)
 	}
-	// Look inside (PE sections, cpio, text) when a comparer is set.
-	if c.opts.Content != nil {
+	// Look inside (PE sections, cpio, text) when a comparer is set, for
+	// files it can hold (it gets them whole, in memory or temporary files).
+	if c.opts.Content != nil && max(a.Size, b.Size) > maxLookInside {
+		d.Truncated = "max-look-inside"
+		d.Detail += fmt.Sprintf("; not looked inside (larger than %s)", humanBytes(maxLookInside))
+	} else if c.opts.Content != nil {
 		if xa, xb, cleanup, err := materialize(fa, fb, a, b); err == nil {
 			d.Children = c.opts.Content(p, xa, xb, a.Size, b.Size)
 			cleanup()
@@ -605,6 +610,11 @@ func (c *comparer) fileRangeChildren(part *int, fsName, file *string, fa, fb fsy
 	return out
 }
 
+// maxLookInside is the largest file handed to the content comparer: it
+// gets both files whole, and a larger one (a 64 GiB sparse file) would
+// cost its size in temporary disk for a look nobody can read.
+const maxLookInside = 4 << 30
+
 // fileHexdump reads the bytes around a span of both files (streaming to
 // the offset; files are read only when they differ).
 func fileHexdump(fa, fb fsys.FS, p string, s Span) string {
@@ -623,7 +633,7 @@ func fileHexdump(fa, fb fsys.FS, p string, s Span) string {
 			return nil
 		}
 		defer r.Close()
-		if _, err := io.CopyN(io.Discard, r, start); err != nil {
+		if err := discard(r, start); err != nil {
 			return nil
 		}
 		buf := make([]byte, n)
@@ -635,6 +645,75 @@ func fileHexdump(fa, fb fsys.FS, p string, s Span) string {
 	var c comparer
 	h := c.hexdump(offsetReader{ra, start}, offsetReader{rb, start}, start, start, s.End()-start)
 	return h
+}
+
+// discard moves r forward n bytes, past sparse runs without reading them.
+func discard(r io.Reader, n int64) error {
+	if z, ok := r.(fsys.ZeroSkipper); ok {
+		for n > 0 {
+			run := min(z.ZeroAhead(), n)
+			if run == 0 {
+				if _, err := io.CopyN(io.Discard, r, min(n, 1<<20)); err != nil {
+					return err
+				}
+				n -= min(n, 1<<20)
+				continue
+			}
+			z.SkipZeros(run)
+			n -= run
+		}
+		return nil
+	}
+	_, err := io.CopyN(io.Discard, r, n)
+	return err
+}
+
+// copySparse copies n bytes of r to the start of an empty file, leaving
+// sparse runs and all-zero blocks as holes: the file takes the disk space
+// of the data it holds.
+func copySparse(t *os.File, r io.Reader, n int64) error {
+	z, _ := r.(fsys.ZeroSkipper)
+	buf := make([]byte, 1<<20)
+	var off int64
+	for off < n {
+		if z != nil {
+			if run := min(z.ZeroAhead(), n-off); run > 0 {
+				z.SkipZeros(run)
+				off += run
+				continue
+			}
+		}
+		k, err := io.ReadFull(r, buf[:min(int64(len(buf)), n-off)])
+		for i := 0; i < k; i += 64 << 10 {
+			b := buf[i:min(i+64<<10, k)]
+			if allZero(b) {
+				continue
+			}
+			if _, werr := t.WriteAt(b, off+int64(i)); werr != nil {
+				return werr
+			}
+		}
+		off += int64(k)
+		if err != nil {
+			return err
+		}
+	}
+	return t.Truncate(n)
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // offsetReader serves a buffer read from base as if at its file offset.
@@ -667,7 +746,19 @@ func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []Span, err er
 	var spans []Span
 	var off int64
 	n := min(a.Size, b.Size)
+	za, okA := r1.(fsys.ZeroSkipper)
+	zb, okB := r2.(fsys.ZeroSkipper)
 	for off < n {
+		if okA && okB {
+			// Sparse runs both files hold are equal: skipped unread.
+			if run := min(za.ZeroAhead(), zb.ZeroAhead(), n-off); run > 0 {
+				za.SkipZeros(run)
+				zb.SkipZeros(run)
+				c.progress().Add(run)
+				off += run
+				continue
+			}
+		}
 		k := int(min(bs, n-off))
 		if _, err := io.ReadFull(r1, b1[:k]); err != nil {
 			return nil, fmt.Errorf("a: reading %s at %d: %w", a.Path, off, err)
@@ -782,8 +873,7 @@ func materialize(fa, fb fsys.FS, a, b *fsys.Entry) (io.ReaderAt, io.ReaderAt, fu
 		}
 		os.Remove(t.Name())
 		closers = append(closers, func() { t.Close() })
-		_, err = io.Copy(t, io.LimitReader(r, e.Size))
-		return t, err
+		return t, copySparse(t, r, e.Size)
 	}
 	xa, err := get(fa, a)
 	if err != nil {

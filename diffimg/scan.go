@@ -71,7 +71,19 @@ func scan(a, b source, n int64, stopEarly bool, progress func(int64)) ([]Span, e
 	defer close(done)
 	go func() {
 		defer close(out)
-		for off := int64(0); off < n; off += chunkSize {
+		for off := int64(0); off < n; {
+			// A run both sides read as zeros (holes, unallocated qcow2
+			// clusters) is one chunk, neither read nor compared: a 1 TiB
+			// sparse pair costs as much as its data.
+			if run := zeroRun(a, b, off, n-off); run > 0 {
+				select {
+				case out <- chunk{off: off, n: int(run), zeroA: true, zeroB: true, bufIdx: -1}:
+				case <-done:
+					return
+				}
+				off += run
+				continue
+			}
 			var bi int
 			select {
 			case bi = <-free:
@@ -109,12 +121,19 @@ func scan(a, b source, n int64, stopEarly bool, progress func(int64)) ([]Span, e
 			if c.err != nil {
 				return
 			}
+			off += chunkSize
 		}
 	}()
 	var spans []Span
 	for c := range out {
 		if c.err != nil {
 			return spans, c.err
+		}
+		if c.bufIdx < 0 {
+			if progress != nil {
+				progress(int64(c.n))
+			}
+			continue
 		}
 		if c.zeroA {
 			clear(c.a)
@@ -140,6 +159,23 @@ func scan(a, b source, n int64, stopEarly bool, progress func(int64)) ([]Span, e
 		}
 	}
 	return spans, nil
+}
+
+// zeroRun returns how many bytes from off (at most n) both sides read
+// as zeros without being read, or 0. A side that is hashed must be read.
+func zeroRun(a, b source, off, n int64) int64 {
+	if a.skip == nil || b.skip == nil || a.hash != nil || b.hash != nil {
+		return 0
+	}
+	za, ea := a.skip(a.off+off, n)
+	if !za {
+		return 0
+	}
+	zb, eb := b.skip(b.off+off, n)
+	if !zb {
+		return 0
+	}
+	return max(0, min(ea-a.off, eb-b.off, off+n)-off)
 }
 
 // readFull reads len(p) bytes at off; a short read is an error naming the

@@ -125,6 +125,18 @@ func OpenEntry(f FS, e *Entry) (io.ReadCloser, error) {
 	return f.Open(e.Path)
 }
 
+// ZeroSkipper is implemented by file readers that know, without
+// decoding, that bytes ahead read as zeros (squashfs sparse blocks): the
+// engine compares two such runs as equal and moves past them unread, so
+// a 64 GiB sparse file costs what its data costs.
+type ZeroSkipper interface {
+	// ZeroAhead returns how many bytes from the reader's position are
+	// known zeros (0: data next, or not known).
+	ZeroAhead() int64
+	// SkipZeros moves the position past n of them (n <= ZeroAhead()).
+	SkipZeros(n int64)
+}
+
 // ConcurrentReader is implemented by formats whose Open and OpenEntry may
 // be called from several goroutines at once, so the engine reads files on
 // both cores.

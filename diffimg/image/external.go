@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -98,6 +99,13 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 		return 0, fmt.Errorf("stream corrupt after %d decoded bytes: %s -d: %v: %s", st.Size(), args[0], werr, msg)
 	}
 	return st.Size(), nil
+}
+
+// sparse reports whether a file has fewer blocks allocated than its size
+// needs (so it has holes worth mapping).
+func sparse(st os.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && sys.Blocks*512 < st.Size()
 }
 
 // holeMap marks the holeSize blocks of f that lie wholly in holes, found

@@ -57,6 +57,7 @@ type Image struct {
 	// zero (and left unwritten), so scans skip them instead of reading
 	// zeros back from the temporary file.
 	holes []uint64
+	l1    l1Table // qcow2 only
 	// closers run in order on Close.
 	closers []func() error
 }
@@ -66,8 +67,8 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) { return im.r.ReadAt(p
 
 // Allocated reports whether [off, off+n) may hold data. For qcow2 it asks
 // the cluster map so unallocated and zero clusters are skipped unread; for
-// a decoded stream, the zero blocks left unwritten; for raw files it is
-// always true.
+// a decoded stream, the zero blocks left unwritten; for a sparse raw file,
+// its holes (SEEK_DATA); for other raw files it is always true.
 func (im *Image) Allocated(off, n int64) (allocated bool, extentEnd int64) {
 	if im.holes != nil {
 		return im.holeRun(off, n)
@@ -75,11 +76,55 @@ func (im *Image) Allocated(off, n int64) (allocated bool, extentEnd int64) {
 	if im.q == nil {
 		return true, off + n
 	}
+	if span := im.l1.span; span > 0 {
+		// An L1 entry of zero leaves its whole L2 range unallocated; the
+		// library's Extent walks cluster by cluster, so it is asked about
+		// one L2 range at most.
+		i, end := off/span, off+n
+		if !im.l1Used(i) {
+			next := (i + 1) * span
+			for next < end && !im.l1Used(next/span) {
+				next += span
+			}
+			return false, min(next, end)
+		}
+		n = min(n, (i+1)*span-off)
+	}
 	ext, err := im.q.Extent(off, n)
 	if err != nil {
 		return true, off + n
 	}
 	return ext.Allocated && !ext.Zero, ext.Start + ext.Length
+}
+
+// l1Table locates a qcow2's L1 table, read entry by entry on demand.
+type l1Table struct {
+	off, entries uint64
+	span         int64 // virtual bytes one L1 entry maps; 0: not used
+}
+
+// readL1 reads the L1 table's place from a checked qcow2 header. Images
+// with extended L2 entries (half the span) keep to the library's Extent.
+func readL1(head []byte) l1Table {
+	be := binary.BigEndian
+	if be.Uint32(head[4:8]) == 3 && (len(head) < 80 || be.Uint64(head[72:80])&(1<<4) != 0) {
+		return l1Table{}
+	}
+	cluster := int64(1) << be.Uint32(head[20:24])
+	return l1Table{off: be.Uint64(head[40:48]), entries: uint64(be.Uint32(head[36:40])), span: cluster * (cluster / 8)}
+}
+
+// l1Used reports whether L1 entry i points to an L2 table (true when it
+// cannot be read: the library then decides).
+func (im *Image) l1Used(i int64) bool {
+	if i < 0 || uint64(i) >= im.l1.entries {
+		return true
+	}
+	var e [8]byte
+	if _, err := im.File.ReadAt(e[:], int64(im.l1.off)+8*i); err != nil {
+		return true
+	}
+	return binary.BigEndian.Uint64(e[:])&0x00ff_ffff_ffff_fe00 != 0
 }
 
 // Close releases the file and any temporary file.
@@ -206,6 +251,10 @@ func OpenDeferred(path string) (*Image, error) {
 	}
 	im.Format = Detect(head[:n])
 	err = nil
+	if im.Format == FormatRaw && sparse(st) {
+		// Holes read as zeros: scans skip them unread.
+		im.holes = holeMap(f, im.Size)
+	}
 	switch im.Format {
 	case FormatQcow2:
 		err = im.openQcow2(head[:n])
@@ -249,6 +298,7 @@ func (im *Image) openQcow2(head []byte) error {
 	im.q = q
 	im.r = q
 	im.Size = q.Size()
+	im.l1 = readL1(head)
 	im.closers = append([]func() error{q.Close}, im.closers...)
 	return nil
 }

@@ -29,6 +29,7 @@ type fileReader struct {
 	n    inode
 	pos  uint64 // file offset of the next byte to serve
 	cur  []byte // decoded bytes not yet served
+	zero bool   // cur is (part of) a sparse block
 	next int    // index of the next data block
 	disk uint64 // image offset of the next data block
 	raw  []byte // reused buffers, one block each
@@ -101,9 +102,10 @@ func (r *fileReader) fill() error {
 		word := binary.LittleEndian.Uint32(n.sizes[r.next*4:])
 		r.next++
 		if word == 0 {
-			r.cur = zeros(int(want))
+			r.cur, r.zero = zeros(int(want)), true
 			return nil
 		}
+		r.zero = false
 		length := uint64(word & dataSizeMask)
 		if length > bs || r.disk+length > uint64(f.size) {
 			return fmt.Errorf("data block %d (%d bytes at %d) is outside the image or larger than a block", r.next-1, length, r.disk)
@@ -139,8 +141,41 @@ func (r *fileReader) fill() error {
 	if uint64(n.fragOffset)+want > uint64(len(frag)) {
 		return fmt.Errorf("tail of %d bytes at %d is outside fragment %d (%d bytes)", want, n.fragOffset, n.fragIndex, len(frag))
 	}
-	r.cur = frag[n.fragOffset : uint64(n.fragOffset)+want]
+	r.cur, r.zero = frag[n.fragOffset:uint64(n.fragOffset)+want], false
 	return nil
+}
+
+// ZeroAhead implements fsys.ZeroSkipper: the rest of a sparse block being
+// served and the sparse blocks (zero size words) that follow it.
+func (r *fileReader) ZeroAhead() int64 {
+	if r.f == nil || len(r.cur) > 0 && !r.zero {
+		return 0
+	}
+	n := uint64(len(r.cur))
+	bs := uint64(r.f.blockSize)
+	for i := r.next; i < len(r.n.sizes)/4 && uint64(i)*bs < r.n.size && binary.LittleEndian.Uint32(r.n.sizes[i*4:]) == 0; i++ {
+		n += min(bs, r.n.size-uint64(i)*bs)
+	}
+	return int64(n)
+}
+
+// SkipZeros implements fsys.ZeroSkipper.
+func (r *fileReader) SkipZeros(n int64) {
+	k := min(uint64(n), uint64(len(r.cur)))
+	r.cur, r.pos = r.cur[k:], r.pos+k
+	left := uint64(n) - k
+	bs := uint64(r.f.blockSize)
+	for left > 0 && r.next < len(r.n.sizes)/4 && r.pos < r.n.size {
+		want := min(bs, r.n.size-r.pos)
+		r.next++
+		if left < want {
+			r.cur, r.zero = zeros(int(want))[left:], true
+			r.pos += left
+			return
+		}
+		r.pos += want
+		left -= want
+	}
 }
 
 var zeroBlock [maxBlockSize]byte
