@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/org/immutos-action/internal/testtool"
 )
@@ -79,6 +80,9 @@ sign: "false"`},
 	{id: "bad-mode", with: `mode: rebuilt
 installable: .#image
 sign: "false"`},
+	{id: "no-go", env: "PATH: NOGO", with: `mode: command
+build-command: GOLDEN -out-dir {out}
+sign: "false"`},
 	{id: "bad-runs", with: `mode: command
 build-command: GOLDEN -out-dir {out}
 runs: 2 $(touch canary-runs)
@@ -91,8 +95,39 @@ sign: "false"`},
 func TestCommandMode(t *testing.T) {
 	bin := goBuild(t, "examples/goldenimage")
 	r := newRepo(t)
-	r.writeWorkflow("command.yml", strings.NewReplacer("GOLDEN", bin), commandJobs...)
+	noGo := pathWithout(t, func(n string) bool { return n == "go" })
+	r.writeWorkflow("command.yml", strings.NewReplacer("GOLDEN", bin, "NOGO", noGo), commandJobs...)
 	run := r.act("command.yml", nil)
+
+	// Without a pinned release for this tree, the bootstrap builds it from source once;
+	// jobs that start after one finished use the tool cache (two run at a time).
+	t.Run("bootstrap", func(t *testing.T) {
+		cached := 0
+		for _, j := range commandJobs {
+			if j.id == "no-go" {
+				continue
+			}
+			run.wantExit(t, j.id, 0, "verify", "get")
+			from := run.outputs(j.id, "verify", "get")["from"]
+			t.Logf("job %s: immutos-verify from %s in %s", j.id, from, run.duration(j.id, "verify", "get").Round(time.Millisecond))
+			switch from {
+			case "cache":
+				cached++
+			case "source":
+			default:
+				t.Errorf("job %s got immutos-verify from %q", j.id, from)
+			}
+		}
+		if cached == 0 {
+			t.Error("no job used the tool cache")
+		}
+	})
+
+	t.Run("no-go", func(t *testing.T) {
+		job := "no-go"
+		run.wantExit(t, job, 2, "verify", "get")
+		run.wantOneError(t, job, "Go not found", "actions/setup-go")
+	})
 
 	t.Run("reproducible", func(t *testing.T) {
 		job := "reproducible"

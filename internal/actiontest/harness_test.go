@@ -181,6 +181,7 @@ type event struct {
 	Content    string            `json:"content"`
 	KV         map[string]string `json:"kvPairs"`
 	StepResult string            `json:"stepResult"`
+	Duration   time.Duration     `json:"executionTime"` // of a finished step
 	JobResult  string            `json:"jobResult"`
 }
 
@@ -262,6 +263,16 @@ func (a *actRun) stepResult(job string, path ...string) string {
 		}
 	}
 	return ""
+}
+
+// duration is how long the step at path ran (for the logs: no test asserts times).
+func (a *actRun) duration(job string, path ...string) time.Duration {
+	for _, e := range a.events {
+		if e.Job == job && e.Stage == "Main" && e.StepResult != "" && samePath(e.StepID, path) {
+			return e.Duration
+		}
+	}
+	return 0
 }
 
 // exitStatus is the exit status of the shell step at path: 0 when it succeeded, the

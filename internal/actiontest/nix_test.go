@@ -61,11 +61,11 @@ func (r *repo) writeNixProject(dir string) {
 	r.write(filepath.Join(dir, "tools.nix"), b.String())
 }
 
-// pathWithoutNix is a directory of links to every program on PATH except nix*: the PATH
-// of a runner where nix was never installed.
-func pathWithoutNix(t *testing.T) string {
+// pathWithout is a directory of links to every program on PATH except those drop
+// names: the PATH of a runner where they were never installed.
+func pathWithout(t *testing.T, drop func(name string) bool) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "no-nix-bin")
+	dir := filepath.Join(t.TempDir(), "bin")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -75,10 +75,9 @@ func pathWithoutNix(t *testing.T) string {
 			continue
 		}
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), "nix") {
-				continue
+			if !drop(e.Name()) {
+				_ = os.Symlink(filepath.Join(d, e.Name()), filepath.Join(dir, e.Name())) // the first on PATH wins
 			}
-			_ = os.Symlink(filepath.Join(d, e.Name()), filepath.Join(dir, e.Name())) // the first on PATH wins
 		}
 	}
 	return dir
@@ -99,7 +98,7 @@ var nixJobs = []job{
 func TestNixModes(t *testing.T) {
 	r := newRepo(t)
 	r.writeNixProject("nixfix")
-	noNix := pathWithoutNix(t)
+	noNix := pathWithout(t, func(n string) bool { return strings.HasPrefix(n, "nix") })
 	r.writeWorkflow("nix.yml", strings.NewReplacer("NONIX", noNix), nixJobs...)
 	run := r.act("nix.yml", []string{"NIX_REMOTE="})
 

@@ -1,48 +1,25 @@
 package pipeline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
-// getStepScript is the run script of action.yml's "Get immutos-verify" step.
-func getStepScript(t *testing.T) string {
-	t.Helper()
-	data, err := os.ReadFile("../../action.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a struct {
-		Runs struct {
-			Steps []struct {
-				ID  string `yaml:"id"`
-				Run string `yaml:"run"`
-			} `yaml:"steps"`
-		} `yaml:"runs"`
-	}
-	if err := yaml.Unmarshal(data, &a); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range a.Runs.Steps {
-		if s.ID == "get" {
-			return s.Run
-		}
-	}
-	t.Fatal("action.yml has no step with id get")
-	return ""
-}
+// bootstrapScript is what action.yml's "Get immutos-verify" step runs.
+const bootstrapScript = "../../bootstrap/immutos-verify.sh"
 
 // Stand-ins for the network and the Go toolchain, so the bootstrap's own logic runs for
 // real in bash: git ls-remote answers $FAKE_REFS, curl serves files from $FAKE_RELEASE,
-// and `go build -o X` writes X as a verifier that logs its arguments and accepts only a
-// release binary built from $BUILT_FROM (the commit its certificate names). The
-// verification itself (--source-digest against a certificate) is attest's
-// TestRejectWrongWorkflow.
+// and `go build -o X` writes X. The release binary (pinned by its sha256 in the action's
+// bootstrap/release.sha256) is a verifier that logs its arguments and accepts only a
+// bundle for $BUILT_FROM (the commit its certificate names). The verification itself
+// (--source-digest against a certificate) is attest's TestRejectWrongWorkflow; the
+// bootstrap run in a real runner is internal/actiontest's TestBootstrapRelease.
 var fakeTools = map[string]string{
 	"git": `#!/bin/sh
 [ "$1" = ls-remote ] || exit 2
@@ -54,16 +31,18 @@ f="$FAKE_RELEASE/$(basename "$1")"
 [ -f "$f" ] || exit 22
 cp "$f" "$out"`,
 	"go": `#!/bin/sh
+[ "$1" = env ] && { echo go1.26.8; exit 0; }
 while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
-cat > "$out" <<'VERIFY'
-#!/bin/sh
+echo "built from source" > "$out"`,
+}
+
+// fakeRelease is the pinned release binary: a verifier that logs how it was called.
+const fakeRelease = `#!/bin/sh
 echo "$*" >> "$FAKE_LOG"
 case " $* " in *" --source-digest $BUILT_FROM "*) exit 0 ;; esac
 echo "not verified: source digest" >&2
 exit 1
-VERIFY
-chmod +x "$out"`,
-}
+`
 
 type bootstrapRun struct {
 	code         int
@@ -71,11 +50,11 @@ type bootstrapRun struct {
 	outputs, bin string
 }
 
-func runBootstrap(t *testing.T, ref, refs, builtFrom string) bootstrapRun {
+func runBootstrap(t *testing.T, version, refs, builtFrom string) bootstrapRun {
 	t.Helper()
 	dir := t.TempDir()
-	tools, rel := filepath.Join(dir, "tools"), filepath.Join(dir, "release")
-	for _, d := range []string{tools, rel, filepath.Join(dir, "tmp")} {
+	tools, rel, action := filepath.Join(dir, "tools"), filepath.Join(dir, "release"), filepath.Join(dir, "action")
+	for _, d := range []string{tools, rel, filepath.Join(dir, "tmp"), filepath.Join(action, "bootstrap")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -85,19 +64,30 @@ func runBootstrap(t *testing.T, ref, refs, builtFrom string) bootstrapRun {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{"immutos-verify-linux-amd64", "immutos-verify-linux-amd64.sigstore.json"} {
-		if err := os.WriteFile(filepath.Join(rel, f), []byte("release "+f), 0o644); err != nil {
+	files := map[string]string{"immutos-verify-linux-amd64": fakeRelease, "immutos-verify-linux-amd64.sigstore.json": "bundle"}
+	for f, body := range files {
+		if err := os.WriteFile(filepath.Join(rel, f), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	script := filepath.Join(dir, "get.sh")
-	if err := os.WriteFile(script, []byte(getStepScript(t)), 0o644); err != nil {
+	// The action's tree pins the release binary: its source digest and the sha256.
+	if err := os.WriteFile(filepath.Join(action, "main.go"), []byte("package main\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	digest, err := exec.Command("bash", bootstrapScript, "source-digest", action).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(fakeRelease))
+	pin := "version " + version + "\nrepository acme/immutos-action\nsource " + strings.TrimSpace(string(digest)) +
+		"\n" + hex.EncodeToString(sum[:]) + "  immutos-verify-linux-amd64\n"
+	if err := os.WriteFile(filepath.Join(action, "bootstrap", "release.sha256"), []byte(pin), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	outputs, log := filepath.Join(dir, "outputs"), filepath.Join(dir, "verify.log")
-	cmd := exec.Command("bash", script)
+	cmd := exec.Command("bash", bootstrapScript)
 	cmd.Env = []string{"PATH=" + tools + ":/usr/bin:/bin", "HOME=" + dir, "RUNNER_TEMP=" + filepath.Join(dir, "tmp"),
-		"GITHUB_OUTPUT=" + outputs, "ACTION_REF=" + ref, "ACTION_PATH=" + dir, "ACTION_REPOSITORY=acme/immutos-action",
+		"GITHUB_OUTPUT=" + outputs, "ACTION_PATH=" + action, "GITHUB_SERVER_URL=https://github.com",
 		"RUNNER_ARCH_NAME=X64", "FAKE_REFS=" + refs, "FAKE_RELEASE=" + rel, "FAKE_LOG=" + log, "BUILT_FROM=" + builtFrom}
 	out, err := cmd.CombinedOutput()
 	r := bootstrapRun{out: string(out)}
@@ -124,7 +114,7 @@ func TestBootstrapBindsToCommit(t *testing.T) {
 	annotated := tagObj + "\trefs/tags/v1.2.0\n" + commit + "\trefs/tags/v1.2.0^{}\n"
 
 	r := runBootstrap(t, "v1.2.0", annotated, commit)
-	if r.code != 0 || !strings.Contains(r.out, "immutos-verify from release v1.2.0 ("+commit+")") {
+	if r.code != 0 || !strings.Contains(r.out, "immutos-verify from release v1.2.0 ("+commit+";") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.log)
 	}
 	for _, want := range []string{"--source-digest " + commit, "--source-repository acme/immutos-action",
@@ -134,7 +124,7 @@ func TestBootstrapBindsToCommit(t *testing.T) {
 			t.Errorf("the bootstrap verify lacks %q: %s", want, r.log)
 		}
 	}
-	if b, err := os.ReadFile(r.bin); err != nil || string(b) != "release immutos-verify-linux-amd64" {
+	if b, err := os.ReadFile(r.bin); err != nil || string(b) != fakeRelease {
 		t.Errorf("release binary not installed: %v %q", err, b)
 	}
 
