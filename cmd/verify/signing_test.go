@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,5 +107,60 @@ func TestActionKeyNeverReachesTheBuild(t *testing.T) {
 		if strings.Contains(string(seen), s) {
 			t.Errorf("the build saw %s:\n%s", s, seen)
 		}
+	}
+}
+
+// Item 4: a build runs as our user, so without more it could read our environment (the
+// key input, the tokens, the OIDC token request) from /proc/$PPID/environ. Run as an
+// unprivileged user (root reads any process's /proc files).
+func TestBuildCannotReadOurEnvironment(t *testing.T) {
+	clearCI(t)
+	dir, gi, _ := exampleTools(t)
+	bin := filepath.Join(dir, "immutos-verify")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var argv []string
+	if os.Geteuid() == 0 {
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			t.Skip("running as root and no setpriv to drop to an unprivileged user")
+		}
+		argv = []string{setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"}
+		// The unprivileged user must reach the tools and write its output: open the
+		// test's own directories (up to the temp dir, which must be open already).
+		if fi, err := os.Stat(os.TempDir()); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			t.Skip("the temp dir is closed to other users")
+		}
+		for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
+				if err := os.Chmod(d, fi.Mode().Perm()|0o005); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(work, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	seen := filepath.Join(work, "seen")
+	argv = append(argv, bin, "build", "--mode", "command", "--no-sign", "--out-dir", filepath.Join(work, "out"),
+		"--build", "cat /proc/$PPID/environ > "+seen+" 2>/dev/null; "+gi+" -out-dir {out}")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "INPUT_KEY=secret-pem-in-our-environment", "HOME="+work)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	data, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "secret-pem-in-our-environment") {
+		t.Error("the build read immutos-verify's environment through /proc/$PPID/environ")
 	}
 }

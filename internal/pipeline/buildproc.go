@@ -14,7 +14,8 @@ import (
 // a process group of its own that is killed when the build's main process exits, so that
 // nothing it left behind can touch the artifacts after they are compared. A process that
 // left the group (setsid) is still our descendant: as a child subreaper we inherit it
-// when its parent exits, and kill it too.
+// when its parent exits, and kill it too. Nor can a build read our environment through
+// /proc (see guardProcess).
 
 // buildEnv is environ without what a build must not see: signing keys and their
 // passwords, tokens (GitHub, the OIDC token request, the Actions runtime), and any
@@ -108,7 +109,7 @@ func runGroup(cmd *exec.Cmd, stdout, stderr io.Writer) error {
 		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	becomeSubreaper()
+	guardProcess()
 	if err := cmd.Start(); err != nil {
 		closeAll(readers)
 		closeAll(writers)

@@ -8,15 +8,23 @@ import (
 	"syscall"
 )
 
-const prSetChildSubreaper = 36 // PR_SET_CHILD_SUBREAPER, linux/prctl.h
+// prctl options (linux/prctl.h).
+const (
+	prSetDumpable       = 4
+	prSetChildSubreaper = 36
+)
 
-var subreaperOnce sync.Once
+var guardOnce sync.Once
 
-// becomeSubreaper makes orphaned descendants (a build's background processes, whatever
-// session or group they moved to) our children instead of init's.
-func becomeSubreaper() {
-	subreaperOnce.Do(func() {
+// guardProcess prepares this process for running builds, once: orphaned descendants (a
+// build's background processes, whatever session or group they moved to) become our
+// children instead of init's, and the process is no longer "dumpable", which makes its
+// /proc files (environ, mem) unreadable to the builds, which run as the same user: our
+// environment holds the key input, the tokens and the OIDC token request.
+func guardProcess() {
+	guardOnce.Do(func() {
 		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0)
+		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0)
 	})
 }
 

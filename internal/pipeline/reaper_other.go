@@ -1,7 +1,0 @@
-//go:build !linux
-
-package pipeline
-
-// Outside Linux there is no child subreaper: only the build's process group is killed.
-func becomeSubreaper() {}
-func killOrphans()     {}
