@@ -166,4 +166,23 @@ func TestNixModes(t *testing.T) {
 			t.Errorf("record.json %+v", rec)
 		}
 	})
+
+	// docs/action.md's tables and job summary come from this run.
+	t.Run("docs", func(t *testing.T) {
+		m := readActionMetadata(t)
+		values := run.outputs("reproducible", "verify")
+		ws := filepath.Dir(values["out-dir"])
+		rec := run.outputs("record", "verify")
+		values["record"] = strings.ReplaceAll(rec["record"], filepath.Dir(rec["out-dir"]), ws)
+		errs := run.annotations("not-reproducible", "error", "verify")
+		if len(errs) != 1 {
+			t.Fatalf("annotations %v", errs)
+		}
+		checkDocs(t, map[string]string{
+			"inputs":     inputsTable(m),
+			"outputs":    outputsTable(m, values, ws),
+			"annotation": "```\n::error title=" + errs[0].Title + "::" + errs[0].Message + "\n```\n",
+			"summary":    run.summary("not-reproducible", "verify", "verify"),
+		})
+	})
 }
