@@ -44,6 +44,13 @@ func TestSigningChoice(t *testing.T) {
 			t.Error("built before failing")
 		}
 	})
+	t.Run("compare outside CI", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"compare", "--out-dir", filepath.Join(t.TempDir(), "out"), "a", "b"}, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "--keyless") {
+			t.Fatalf("want exit 2 naming the choices, got %d: %s", code, stderr.String())
+		}
+	})
 	ghEnv := func(t *testing.T) {
 		t.Setenv("GITHUB_ACTIONS", "true")
 		t.Setenv("GITHUB_OUTPUT", filepath.Join(t.TempDir(), "output"))
