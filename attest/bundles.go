@@ -100,14 +100,14 @@ func parseOneBundle(data []byte) (*bundle.Bundle, error) {
 		Bundle    json.RawMessage `json:"bundle"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("not a bundle: %w", err)
+		return nil, bundleJSONError(err)
 	}
 	if probe.MediaType == "" && len(probe.Bundle) > 0 {
 		data = probe.Bundle
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(data); err != nil {
-		return nil, fmt.Errorf("invalid bundle: %w", err)
+		return nil, bundleProtoError(err)
 	}
 	return &b, nil
 }

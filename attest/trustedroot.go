@@ -14,6 +14,8 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
+
+	"github.com/org/immutos-action/internal/jsonerr"
 )
 
 // embeddedTrustedRoot is a copy of the public-good instance's trusted_root.json, used when
@@ -92,7 +94,7 @@ func ParseTrustedRoots(data []byte) (root.TrustedMaterial, error) {
 	if tr, err := root.NewTrustedRootFromJSON(data); err == nil {
 		return tr, nil
 	} else if !bytes.Contains(data, []byte("\n")) {
-		return nil, fmt.Errorf("invalid trusted root: %w", err)
+		return nil, fmt.Errorf("not a sigstore trusted root (trusted_root.json): %s", jsonerr.DescribeProto(err))
 	}
 	var coll root.TrustedMaterialCollection
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -106,7 +108,7 @@ func ParseTrustedRoots(data []byte) (root.TrustedMaterial, error) {
 		}
 		tr, err := root.NewTrustedRootFromJSON(l)
 		if err != nil {
-			return nil, fmt.Errorf("invalid trusted root on line %d: %w", n, err)
+			return nil, fmt.Errorf("line %d is not a sigstore trusted root: %s", n, jsonerr.DescribeProto(err))
 		}
 		coll = append(coll, tr)
 	}

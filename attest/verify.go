@@ -17,7 +17,6 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
 )
@@ -221,9 +220,9 @@ func Verify(ctx context.Context, o VerifyOptions) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		pub, err = cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+		pub, err = parsePublicKeyFile(o.KeyPath, pemBytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: not a PEM public key: %w", o.KeyPath, err)
+			return nil, err
 		}
 	}
 	// Bundles first: a file that cannot be read, or holds no JSON at all, is trouble
@@ -395,6 +394,9 @@ func verifyOne(b *bundle.Bundle, br *BundleResult, tm root.TrustedMaterial, pub 
 	}
 	vr, err := v.Verify(b, verify.NewPolicy(art, identities...))
 	if err != nil {
+		if pub != nil {
+			return keyFailure(err, br.KeyHint, pub)
+		}
 		return err
 	}
 	for _, t := range vr.VerifiedTimestamps {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/org/immutos-action/internal/guard"
+	"github.com/org/immutos-action/internal/jsonerr"
 	"io"
 	"os"
 	"strconv"
@@ -225,6 +226,7 @@ func fileDigest(f fsys.FS, e *fsys.Entry) (digest string) {
 func (m *Manifest) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "a -> b" stays readable
 	return enc.Encode(m)
 }
 
@@ -242,7 +244,7 @@ func ReadManifest(path string) (*Manifest, error) {
 func DecodeManifest(r io.Reader) (*Manifest, error) {
 	var m Manifest
 	if err := json.NewDecoder(io.LimitReader(r, 4<<30)).Decode(&m); err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
+		return nil, fmt.Errorf("not a readable manifest (immutos-diff --manifest output): %s", jsonerr.Describe(err))
 	}
 	if m.Schema != ManifestSchema {
 		return nil, fmt.Errorf("manifest: schema %q, want %q", m.Schema, ManifestSchema)
@@ -451,7 +453,7 @@ func CompareManifests(x, y *Manifest, opts Options) *report.Report {
 	}
 	c.compareFields(nil, nil, report.KindPartitionTable, toLayoutM(x.Table.Fields), toLayoutM(y.Table.Fields), 0)
 	if x.Filesystem != nil || y.Filesystem != nil {
-		c.manifestFS(nil, x.Filesystem, y.Filesystem)
+		c.manifestFS(nil, x.Filesystem, y.Filesystem, 0)
 	}
 	pa, pb := manifestParts(x), manifestParts(y)
 	pairs, onlyA, onlyB := pairPartitions(pa, pb)
@@ -477,7 +479,7 @@ func CompareManifests(x, y *Manifest, opts Options) *report.Report {
 			continue
 		}
 		before := len(c.rep.Differences)
-		c.manifestFS(idx, mpa.Filesystem, mpb.Filesystem)
+		c.manifestFS(idx, mpa.Filesystem, mpb.Filesystem, mpa.Offset)
 		if len(c.rep.Differences) == before {
 			c.add(&report.Difference{Partition: idx, Kind: report.KindUnallocated,
 				Detail: fmt.Sprintf("partition sha256 differs (%s vs %s) but no file or field does: the difference is in free space or structures; compare the images to locate it", short(mpa.SHA256), short(mpb.SHA256))})
@@ -503,7 +505,10 @@ func manifestParts(m *Manifest) []*layout.Partition {
 	return out
 }
 
-func (c *comparer) manifestFS(part *int, x, y *ManifestFS) {
+// manifestFS compares two filesystems of manifests. A manifest keeps
+// filesystem field offsets relative to the partition (at partOff in a's
+// disk): the report gets disk offsets, as when images are compared.
+func (c *comparer) manifestFS(part *int, x, y *ManifestFS, partOff int64) {
 	switch {
 	case x == nil && y == nil:
 		return
@@ -514,5 +519,5 @@ func (c *comparer) manifestFS(part *int, x, y *ManifestFS) {
 		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata, Detail: fmt.Sprintf("filesystem type differs: %s vs %s", x.Type, y.Type)})
 		return
 	}
-	c.compareFS(part, &manifestFSys{m: x}, &manifestFSys{m: y}, region{}, region{}, nil)
+	c.compareFS(part, &manifestFSys{m: x}, &manifestFSys{m: y}, region{off: partOff}, region{off: partOff}, nil)
 }

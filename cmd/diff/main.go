@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"runtime/debug"
 	"strings"
 
@@ -100,6 +101,7 @@ file, and explains each difference. A and B may also be manifests written by
 		h(fl)
 	}
 	cmd.SetVersionTemplate("{{.Version}}\n")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.FlagError(err) })
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "immutos-diff: "+oneLine(err))
@@ -129,9 +131,14 @@ func execute(cmd *cobra.Command, f *flags, args []string) (int, error) {
 	if len(args) != 2 {
 		return 2, fmt.Errorf("need two inputs, got %d (usage: immutos-diff [flags] A B)", len(args))
 	}
-	for _, v := range []string{f.color, f.progress} {
+	for name, v := range map[string]string{"--color": f.color, "--progress": f.progress} {
 		if v != "auto" && v != "always" && v != "never" {
-			return 2, fmt.Errorf("invalid value %q: want auto, always or never", v)
+			return 2, fmt.Errorf("%s %s: want auto, always or never", name, v)
+		}
+	}
+	for _, p := range f.exclude {
+		if _, err := path.Match(p, "/"); err != nil {
+			return 2, fmt.Errorf("--exclude %s: not a valid glob (*, ? and [a-z] match within one path element)", p)
 		}
 	}
 	opts := diffimg.Options{

@@ -119,8 +119,11 @@ func TestManifests(t *testing.T) {
 		}
 		os.WriteFile(x[1], []byte(out), 0o644)
 	}
-	// manifest vs manifest, image vs manifest: both name the file.
-	for _, args := range [][]string{{ma, mb}, {a, mb}} {
+	// manifest vs manifest, image vs manifest: both name the file, and
+	// filesystem fields are at the disk offsets the image comparison gives
+	// (a manifest keeps them relative to the partition).
+	fieldOffsets := map[string]int64{}
+	for i, args := range [][]string{{a, b}, {ma, mb}, {a, mb}} {
 		js := filepath.Join(dir, "m.json")
 		code, _, stderr := runBin(t, append([]string{"--json", js}, args...)...)
 		if code != 1 {
@@ -131,6 +134,22 @@ func TestManifests(t *testing.T) {
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
+		}
+		rep.Walk(func(d *report.Difference, _ int) {
+			if d.Field == "" || d.Offset == nil || d.Filesystem == nil {
+				return
+			}
+			if i == 0 {
+				fieldOffsets[d.Field] = *d.Offset
+			} else if want, ok := fieldOffsets[d.Field]; !ok || *d.Offset != want {
+				t.Errorf("%v: %s at offset %d, the images give %d", args, d.Field, *d.Offset, want)
+			}
+		})
+		if i == 0 {
+			if len(fieldOffsets) == 0 {
+				t.Fatal("no filesystem field differs between the images")
+			}
+			continue
 		}
 		found := false
 		rep.Walk(func(d *report.Difference, _ int) {

@@ -60,7 +60,7 @@ func newRootCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), root.Version) },
 	})
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return trouble(err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return trouble(cli.FlagError(err)) })
 	for _, f := range subcommands {
 		root.AddCommand(f())
 	}

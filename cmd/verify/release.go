@@ -49,6 +49,7 @@ the copy embedded in this binary (its date is shown).`,
 				if asJSON {
 					enc := json.NewEncoder(cmd.OutOrStdout())
 					enc.SetIndent("", "  ")
+					enc.SetEscapeHTML(false) // "a -> b" stays readable
 					_ = enc.Encode(res)
 				} else {
 					printSummary(cmd.OutOrStdout(), cmd.ErrOrStderr(), res)

@@ -177,6 +177,7 @@ func (r *Report) Classes() []string {
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "a -> b" stays readable
 	return enc.Encode(r)
 }
 

@@ -147,3 +147,16 @@ func TestTruncatedShown(t *testing.T) {
 		t.Errorf("HTML lacks the truncated note")
 	}
 }
+
+// TestJSONNotHTMLEscaped: the JSON report keeps "->", "<" and "&" as they
+// are (a person and jq read it; it is never embedded in HTML as is).
+func TestJSONNotHTMLEscaped(t *testing.T) {
+	r := &Report{Schema: Schema, Differences: []*Difference{{Kind: KindMetadata, Detail: "volume-serial: 1234-ABCD -> CAFE-F00D", A: "<a&b>"}}}
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if s := buf.String(); !strings.Contains(s, `1234-ABCD -> CAFE-F00D`) || !strings.Contains(s, `"<a&b>"`) || strings.Contains(s, `\u00`) {
+		t.Errorf("JSON escapes HTML characters:\n%s", s)
+	}
+}

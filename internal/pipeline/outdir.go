@@ -175,6 +175,7 @@ func (o *outDir) writeJSON(rel string, v any) error {
 	return o.writeFile(rel, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // "a -> b" stays readable
 		return enc.Encode(v)
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/org/immutos-action/diffimg"
 	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/jsonerr"
 )
 
 // Record is one builder's result in matrix mode (record.json): enough to compare builds
@@ -127,7 +128,7 @@ func loadRecord(p string) (*loadedRecord, error) {
 	}
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("%s: not a record (record.json of build --mode record): %s", p, jsonerr.Describe(err))
 	}
 	if r.Schema != RecordSchema {
 		return nil, fmt.Errorf("%s: schema %q is not %s", p, r.Schema, RecordSchema)
