@@ -144,7 +144,7 @@ if [[ -z $from ]]; then
 		from="the tool cache ($cache)" kind=cache
 	else
 		mkdir -p "$cache"
-		(cd "$ACTION_PATH" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -buildid=' -o "$cache/immutos-verify.$$" ./cmd/verify)
+		(cd "$ACTION_PATH" && go build -trimpath -ldflags '-s -w -buildid=' -o "$cache/immutos-verify.$$" ./cmd/verify)
 		mv -f "$cache/immutos-verify.$$" "$cache/immutos-verify"
 		from="source (go build, now in $cache)" kind=source
 	fi

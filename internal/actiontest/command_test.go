@@ -32,7 +32,9 @@ func goBuild(t *testing.T, pkg string) string {
 	b := v.(*built)
 	b.once.Do(func() {
 		b.bin = filepath.Join(scratch, "bin", filepath.Base(pkg))
-		b.out, b.err = exec.Command("go", "build", "-o", b.bin, moduleRoot+"/"+pkg).CombinedOutput()
+		// The flags of `make build` and of the action's source build, so that all three
+		// share the Go build cache.
+		b.out, b.err = exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -buildid=", "-o", b.bin, moduleRoot+"/"+pkg).CombinedOutput()
 	})
 	if b.err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, b.err, b.out)

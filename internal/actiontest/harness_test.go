@@ -44,17 +44,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// actBinary finds act on PATH or where `go install` puts it.
+// actBinary finds act where `go install` puts it (.ci/run installs the version the
+// tests were written for there), else on PATH.
 func actBinary(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("act"); err == nil {
-		return p
-	}
 	for _, d := range goBinDirs() {
 		p := filepath.Join(d, "act")
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p
 		}
+	}
+	if p, err := exec.LookPath("act"); err == nil {
+		return p
 	}
 	testtool.Need(t, "act") // skips, or fails under IMMUTOS_REQUIRE_TOOLS=1
 	return ""
