@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -73,6 +74,7 @@ func main() {
 	out := flag.String("o", "", "write the image to `FILE`")
 	outDir := flag.String("out-dir", "", "write the image to `DIR`/nixos.raw")
 	embed := flag.Bool("embed-build-time", false, "embed the current time in the store (makes the image non-reproducible)")
+	flag.Int64Var(&buildTime, "build-time", 0, "with -embed-build-time: embed `NANOSECONDS` since the epoch instead of the current time (the README's sample uses it)")
 	flag.BoolVar(&embedTZ, "embed-tz", false, "write $TZ to /etc/timezone in the store (differs between builders in different time zones)")
 	flag.Parse()
 	if *out == "" && *outDir != "" {
@@ -88,7 +90,10 @@ func main() {
 	}
 }
 
-var embedTZ bool
+var (
+	embedTZ   bool
+	buildTime int64
+)
 
 func sourceDateEpoch() int64 {
 	if v, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
@@ -201,7 +206,7 @@ func buildStore(dir string, sde int64, embed bool) (string, error) {
 	if embed {
 		files = append(append([]file1(nil), files...), file1{
 			"nix/store/0000000000000000000000000000000a-nixos-system/build-time",
-			strconv.FormatInt(time.Now().UnixNano(), 10) + "\n", 0o644,
+			strconv.FormatInt(cmp.Or(buildTime, time.Now().UnixNano()), 10) + "\n", 0o644,
 		})
 	}
 	if embedTZ {

@@ -5,11 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/org/immutos-action/internal/docsection"
 )
 
 // docsFile holds the sections these tests write from the runs (between
@@ -22,37 +23,7 @@ var docsFile = filepath.Join(moduleRoot, "docs", "action.md")
 // tables and what they name must stay. IMMUTOS_UPDATE_DOCS=1 rewrites the sections.
 func checkDocs(t *testing.T, sections map[string]string) {
 	t.Helper()
-	data, err := os.ReadFile(docsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(data)
-	names := make([]string, 0, len(sections))
-	for n := range sections {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		begin, end := "<!-- generated:"+name+" -->\n", "<!-- end:"+name+" -->"
-		i, j := strings.Index(doc, begin), strings.Index(doc, end)
-		if i < 0 || j < i {
-			t.Errorf("%s has no section %s (%q ... %q)", docsFile, name, begin, end)
-			continue
-		}
-		old, now := doc[i+len(begin):j], sections[name]
-		if os.Getenv("IMMUTOS_UPDATE_DOCS") == "1" {
-			doc = doc[:i+len(begin)] + now + doc[j:]
-			continue
-		}
-		if comparable(old) != comparable(now) {
-			t.Errorf("docs/action.md section %s is not what the run shows (IMMUTOS_UPDATE_DOCS=1 rewrites it); the run shows:\n%s", name, now)
-		}
-	}
-	if os.Getenv("IMMUTOS_UPDATE_DOCS") == "1" {
-		if err := os.WriteFile(docsFile, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	docsection.Check(t, docsFile, sections, func(old, now string) bool { return comparable(old) == comparable(now) })
 }
 
 var (
