@@ -235,9 +235,12 @@ func (c *Config) commandBuild(k int) (*Build, error) {
 	if c.varies("lang") {
 		if control {
 			set("LANG=C.UTF-8", "LC_ALL=C.UTF-8")
+		} else if loc := pickLocale(installedLocales()); loc != "" {
+			set("LANG="+loc, "LC_ALL="+loc, "LANGUAGE="+strings.SplitN(loc, ".", 2)[0])
+			b.Variations = append(b.Variations, "lang: LANG=LC_ALL="+loc+" (build 1: C.UTF-8)")
 		} else {
-			set("LANG=fr_CH.UTF-8", "LC_ALL=fr_CH.UTF-8", "LANGUAGE=fr_CH:fr")
-			b.Variations = append(b.Variations, "lang: LANG=LC_ALL=fr_CH.UTF-8 (build 1: C.UTF-8)")
+			set("LANG=C.UTF-8", "LC_ALL=C.UTF-8")
+			b.Variations = append(b.Variations, "lang: not varied (no locale but C and POSIX is installed, see `locale -a`; install one, e.g. Debian's locales-all)")
 		}
 	}
 	if c.varies("umask") {
@@ -364,3 +367,42 @@ func storeName(p string) string {
 }
 
 var errNotFound = errors.New("not found")
+
+// installedLocales lists the locales `locale -a` names (none when the
+// command is missing).
+func installedLocales() []string {
+	out, err := exec.Command("locale", "-a").Output()
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(out))
+}
+
+// pickLocale chooses the locale a varied build gets: one that is
+// installed (an uninstalled one silently means C to every program using
+// the C library), preferring UTF-8 ones whose number and date formats
+// differ most from C's. "" when only C and POSIX are installed.
+func pickLocale(installed []string) string {
+	var utf8, other string
+	for _, l := range installed {
+		lang, enc, _ := strings.Cut(l, ".")
+		if lang == "C" || lang == "POSIX" {
+			continue
+		}
+		isUTF8 := strings.EqualFold(strings.ReplaceAll(enc, "-", ""), "utf8")
+		for _, p := range []string{"fr_CH", "de_CH", "de_DE", "fr_FR"} {
+			if lang == p && isUTF8 {
+				return l
+			}
+		}
+		if isUTF8 && utf8 == "" {
+			utf8 = l
+		} else if other == "" {
+			other = l
+		}
+	}
+	if utf8 != "" {
+		return utf8
+	}
+	return other
+}

@@ -56,6 +56,14 @@ func TestCommandModeReproducible(t *testing.T) {
 	if len(res.Builds[1].Variations) < 5 {
 		t.Errorf("variations not named in build 2: %v", res.Builds[1].Variations)
 	}
+	// lang: an installed locale, or said not to vary.
+	want := "lang: not varied"
+	if loc := pickLocale(installedLocales()); loc != "" {
+		want = "lang: LANG=LC_ALL=" + loc + " "
+	}
+	if v := strings.Join(res.Builds[1].Variations, "\n"); !strings.Contains(v, want) {
+		t.Errorf("variations lack %q: %s", want, v)
+	}
 	var idx map[string]any
 	testtool.ReadJSON(t, filepath.Join(out, "index.json"), &idx)
 	if idx["schema"] != IndexSchema || idx["reproducible"] != true {
@@ -310,5 +318,23 @@ func TestVaryTimeKeepsFileTimes(t *testing.T) {
 	}
 	if !res.Reproducible {
 		t.Errorf("verdict %q: a build that records a clamped file time is reproducible under --vary time", res.Verdict())
+	}
+}
+
+func TestPickLocale(t *testing.T) {
+	for _, c := range []struct {
+		installed []string
+		want      string
+	}{
+		{[]string{"C", "C.utf8", "POSIX"}, ""},
+		{nil, ""},
+		{[]string{"C", "C.utf8", "POSIX", "en_US.utf8"}, "en_US.utf8"},
+		{[]string{"C", "en_US.utf8", "fr_CH.utf8"}, "fr_CH.utf8"},
+		{[]string{"C", "de_DE", "ja_JP.eucjp"}, "de_DE"},
+		{[]string{"C", "ja_JP.eucjp", "sv_SE.UTF-8"}, "sv_SE.UTF-8"},
+	} {
+		if got := pickLocale(c.installed); got != c.want {
+			t.Errorf("%v: %q, want %q", c.installed, got, c.want)
+		}
 	}
 }
