@@ -9,14 +9,18 @@ LDFLAGS := -s -w -buildid=
 .PHONY: build test demo bench fuzz mutation interop pin-release fmt clean
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/immutos-diff ./cmd/diff
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/immutos-verify ./cmd/verify
+	$(GO) build $(BUILDFLAGS) -trimpath -ldflags '$(LDFLAGS)' -o bin/immutos-diff ./cmd/diff
+	$(GO) build $(BUILDFLAGS) -trimpath -ldflags '$(LDFLAGS)' -o bin/immutos-verify ./cmd/verify
 
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
 
-demo: build
+# The first run compiles every dependency (minutes on a busy machine): -v lists the
+# packages as they are compiled, so the wait shows progress.
+demo:
+	@echo "== building immutos-diff and immutos-verify (the first time compiles every dependency: may take several minutes; each package is listed as it compiles)"
+	@$(MAKE) --no-print-directory build BUILDFLAGS=-v
 	./examples/demo.sh
 
 bench: build

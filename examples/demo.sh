@@ -2,23 +2,34 @@
 # make demo: build the example golden image twice with immutos-verify (command mode, a
 # pure-Go builder: no mkfs tools, no nix), compare, sign with a throwaway key, then verify
 # the signed image like a downloader would. Then the same with a non-reproducible variant.
-# Needs only Go. Everything happens in a temporary directory, which is kept and printed.
+# Needs only Go. Everything happens in a temporary directory under $TMPDIR, removed at the
+# end (about 220 MB of images, reports and bundles); KEEP=1 keeps it and prints where.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-verify="$root/bin/immutos-verify"
-[[ -x $verify ]] || go build -trimpath -o bin/immutos-verify ./cmd/verify
+# IMMUTOS_VERIFY and IMMUTOS_DIFF name other binaries (the demo's test builds its own).
+verify=${IMMUTOS_VERIFY:-$root/bin/immutos-verify}
+diff=${IMMUTOS_DIFF:-$root/bin/immutos-diff}
+[[ -x $verify ]] || go build -trimpath -o "$verify" ./cmd/verify
+[[ -x $diff ]] || go build -trimpath -o "$diff" ./cmd/diff
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/immutos-demo.XXXXXX")
-echo "demo directory: $work"
+if [[ ${KEEP:-} == 1 ]]; then
+	echo "demo directory (kept): $work"
+else
+	trap 'rm -rf "$work"' EXIT
+	echo "demo directory (removed at the end; KEEP=1 keeps it): $work"
+fi
+echo "== building the example image builder (go build; the first time it compiles go-diskfs: may take a minute)"
 go build -trimpath -o "$work/goldenimage" ./examples/goldenimage
-go build -trimpath -o "$work/keygen" ./examples/goldenimage/keygen
-"$work/keygen" "$work/demo-key.pem" "$work/demo-key.pub"
+echo "== making a throwaway signing key: immutos-verify keygen"
+export COSIGN_PASSWORD=demo
+"$verify" keygen --output-key-prefix "$work/demo-key"
 
 echo
 echo "== 1. reproducible image: build twice (varying TZ, LANG, umask, build path, cores), compare, sign"
 "$verify" build --mode command --build "'$work/goldenimage' -out-dir {out}" \
-	--vary tz,lang,umask,path,cores --key "$work/demo-key.pem" --out-dir "$work/good"
+	--vary tz,lang,umask,path,cores --key "$work/demo-key.key" --out-dir "$work/good"
 
 echo
 echo "== 2. verify the signed image and its reproducibility attestation"
@@ -40,7 +51,15 @@ if [[ $rc -ne 1 ]]; then
 fi
 
 echo
-echo "demo done. Reports:"
-echo "  reproducible:     $work/good/report.md  $work/good/report.html  $work/good/index.json"
-echo "  not reproducible: $work/bad/report.md   $work/bad/report.html   $work/bad/index.json"
-echo "  bundles:          $work/good/*.sigstore.json (public key: $work/demo-key.pub)"
+echo "== the not-reproducible image's report (text)"
+"$diff" --color never "$work/bad/builds/run-1/nixos.raw" "$work/bad/builds/run-2/nixos.raw" || true
+
+echo
+if [[ ${KEEP:-} == 1 ]]; then
+	echo "demo done. Reports:"
+	echo "  reproducible:     $work/good/report.md  $work/good/report.html  $work/good/index.json"
+	echo "  not reproducible: $work/bad/report.md   $work/bad/report.html   $work/bad/index.json"
+	echo "  bundles:          $work/good/*.sigstore.json (public key: $work/demo-key.pub)"
+else
+	echo "demo done; its directory is removed (KEEP=1 make demo keeps the images, reports and bundles)."
+fi

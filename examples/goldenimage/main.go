@@ -202,6 +202,8 @@ func buildStore(dir string, sde int64, embed bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// go-diskfs stages the files in a directory under $TMPDIR and leaves it.
+	defer os.RemoveAll(fs.Workspace())
 	files := storeFiles
 	if embed {
 		files = append(append([]file1(nil), files...), file1{
