@@ -184,7 +184,7 @@ outputs go to $GITHUB_OUTPUT and the Markdown report to $GITHUB_STEP_SUMMARY.`,
 
 func ghTrouble(g *pipeline.GitHub, err error) error {
 	if g != nil {
-		g.A.Errorf("immutos-verify: %s", err)
+		g.A.Errorf("immutos-verify: %s", oneLine(err.Error()))
 	}
 	var te *pipeline.TroubleError
 	if errors.As(err, &te) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/cli"
 	"github.com/org/immutos-action/internal/pipeline"
 )
@@ -94,15 +95,12 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	return code
 }
 
+// oneLine makes an error one line of text: new lines become spaces, and what else could
+// act on a terminal or a CI log (names in errors come from builds and records) is
+// escaped.
 func oneLine(s string) string {
-	out := make([]rune, 0, len(s))
-	for _, r := range s {
-		if r == '\n' || r == '\r' {
-			r = ' '
-		}
-		out = append(out, r)
-	}
-	return strings.ToValidUTF8(string(out), "?")
+	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	return report.EscapeText(strings.ToValidUTF8(s, "?"))
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -100,3 +100,14 @@ func TestReleaseTamperedAndAmbiguous(t *testing.T) {
 		t.Errorf("ambiguous: exit %d %s", code, errw)
 	}
 }
+
+// TestErrorLineEscaped: an error naming a hostile file (here a bundle path with a new line,
+// a workflow command and a terminal escape) is still one line, with the escape shown, not
+// sent to the terminal.
+func TestErrorLineEscaped(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "x\n::error::pwned\x1b]0;title\x07")
+	code, _, errw := runCLI("release", "--bundle", bad, "--key", bad, "sha256:"+strings.Repeat("ab", 32))
+	if code != 2 || strings.Count(errw, "\n") != 1 || strings.ContainsAny(errw, "\x1b\x07") || !strings.Contains(errw, `\x1b]0;title\x07`) {
+		t.Errorf("exit %d, stderr %q", code, errw)
+	}
+}
