@@ -79,7 +79,7 @@ func Bytes(a, b []byte, base int64, lo, hi int) *report.Cause {
 func binaryTime(a, b []byte, base int64, lo, hi int) *report.Cause {
 	for _, w := range []int{4, 8} {
 		for s := lo - w + 1; s <= lo; s++ {
-			if s < 0 || s+w < hi || s+w > len(a) || (base+int64(s))%int64(w) != 0 {
+			if s < 0 || s+w < hi || s+w > min(len(a), len(b)) || (base+int64(s))%int64(w) != 0 {
 				continue
 			}
 			for _, bo := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
@@ -113,7 +113,7 @@ func binaryTime(a, b []byte, base int64, lo, hi int) *report.Cause {
 	}
 	// FAT: time (LE16) then date (LE16), 2-byte aligned.
 	for s := lo - 3; s <= lo; s++ {
-		if s < 0 || s+4 < hi || s+4 > len(a) || (base+int64(s))%2 != 0 {
+		if s < 0 || s+4 < hi || s+4 > min(len(a), len(b)) || (base+int64(s))%2 != 0 {
 			continue
 		}
 		ta, oka := fatTime(a[s:])
@@ -158,7 +158,7 @@ func binaryUUID(a, b []byte, base int64, lo, hi int) *report.Cause {
 		return nil
 	}
 	for s := lo - 15; s <= lo; s++ {
-		if s < 0 || s+16 < hi || s+16 > len(a) || (base+int64(s))%4 != 0 {
+		if s < 0 || s+16 < hi || s+16 > min(len(a), len(b)) || (base+int64(s))%4 != 0 {
 			continue
 		}
 		if isV4(a[s:s+16]) && isV4(b[s:s+16]) {
@@ -167,7 +167,7 @@ func binaryUUID(a, b []byte, base int64, lo, hi int) *report.Cause {
 	}
 	if hi-lo >= 8 {
 		for s := lo - (16 - (hi - lo)); s <= lo; s++ {
-			if s < 0 || s+16 > len(a) {
+			if s < 0 || s+16 > min(len(a), len(b)) {
 				continue
 			}
 			if distinct(a[s:s+16]) >= 12 && distinct(b[s:s+16]) >= 12 {
