@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/org/immutos-action/diffimg/budget"
 	"hash"
 	"io"
 	"path"
@@ -41,6 +42,9 @@ type Options struct {
 	Content ContentComparer
 	// Tool names the tool and version in the report.
 	Tool string
+	// Budget bounds the whole run (deadline, decoded bytes, differences),
+	// shared with the content comparer; nil: no bounds.
+	Budget *budget.Run
 }
 
 // Progress receives progress updates.
@@ -116,6 +120,7 @@ func CompareImages(a, b *image.Image, opts Options) (*report.Report, error) {
 	if err := c.run(); err != nil {
 		return nil, err
 	}
+	c.finishBudget()
 	for p := range c.excluded {
 		c.rep.Excluded = append(c.rep.Excluded, p)
 	}
@@ -160,7 +165,7 @@ func (c *comparer) run() error {
 	if bothRaw || c.opts.Digests || filesEqual {
 		p.Describe("files")
 		n := min(a.FileSize, b.FileSize)
-		sa, sb := source{r: a.File, hash: ha}, source{r: b.File, hash: hb}
+		sa, sb := source{r: a.File, hash: ha, stop: c.opts.Budget.Expired}, source{r: b.File, hash: hb}
 		if bothRaw {
 			// The files are the disks: their holes are skipped unread.
 			sa.skip, sb.skip = zeroRange(a), zeroRange(b)
@@ -209,7 +214,7 @@ func (c *comparer) run() error {
 	if !bothRaw {
 		p.Describe("decoded disks")
 		n := min(a.Size, b.Size)
-		spans, err := scan(source{r: a, skip: zeroRange(a)}, source{r: b, skip: zeroRange(b)}, n, false, p.Add)
+		spans, err := scan(source{r: a, skip: zeroRange(a), stop: c.opts.Budget.Expired}, source{r: b, skip: zeroRange(b)}, n, false, p.Add)
 		if err != nil {
 			return c.readErr(err)
 		}
@@ -282,7 +287,38 @@ func containerHint(fa, fb string) string {
 }
 
 func (c *comparer) add(d *report.Difference) {
+	if !c.opts.Budget.AddDifferences(countTree(d)) {
+		// Collecting goes on without the nested differences while the
+		// total allows the difference itself.
+		d.Children = nil
+		if !c.opts.Budget.AddDifferences(1) {
+			return
+		}
+		d.Truncated = budget.BoundDifferences
+	}
 	c.rep.Differences = append(c.rep.Differences, d)
+}
+
+// countTree counts a difference and the ones nested in it.
+func countTree(d *report.Difference) int {
+	n := 1
+	for _, k := range d.Children {
+		n += countTree(k)
+	}
+	return n
+}
+
+// finishBudget writes what the run's budget cut into the report: a cut
+// comparison is never identical, and says so in a difference too.
+func (c *comparer) finishBudget() {
+	cuts := c.opts.Budget.Cuts()
+	if len(cuts) == 0 {
+		return
+	}
+	c.rep.Truncated = cuts
+	c.rep.Identical = false
+	c.rep.Differences = append(c.rep.Differences, &report.Difference{Kind: report.KindNote, Truncated: "budget",
+		Detail: "the comparison was cut short: " + strings.Join(cuts, "; ")})
 }
 
 // humanBytes formats sizes the way every report does.

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"github.com/org/immutos-action/diffimg/budget"
 	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"maps"
@@ -175,6 +176,10 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, 
 func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs []entryPair, ra, rb region, acc *fsAccount) {
 	same := c.precheckContent(fa, fb, pairs, ra, rb)
 	for i, p := range pairs {
+		if c.opts.Budget.Expired() {
+			acc.fail("--timeout reached")
+			return
+		}
 		switch {
 		case p.b == nil && acc.under(p.a.Path) != nil:
 			acc.under(p.a.Path).hide()
@@ -575,17 +580,21 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 	}
 	// Look inside (PE sections, cpio, text) when a comparer is set, for
 	// files it can hold (it gets them whole, in memory or temporary files).
-	if c.opts.Content != nil && max(a.Size, b.Size) > maxLookInside {
+	switch {
+	case c.opts.Content == nil:
+	case max(a.Size, b.Size) > maxLookInside:
 		d.Truncated = "max-look-inside"
 		d.Detail += fmt.Sprintf("; not looked inside (larger than %s)", humanBytes(maxLookInside))
-	} else if c.opts.Content != nil {
+	case c.opts.Budget.DifferencesSpent():
+		d.Truncated = budget.BoundDifferences
+	default:
 		if xa, xb, cleanup, err := materialize(fa, fb, a, b); err == nil {
-			d.Children = c.opts.Content(p, xa, xb, a.Size, b.Size)
+			d.Children = c.charge(d, c.opts.Content(p, xa, xb, a.Size, b.Size))
 			cleanup()
 		}
 	}
-	if len(d.Children) == 0 {
-		d.Children = c.fileRangeChildren(part, fsName, report.Str(p), fa, fb, a, b, ra, spans)
+	if len(d.Children) == 0 && d.Truncated == "" {
+		d.Children = c.charge(d, c.fileRangeChildren(part, fsName, report.Str(p), fa, fb, a, b, ra, spans))
 	}
 	return true
 }
@@ -614,6 +623,20 @@ func (c *comparer) fileRangeChildren(part *int, fsName, file *string, fa, fb fsy
 // gets both files whole, and a larger one (a 64 GiB sparse file) would
 // cost its size in temporary disk for a look nobody can read.
 const maxLookInside = 4 << 30
+
+// charge counts differences nested under d (already in the report) in
+// the run's budget: past it they are dropped and d says it was cut.
+func (c *comparer) charge(d *report.Difference, kids []*report.Difference) []*report.Difference {
+	n := 0
+	for _, k := range kids {
+		n += countTree(k)
+	}
+	if n > 0 && !c.opts.Budget.AddDifferences(n) {
+		d.Truncated = budget.BoundDifferences
+		return nil
+	}
+	return kids
+}
 
 // fileHexdump reads the bytes around a span of both files (streaming to
 // the offset; files are read only when they differ).
@@ -749,6 +772,9 @@ func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []Span, err er
 	za, okA := r1.(fsys.ZeroSkipper)
 	zb, okB := r2.(fsys.ZeroSkipper)
 	for off < n {
+		if c.opts.Budget.Expired() {
+			return nil, errTimeout
+		}
 		if okA && okB {
 			// Sparse runs both files hold are equal: skipped unread.
 			if run := min(za.ZeroAhead(), zb.ZeroAhead(), n-off); run > 0 {

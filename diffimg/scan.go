@@ -2,6 +2,7 @@ package diffimg
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -32,7 +33,12 @@ type source struct {
 	// skip reports that [off, off+n) reads as zeros without reading it
 	// (an unallocated qcow2 range), and how far that holds.
 	skip func(off, n int64) (bool, int64)
+	// stop, on side a, ends the scan with errTimeout when it says so.
+	stop func() bool
 }
+
+// errTimeout ends a scan or a file comparison the run's deadline cut.
+var errTimeout = errors.New("--timeout reached")
 
 type chunk struct {
 	a, b   []byte
@@ -128,6 +134,9 @@ func scan(a, b source, n int64, stopEarly bool, progress func(int64)) ([]Span, e
 	for c := range out {
 		if c.err != nil {
 			return spans, c.err
+		}
+		if a.stop != nil && a.stop() {
+			return spans, errTimeout
 		}
 		if c.bufIdx < 0 {
 			if progress != nil {

@@ -201,3 +201,9 @@ if [[ -n ${SQ:-} ]]; then
 		echo "| time per 1000 files, squashfs pair of $1 files | $(awk -v t="$2" -v n="$1" 'BEGIN{printf "%.1f ms", t/n*1000*1000}') | linear |"
 	done
 fi
+
+# the hostile inputs of issue 13 (HOSTILE=0 skips them)
+if [[ ${HOSTILE:-1} != 0 ]]; then
+	echo
+	BENCH_DIR=${BENCH_DIR:-/var/tmp/immutos-bench} DIFF=$DIFF ./examples/bench-hostile.sh
+fi

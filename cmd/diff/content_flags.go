@@ -49,6 +49,7 @@ func init() {
 			MaxDiffLines:    contentFlags.maxDiffLines,
 			MaxRanges:       o.MaxRanges,
 			Timeout:         contentFlags.timeout,
+			Budget:          o.Budget,
 		})
 		return nil
 	})

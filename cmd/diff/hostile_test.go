@@ -186,3 +186,155 @@ func TestSparseFileInSquashfs(t *testing.T) {
 		t.Errorf("%d bytes of temporary files, want at most 1 MiB", w.peakTemp)
 	}
 }
+
+// nestedZip writes a 42.zip-style archive: levels of zips of ten members
+// each, the innermost members 16 MiB of zeros, every member and archive
+// stamped with mtime (so two stamps give archives differing everywhere).
+func nestedZip(t *testing.T, out string, levels int, mtime time.Time) {
+	t.Helper()
+	w := t.TempDir()
+	cur := filepath.Join(w, "leaf")
+	if err := os.WriteFile(cur, make([]byte, 16<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(cur, mtime, mtime)
+	for l := 1; l <= levels; l++ {
+		d := filepath.Join(w, fmt.Sprint("l", l))
+		os.Mkdir(d, 0o755)
+		var names []string
+		for i := range 10 {
+			name := fmt.Sprint("m", i)
+			if err := os.Link(cur, filepath.Join(d, name)); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, name)
+		}
+		z := filepath.Join(w, fmt.Sprintf("z%d.zip", l))
+		cmd := exec.Command("zip", append([]string{"-q", "-X", "-9", z}, names...)...)
+		cmd.Dir, cmd.Env = d, append(os.Environ(), "TZ=UTC")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("zip: %v: %s", err, b)
+		}
+		os.Chtimes(z, mtime, mtime)
+		cur = z
+	}
+	if err := os.Rename(cur, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// zipBombs builds two squashfs images holding copies of a nested zip,
+// stamped differently.
+func zipBombs(t *testing.T, dir string, copies int) (string, string) {
+	t.Helper()
+	var imgs []string
+	for i, stamp := range []time.Time{time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 6, 1, 12, 0, 0, 0, time.UTC)} {
+		src := filepath.Join(dir, fmt.Sprint("src", i))
+		os.MkdirAll(src, 0o755)
+		z := filepath.Join(src, "42-0.zip")
+		nestedZip(t, z, 6, stamp)
+		data, _ := os.ReadFile(z)
+		for c := 1; c < copies; c++ {
+			os.WriteFile(filepath.Join(src, fmt.Sprintf("42-%d.zip", c)), data, 0o644)
+		}
+		img := filepath.Join(dir, fmt.Sprint("z", i, ".sqfs"))
+		testtool.Run(t, nil, "mksquashfs", src, img, "-noappend", "-quiet", "-no-progress", "-mkfs-time", "0", "-all-time", "1", "-all-root")
+		imgs = append(imgs, img)
+	}
+	return imgs[0], imgs[1]
+}
+
+// A 14 KiB 42.zip-style archive (6 levels of 10 members, 16 MiB zero
+// leaves, timestamps differ) in a 4 KiB squashfs, once and three times:
+// the file's differences stop at --max-file-differences, the run's at
+// --max-total-differences, the report says so and stays "different",
+// decompressed streams share one temporary file per file compared (no
+// "too many open files"), and the temporary disk stays small.
+func TestNestedZip(t *testing.T) {
+	testtool.Need(t, "mksquashfs", "zip")
+	for _, c := range []struct {
+		copies int
+		args   []string
+		bound  string
+	}{
+		{1, nil, "max-file-differences"},
+		{3, []string{"--max-total-differences", "2500"}, "max-total-differences"},
+	} {
+		dir := t.TempDir()
+		a, b := zipBombs(t, dir, c.copies)
+		js := filepath.Join(dir, "r.json")
+		w := runWatched(t, append(c.args, "--json", js, a, b)...)
+		if w.code != 1 {
+			t.Fatalf("%d copies: exit %d, want 1: %s", c.copies, w.code, w.stderr)
+		}
+		raw, _ := os.ReadFile(js)
+		if strings.Contains(string(raw), "too many open files") {
+			t.Errorf("%d copies: the report says too many open files", c.copies)
+		}
+		rep := readReport(t, js)
+		if rep.Identical || !strings.Contains(strings.Join(rep.Truncated, "\n"), c.bound) {
+			t.Errorf("%d copies: truncated %q, want %s", c.copies, rep.Truncated, c.bound)
+		}
+		nodes := 0
+		rep.Walk(func(*report.Difference, int) { nodes++ })
+		if c.bound == "max-total-differences" && nodes > 2500+10 {
+			t.Errorf("%d copies: %d differences, over --max-total-differences 2500", c.copies, nodes)
+		}
+		if len(raw) > 32<<20 {
+			t.Errorf("%d copies: %d bytes of JSON", c.copies, len(raw))
+		}
+		if w.peakFDs > 64 {
+			t.Errorf("%d copies: %d open descriptors at the peak", c.copies, w.peakFDs)
+		}
+		if w.peakTemp > 512<<20 {
+			t.Errorf("%d copies: %d bytes of temporary files at the peak", c.copies, w.peakTemp)
+		}
+		t.Logf("%d copies: %d differences, %d bytes of JSON, peak %d descriptors, %d bytes of temporary files", c.copies, nodes, len(raw), w.peakFDs, w.peakTemp)
+	}
+}
+
+// A small .raw.zst that decodes to far more data than it holds: the data
+// written to the temporary directory stops at --max-decoded, and the
+// error (exit 2, one line) names the bound and where it came from.
+func TestDecodedBomb(t *testing.T) {
+	testtool.Need(t, "zstd")
+	dir := t.TempDir()
+	ones := make([]byte, 1<<20)
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	var zs []string
+	for _, name := range []string{"a.raw.zst", "b.raw.zst"} {
+		z := filepath.Join(dir, name)
+		cmd := exec.Command("zstd", "-q", "-19", "-o", z)
+		in, _ := cmd.StdinPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for range 512 { // 512 MiB of 0xff: not holes, real data
+			in.Write(ones)
+		}
+		if name == "b.raw.zst" {
+			in.Write([]byte{1})
+		}
+		in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		zs = append(zs, z)
+	}
+	const limit = 64 << 20
+	w := runWatched(t, "--max-decoded", "64M", zs[0], zs[1])
+	line := strings.TrimSpace(w.stderr)
+	if w.code != 2 || strings.Contains(line, "\n") || !strings.Contains(line, fmt.Sprint(limit)) || !strings.Contains(line, "--max-decoded") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 naming --max-decoded and %d", w.code, w.stderr, limit)
+	}
+	// Both sides decode at once. The Go decoder stops within a block of
+	// the bound; the system zstd is stopped by a watchdog that looks
+	// every 20 ms, so it may overshoot by what it writes in that time.
+	const slack = 24 << 20
+	if w.peakTemp > 2*(limit+slack) {
+		t.Errorf("%d bytes of temporary files at the peak, want at most %d", w.peakTemp, 2*(limit+slack))
+	}
+	t.Logf("peak %d bytes of temporary files for --max-decoded %d", w.peakTemp, limit)
+}

@@ -148,6 +148,11 @@ func execute(cmd *cobra.Command, f *flags, args []string) (int, error) {
 		Tool:      "immutos-diff " + version,
 		Content:   diffimg.DefaultContent(),
 	}
+	run, err := newBudget()
+	if err != nil {
+		return 2, err
+	}
+	opts.Budget = run
 	for _, h := range optionHooks {
 		if err := h(&opts); err != nil {
 			return 2, err

@@ -3,6 +3,7 @@ package content
 import (
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/diffimg/budget"
 	"io"
 
 	"github.com/org/immutos-action/diffimg/explain"
@@ -50,6 +51,7 @@ func compareMemberLists[H any](s *session, p []string, ma, mb []H, name func(H) 
 	listed := 0
 	more := func() bool {
 		listed++
+		s.diffs++
 		return listed > s.o.MaxDiffLines
 	}
 	cut := false
@@ -90,7 +92,12 @@ func compareMemberLists[H any](s *session, p []string, ma, mb []H, name func(H) 
 		seen[n] = true
 		if s.expired() {
 			out = append(out, &report.Difference{Kind: report.KindNote, Path: p, Truncated: BoundTimeout,
-				Detail: "--content-timeout reached: the remaining members are not compared"})
+				Detail: "--content-timeout or --timeout reached: the remaining members are not compared"})
+			break
+		}
+		if s.full() {
+			out = append(out, &report.Difference{Kind: report.KindNote, Path: p, Truncated: budget.BoundFileDifferences,
+				Detail: fmt.Sprintf("--max-file-differences %d reached: the remaining members are not compared", s.maxDiffs)})
 			break
 		}
 		if d := cmp(appendPath(p, n), ha, hb, reordered); d != nil {
@@ -194,7 +201,14 @@ func (s *session) readBounded(sp *spool, r io.Reader) (truncated string, err err
 	if left <= 0 {
 		return BoundDecompressed, nil
 	}
-	n, err := io.Copy(sp, io.LimitReader(deadlineReader{s, r}, left+1))
+	// The run's decoded bytes are shared by every file: what this stream
+	// may take is reserved, and what it did not take given back.
+	granted := s.o.Budget.Decode(left + 1)
+	if granted <= 0 {
+		return budget.BoundDecoded, nil
+	}
+	n, err := io.Copy(sp, io.LimitReader(deadlineReader{s, r}, granted))
+	s.o.Budget.Release(granted - n)
 	s.mu.Lock()
 	s.total += min(n, left)
 	s.mu.Unlock()
@@ -205,6 +219,9 @@ func (s *session) readBounded(sp *spool, r io.Reader) (truncated string, err err
 		return "", err
 	case n > left:
 		return BoundDecompressed, nil
+	case n == granted && granted <= left:
+		s.o.Budget.Cut(budget.BoundDecoded, "--max-decoded reached: later decompressed content is compared as stored bytes")
+		return budget.BoundDecoded, nil
 	}
 	return "", nil
 }

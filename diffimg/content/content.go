@@ -38,7 +38,9 @@
 package content
 
 import (
+	"errors"
 	"fmt"
+	"github.com/org/immutos-action/diffimg/budget"
 	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"os"
@@ -85,6 +87,10 @@ type Options struct {
 	// Nested compares filesystem images inside files; nil compares them
 	// as bytes.
 	Nested NestedFunc
+	// Budget is the run's budget (package budget): its deadline, decoded
+	// bytes and difference counts hold across every file compared; its
+	// MaxFileDifferences bounds the members listed inside one file.
+	Budget *budget.Run
 }
 
 // Defaults.
@@ -138,7 +144,10 @@ func New(o Options) Comparer {
 		if o.MaxDepth < 0 {
 			return nil
 		}
-		s := &session{o: o, deadline: time.Now().Add(o.Timeout)}
+		s := &session{o: o, deadline: time.Now().Add(o.Timeout), maxDiffs: o.Budget.Limits().MaxFileDifferences}
+		if s.maxDiffs <= 0 {
+			s.maxDiffs = budget.DefaultFileDifferences
+		}
 		defer s.close()
 		return s.compareTop(nil, blob{a, sizeA}, blob{b, sizeB}, 0)
 	}
@@ -174,6 +183,13 @@ type session struct {
 	total    int64 // decompressed bytes so far
 	mem      int64 // bytes held in memory spools
 	closers  []func()
+	// tmp is the session's one temporary file: spools past the memory
+	// budget append to it, so a comparison holds one descriptor however
+	// many streams it decompresses; end is its length.
+	tmp *os.File
+	end int64
+	// diffs counts the differences listed inside this file.
+	diffs, maxDiffs int
 }
 
 func (s *session) close() {
@@ -183,7 +199,17 @@ func (s *session) close() {
 	s.closers = nil
 }
 
-func (s *session) expired() bool { return time.Now().After(s.deadline) }
+func (s *session) expired() bool { return time.Now().After(s.deadline) || s.o.Budget.Expired() }
+
+// full reports that this file's differences reached the bound, recording
+// the cut in the run's budget.
+func (s *session) full() bool {
+	if s.diffs < s.maxDiffs {
+		return false
+	}
+	s.o.Budget.Cut(budget.BoundFileDifferences, fmt.Sprintf("--max-file-differences %d reached inside a file: its further differences are not collected", s.maxDiffs))
+	return true
+}
 
 func appendPath(p []string, el ...string) []string {
 	out := make([]string, 0, len(p)+len(el))
@@ -273,11 +299,14 @@ func equal(a, b blob) (bool, error) {
 }
 
 // spool collects a stream into a blob: in memory while the session's
-// memory budget lasts, else in an unlinked temporary file.
+// memory budget lasts, else at the end of the session's temporary file
+// (one spool grows there at a time: each is read to its end before the
+// next starts).
 type spool struct {
 	s    *session
 	buf  []byte
 	f    *os.File
+	off  int64 // where the spool starts in f
 	n    int64
 	held int64
 }
@@ -298,15 +327,15 @@ func (sp *spool) Write(p []byte) (int, error) {
 			sp.n += int64(len(p))
 			return len(p), nil
 		}
-		f, err := os.CreateTemp("", "immutos-content-*")
+		f, err := sp.s.tempFile()
 		if err != nil {
 			return 0, err
 		}
-		os.Remove(f.Name())
-		sp.s.closers = append(sp.s.closers, func() { f.Close() })
-		if _, err := f.Write(sp.buf); err != nil {
+		sp.off = sp.s.end
+		if _, err := f.WriteAt(sp.buf, sp.off); err != nil {
 			return 0, err
 		}
+		sp.s.end += int64(len(sp.buf))
 		sp.s.mu.Lock()
 		sp.s.mem -= sp.held
 		sp.s.mu.Unlock()
@@ -314,14 +343,32 @@ func (sp *spool) Write(p []byte) (int, error) {
 		sp.buf = nil
 		sp.f = f
 	}
-	n, err := sp.f.Write(p)
+	if sp.off+sp.n != sp.s.end {
+		return 0, errors.New("content: two spools growing at once")
+	}
+	n, err := sp.f.WriteAt(p, sp.s.end)
 	sp.n += int64(n)
+	sp.s.end += int64(n)
 	return n, err
+}
+
+// tempFile returns the session's temporary file, created unlinked.
+func (s *session) tempFile() (*os.File, error) {
+	if s.tmp == nil {
+		f, err := os.CreateTemp("", "immutos-content-*")
+		if err != nil {
+			return nil, err
+		}
+		os.Remove(f.Name())
+		s.tmp = f
+		s.closers = append(s.closers, func() { f.Close() })
+	}
+	return s.tmp, nil
 }
 
 func (sp *spool) blob() blob {
 	if sp.f != nil {
-		return blob{sp.f, sp.n}
+		return blob{io.NewSectionReader(sp.f, sp.off, sp.n), sp.n}
 	}
 	return blob{bytesReaderAt(sp.buf), sp.n}
 }

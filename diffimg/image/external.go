@@ -69,7 +69,7 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if st, err := tmp.Stat(); err == nil && st.Size() > MaxDecodedSize {
+				if st, err := tmp.Stat(); err == nil && (st.Size() > MaxDecodedSize || allocated(st) > tempLimit()) {
 					tooBig <- true
 					cancel()
 					return
@@ -79,17 +79,17 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 	}()
 	werr := cmd.Wait()
 	cancel()
-	select {
-	case <-tooBig:
-		return 0, fmt.Errorf("decodes to more than %d bytes", MaxDecodedSize)
-	default:
-	}
 	st, err := tmp.Stat()
 	if err != nil {
 		return 0, err
 	}
-	if st.Size() > MaxDecodedSize {
-		return 0, fmt.Errorf("decodes to more than %d bytes", MaxDecodedSize)
+	if err := checkDecoded(st.Size(), allocated(st)); err != nil {
+		return 0, err
+	}
+	select {
+	case <-tooBig:
+		return 0, checkDecoded(MaxDecodedSize+1, 0)
+	default:
 	}
 	if werr != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -99,6 +99,14 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 		return 0, fmt.Errorf("stream corrupt after %d decoded bytes: %s -d: %v: %s", st.Size(), args[0], werr, msg)
 	}
 	return st.Size(), nil
+}
+
+// allocated is the disk space a file takes.
+func allocated(st os.FileInfo) int64 {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return sys.Blocks * 512
+	}
+	return st.Size()
 }
 
 // sparse reports whether a file has fewer blocks allocated than its size

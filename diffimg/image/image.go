@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/org/immutos-action/diffimg/budget"
 	"io"
 	"os"
 
@@ -40,6 +41,39 @@ const (
 // MaxDecodedSize bounds the decoded size of a compressed image (and a
 // qcow2's virtual size) so that a bomb cannot fill the disk.
 var MaxDecodedSize int64 = 1 << 40
+
+// MaxTempBytes bounds the data (holes left out) a decoded stream writes
+// to the temporary directory; 0 takes budget.DefaultMaxDecoded, half the
+// free space there, so a small stream cannot fill the disk.
+// MaxTempSource says where the bound came from, for the error.
+var (
+	MaxTempBytes  int64
+	MaxTempSource string
+)
+
+func tempLimit() int64 {
+	if MaxTempBytes > 0 {
+		return MaxTempBytes
+	}
+	n, _ := budget.DefaultMaxDecoded()
+	return n
+}
+
+// checkDecoded fails a stream that decoded past a bound: its size past
+// MaxDecodedSize, or its data past the temporary-space limit.
+func checkDecoded(size, data int64) error {
+	if size > MaxDecodedSize {
+		return fmt.Errorf("decodes to more than %d bytes", MaxDecodedSize)
+	}
+	if limit := tempLimit(); data > limit {
+		why := MaxTempSource
+		if MaxTempBytes <= 0 {
+			_, why = budget.DefaultMaxDecoded()
+		}
+		return fmt.Errorf("decodes to more than %d bytes of data in the temporary directory (--max-decoded, %s)", limit, why)
+	}
+	return nil
+}
 
 // Image is an opened input: the decoded disk as an io.ReaderAt.
 type Image struct {
@@ -399,12 +433,12 @@ func (im *Image) decodeStream() error {
 	}
 	defer done()
 	var holes []uint64
-	n, err := copySparse(tmp, io.LimitReader(dec, MaxDecodedSize+1), &holes)
+	n, data, err := copySparse(tmp, io.LimitReader(dec, MaxDecodedSize+1), &holes, tempLimit())
+	if err := checkDecoded(n, data); err != nil {
+		return fmt.Errorf("%s: %w", im.Format, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: stream corrupt after %d decoded bytes: %w", im.Format, n, err)
-	}
-	if n > MaxDecodedSize {
-		return fmt.Errorf("%s: decodes to more than %d bytes", im.Format, MaxDecodedSize)
 	}
 	if err := tmp.Truncate(n); err != nil {
 		return err
@@ -437,11 +471,12 @@ func (im *Image) holeRun(off, n int64) (allocated bool, extentEnd int64) {
 }
 
 // copySparse copies r to f, seeking over all-zero blocks so they take no
-// disk space; holes gets a bit set for each block skipped.
-func copySparse(f *os.File, r io.Reader, holes *[]uint64) (int64, error) {
+// disk space; holes gets a bit set for each block skipped. It returns the
+// bytes copied and the data bytes written, and stops once those pass
+// maxData.
+func copySparse(f *os.File, r io.Reader, holes *[]uint64, maxData int64) (off, data int64, err error) {
 	buf := make([]byte, holeSize)
-	var off int64
-	for {
+	for data <= maxData {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
 			b := off / holeSize
@@ -450,20 +485,22 @@ func copySparse(f *os.File, r io.Reader, holes *[]uint64) (int64, error) {
 			}
 			if !isZero(buf[:n]) {
 				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
-					return off, werr
+					return off, data, werr
 				}
+				data += int64(n)
 			} else {
 				(*holes)[b/64] |= 1 << (b % 64)
 			}
 			off += int64(n)
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return off, nil
+			return off, data, nil
 		}
 		if err != nil {
-			return off, err
+			return off, data, err
 		}
 	}
+	return off, data, nil
 }
 
 var zeroBlock = make([]byte, holeSize)

@@ -109,6 +109,11 @@ type Report struct {
 	// --max-differences left out of this copy of the report; the JSON
 	// report written by immutos-diff is never cut, so it is 0 there.
 	Omitted int `json:"omitted,omitempty"`
+	// Truncated names each run budget (--timeout, --max-decoded,
+	// --max-total-differences, --max-file-differences) that cut the
+	// comparison short, and what it cut. A report with it is never
+	// identical.
+	Truncated []string `json:"truncated,omitempty"`
 }
 
 // Ptr helpers for the nullable JSON fields.
