@@ -83,7 +83,7 @@ func (b *buildFlags) githubSetup(cmd *cobra.Command) (*pipeline.GitHub, error) {
 		var err error
 		if g, err = pipeline.NewGitHub(a, &b.cfg); err != nil {
 			// A bad input: annotate it like every other failure of the step.
-			a.Errorf("immutos-verify: %s", err)
+			a.Errorf("immutos-verify: %s", oneLine(err.Error()))
 			return nil, trouble(err)
 		}
 		if b.noSign {
