@@ -11,6 +11,7 @@ package diffimg
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"github.com/org/immutos-action/diffimg/budget"
 	"hash"
@@ -107,6 +108,10 @@ type comparer struct {
 	// filesystem's byte account.
 	excludedEntries []*fsys.Entry
 	fileBufs        [2][]byte
+	// cut is the size of the truncated image and cutSide which one it
+	// is ("" when neither is truncated).
+	cut     int64
+	cutSide string
 }
 
 // CompareImages compares two opened images.
@@ -125,6 +130,7 @@ func CompareImages(a, b *image.Image, opts Options) (*report.Report, error) {
 		c.rep.Excluded = append(c.rep.Excluded, p)
 	}
 	sort.Strings(c.rep.Excluded)
+	c.markBeyondCut()
 	c.rep.Finish()
 	explain.Annotate(c.rep)
 	return c.rep, nil
@@ -240,6 +246,14 @@ func (c *comparer) run() error {
 }
 
 func (c *comparer) readErr(err error) error {
+	var se *sideError
+	if errors.As(err, &se) {
+		path := c.a.Path
+		if se.side == 1 {
+			path = c.b.Path
+		}
+		return &InputError{Path: path, Err: se.err}
+	}
 	return &InputError{Path: c.a.Path + " or " + c.b.Path, Err: err}
 }
 

@@ -12,6 +12,11 @@ import (
 // read in one image: no build tool writes an unreadable inode.
 const damagedHint = "this entry's filesystem structure cannot be read in one image (a damaged inode or directory): builds do not produce that; check the storage or transfer the image came through, or whether it was modified after the build"
 
+// unreadableHint is the cause of data or a tree that cannot be read in
+// an image (a corrupt compressed block, a broken directory): the
+// derivation's inputs cannot explain that.
+const unreadableHint = "this data cannot be read in one image (corrupt compressed data or a broken structure): builds do not produce that; check the storage or transfer the image came through, or whether it was modified after the build"
+
 // damagedDir is a directory that one side cannot list: entries below it
 // that only the other side has are counted on its difference instead of
 // each reported as added or removed.
@@ -56,7 +61,7 @@ func (c *comparer) compareDamaged(part *int, fsName *string, a, b *fsys.Entry, a
 		why = append(why, "b: "+b.Damaged)
 	}
 	detail := "cannot be read: " + strings.Join(why, "; ")
-	d := c.addEntry(part, fsName, a.Path, report.KindMetadata, detail, &report.Cause{Class: report.ClassContent, Hint: damagedHint})
+	d := c.addEntry(part, fsName, a.Path, report.KindMetadata, detail, &report.Cause{Class: report.ClassContent, Hint: damagedHint, Known: true})
 	d.Field, d.A, d.B = "damaged", a.Damaged, b.Damaged
 	if (a.Type == fsys.TypeDir && a.Damaged != "") || (b.Type == fsys.TypeDir && b.Damaged != "") {
 		acc.damaged = append(acc.damaged, &damagedDir{path: a.Path, diff: d, detail: detail})

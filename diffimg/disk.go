@@ -37,6 +37,9 @@ func (c *comparer) compareDisks(spans []Span) {
 			Field:  "kind", A: ta.Kind, B: tb.Kind,
 		})
 	}
+	// A truncated image is said first: much of what follows comes from it.
+	truncated := c.truncation(ta, tb)
+	before := len(c.rep.Differences)
 	// Table-level fields (MBR, GPT headers).
 	var explained []Span
 	explained = append(explained, c.compareFields(nil, nil, report.KindPartitionTable, ta.Fields, tb.Fields, 0)...)
@@ -50,6 +53,20 @@ func (c *comparer) compareDisks(spans []Span) {
 			c.add(&report.Difference{Kind: report.KindPartitionTable, Detail: "b: " + pr})
 		}
 	}
+	// One table damaged (a wrong CRC, a header missing) and not the
+	// other: its differing fields are the damage, not build variation.
+	// This holds for the partition entries' fields too, compared below.
+	damaged := truncated == "" && !sameProblems(ta.Problems, tb.Problems)
+	defer func() {
+		for _, d := range c.rep.Differences[before:] {
+			if truncated != "" {
+				followsFromTruncation(d, truncated)
+			}
+			if d.Kind == report.KindPartitionTable && (damaged || d.Cause == nil && d.Field == "") {
+				d.Cause = &report.Cause{Class: report.ClassContent, Hint: damagedTableHint, Known: true}
+			}
+		}
+	}()
 	// Partitions, paired by type and name, then by order.
 	pairs, onlyA, onlyB := pairPartitions(ta.Partitions, tb.Partitions)
 	var claimed []Span
@@ -104,7 +121,7 @@ func (c *comparer) compareDisks(spans []Span) {
 		where := gapName(ta, s)
 		d := &report.Difference{
 			Kind:   report.KindUnallocated,
-			Detail: fmt.Sprintf("%s differ %s", plural(s.Length, "byte"), where),
+			Detail: fmt.Sprintf("%s %s", bytesDiffer(c.a, c.b, s.Offset, s.Offset, s.Length), where),
 			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes outside every partition should be zero: check the tool that writes the disk (systemd-repart pads with zeros)"},
 		}
 		d.Offset, d.Length = report.Range(s.Offset, s.Length)
@@ -167,21 +184,33 @@ func (c *comparer) compareFields(part *int, fsName *string, kind string, fa, fb 
 		} else {
 			d.Detail = fmt.Sprintf("%s only in a: %s", f.Name, f.Value)
 		}
-		if f.Length > 0 {
-			d.Offset, d.Length = report.Range(base+f.Offset, f.Length)
-			explained = append(explained, Span{base + f.Offset, f.Length})
+		if f.Length == 0 && ok && g.Length > 0 {
+			f.Offset, f.Length = g.Offset, g.Length // only b locates it
 		}
-		if f.Class != "" {
-			d.Cause = &report.Cause{Class: f.Class, Hint: fieldHint(fsName, f.Name, f.Class)}
-		}
-		c.add(d)
+		explained = c.addField(d, fsName, f, base, explained)
 	}
 	for _, g := range fb {
 		if !seen[g.Name] {
-			c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: kind, Field: g.Name, B: g.Value,
-				Detail: fmt.Sprintf("%s only in b: %s", g.Name, g.Value)})
+			d := &report.Difference{Partition: part, Filesystem: fsName, Kind: kind, Field: g.Name, B: g.Value,
+				Detail: fmt.Sprintf("%s only in b: %s", g.Name, g.Value)}
+			explained = c.addField(d, fsName, g, base, explained)
 		}
 	}
+	return explained
+}
+
+// addField locates a field difference by the field (when it has a
+// place), gives it the field's class, adds it and returns explained with
+// the field's bytes.
+func (c *comparer) addField(d *report.Difference, fsName *string, f layout.Field, base int64, explained []Span) []Span {
+	if f.Length > 0 {
+		d.Offset, d.Length = report.Range(base+f.Offset, f.Length)
+		explained = append(explained, Span{base + f.Offset, f.Length})
+	}
+	if f.Class != "" {
+		d.Cause = &report.Cause{Class: f.Class, Hint: fieldHint(fsName, f.Name, f.Class)}
+	}
+	c.add(d)
 	return explained
 }
 
@@ -303,6 +332,7 @@ func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []Span, 
 			Detail: fmt.Sprintf("%s differ at offset %d", plural(s.Length, "byte"), s.Offset)}
 		d.Offset, d.Length = report.Range(base+s.Offset, s.Length)
 		if ra != nil {
+			d.Detail = fmt.Sprintf("%s at offset %d", bytesDiffer(ra, rb, offA+s.Offset, offB+s.Offset, s.Length), s.Offset)
 			d.Hexdump = c.hexdump(ra, rb, offA+s.Offset, offB+s.Offset, s.Length)
 		}
 		out = append(out, d)
@@ -396,4 +426,8 @@ type zeroReader struct{}
 func (zeroReader) ReadAt(p []byte, _ int64) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+func sameProblems(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(p string) bool { return !contains(b, p) })
 }

@@ -157,7 +157,8 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, 
 			why = strings.TrimPrefix(why+"; b: "+errB.Error(), "; ")
 		}
 		c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindMetadata,
-			Detail: "filesystem tree cannot be walked completely: " + why})
+			Detail: "filesystem tree cannot be walked completely: " + why,
+			Cause:  &report.Cause{Class: report.ClassContent, Known: true, Hint: unreadableHint}})
 		acc.fail("walk failed: " + why)
 	}
 	c.reportPlacement(part, fsName, acc)
@@ -491,7 +492,7 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 	}
 	for _, k := range unionKeys(a.Attrs, b.Attrs) {
 		if a.Attrs[k] != b.Attrs[k] {
-			c.field(part, fsName, p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], attrCause(*fsName, k))
+			c.field(part, fsName, p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], attrCause(*fsName, k, a.Attrs[k], b.Attrs[k]))
 		}
 	}
 	if a.Type == fsys.TypeFile && !sameContent && c.compareContent(part, fsName, fa, fb, a, b, ra, rb) {
@@ -559,7 +560,7 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 	c.progress().Describe(p)
 	spans, err := c.fileSpans(fa, fb, a, b)
 	if err != nil {
-		c.addEntry(part, fsName, p, report.KindContent, "content cannot be read: "+err.Error(), nil)
+		c.addEntry(part, fsName, p, report.KindContent, "content cannot be read: "+err.Error(), &report.Cause{Class: report.ClassContent, Known: true, Hint: unreadableHint})
 		return true
 	}
 	if len(spans) == 0 {

@@ -1,6 +1,7 @@
 package diffimg
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/org/immutos-action/diffimg/content"
@@ -23,4 +24,35 @@ func (c *comparer) hexdump(ra, rb io.ReaderAt, offA, offB, n int64) string {
 	na, _ := ra.ReadAt(ba, start)
 	nb, _ := rb.ReadAt(bb, offB)
 	return content.Hexdump(ba[:na], bb[:nb], start, offB, show, n)
+}
+
+// differing counts the bytes that differ in a range of n bytes (a span
+// may merge runs a few equal bytes apart). ok is false when the range
+// cannot be read.
+func differing(ra, rb io.ReaderAt, offA, offB, n int64) (count int64, ok bool) {
+	const chunk = 64 << 10
+	ba, bb := make([]byte, min(n, chunk)), make([]byte, min(n, chunk))
+	for done := int64(0); done < n; {
+		k := min(n-done, chunk)
+		if readFull(ra, ba[:k], offA+done) != nil || readFull(rb, bb[:k], offB+done) != nil {
+			return 0, false
+		}
+		for i := int64(0); i < k; i++ {
+			if ba[i] != bb[i] {
+				count++
+			}
+		}
+		done += k
+	}
+	return count, true
+}
+
+// bytesDiffer says how many bytes of a span of n bytes differ: "3 bytes
+// differ" when all do, "3 bytes differ in 10" when equal bytes lie
+// between them.
+func bytesDiffer(ra, rb io.ReaderAt, offA, offB, n int64) string {
+	if k, ok := differing(ra, rb, offA, offB, n); ok && k < n {
+		return fmt.Sprintf("%s differ in %d", plural(k, "byte"), n)
+	}
+	return plural(n, "byte") + " differ"
 }

@@ -14,8 +14,14 @@ func fsHint(fsName, field, class string) string {
 		switch {
 		case strings.Contains(f, "serial"):
 			return "the vfat volume serial is random unless fixed: systemd-repart --seed (image.repart.seed), or `mkfs.vfat -i XXXXXXXX`"
+		case strings.HasPrefix(f, "root-dir-label-") && class == "timestamp":
+			return labelTimeHint
 		case strings.Contains(f, "label"):
 			return "set the label explicitly: `mkfs.vfat -n LABEL` / Label= in the repart definition"
+		case f == "fat-copies-identical":
+			return "the FAT copies of one image disagree: some tool wrote only the first FAT, or the image was changed after it was made; run `fsck.vfat -n` on it"
+		case f == "backup-boot-sector-identical":
+			return "the FAT32 backup boot sector no longer matches the boot sector in one image: a tool rewrote only the primary (a label or serial change), or the image was changed after it was made"
 		}
 	case "squashfs":
 		if class == "timestamp" {
@@ -57,6 +63,11 @@ func fsHint(fsName, field, class string) string {
 	return ""
 }
 
+// labelTimeHint is true for dosfstools 4.2 (Debian 12) and systemd-repart
+// 252: mkfs.fat ignores SOURCE_DATE_EPOCH, and repart does not pass
+// --invariant.
+const labelTimeHint = "mkfs.fat stamps the root directory's volume-label entry with the current time (dosfstools 4.2 ignores SOURCE_DATE_EPOCH): `mkfs.fat --invariant` fixes it, or rewrite the entry's times after mkfs; systemd-repart 252 formats ESPs without --invariant, so its ESPs carry this time even with --seed and SOURCE_DATE_EPOCH"
+
 // timeHint names the fix for differing file times (mtime, atime, ctime,
 // btime) in a filesystem.
 func timeHint(fsName, field string) string {
@@ -66,7 +77,7 @@ func timeHint(fsName, field string) string {
 	case "erofs":
 		return "clamp file times: `mkfs.erofs -T N` with --ignore-mtime, or SOURCE_DATE_EPOCH"
 	case "vfat":
-		return "vfat keeps the copy time: copy with fixed times (mcopy -m keeps the source mtime; clamp sources to SOURCE_DATE_EPOCH), or use systemd-repart with SOURCE_DATE_EPOCH"
+		return "vfat keeps the copy time: copy with fixed times (mcopy -m keeps the source mtime; clamp the sources to SOURCE_DATE_EPOCH); directories made with mmd (or by a kernel mount) get the current time: make them under a fixed clock (faketime) or set their times afterwards"
 	case "ext4":
 		switch field {
 		case "ctime":
@@ -81,12 +92,36 @@ func timeHint(fsName, field string) string {
 
 // attrCause is the cause of a differing format-specific entry attribute
 // (fsys.Entry.Attrs), nil when nothing is known about it.
-func attrCause(fsName, key string) *report.Cause {
+func attrCause(fsName, key, a, b string) *report.Cause {
 	switch {
+	case fsName == "vfat" && key == "short-name" && numericTailOnly(a, b):
+		return &report.Cause{Class: report.ClassOrdering, Hint: "the generated 8.3 short names' numeric tails (~1, ~2...) follow the order the files were created in: create them in sorted order (copy a sorted list one file at a time)"}
 	case fsName == "ext4" && key == "generation":
 		return &report.Cause{Class: report.ClassUUID, Hint: "the kernel gives every inode it creates a random generation number (files copied into a mounted filesystem); `mkfs.ext4 -d` writes 0: populate the image with `mkfs.ext4 -d DIR` instead of mounting it"}
 	case strings.Contains(key, "time") || strings.Contains(key, "date"):
 		return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(fsName, key)}
 	}
 	return nil
+}
+
+// numericTailOnly tells two generated 8.3 names that differ only in
+// their "~N" tail (the basis is cut shorter to make room for more
+// digits: NIXOS-~1.CON and NIXOS~12.CON).
+func numericTailOnly(a, b string) bool {
+	split := func(n string) (basis, tail, ext string, ok bool) {
+		name, ext, _ := strings.Cut(n, ".")
+		i := strings.LastIndexByte(name, '~')
+		if i < 0 || i == len(name)-1 {
+			return "", "", "", false
+		}
+		for _, c := range name[i+1:] {
+			if c < '0' || c > '9' {
+				return "", "", "", false
+			}
+		}
+		return name[:i], name[i+1:], ext, true
+	}
+	ba, _, ea, oka := split(a)
+	bb, _, eb, okb := split(b)
+	return oka && okb && a != b && ea == eb && (strings.HasPrefix(ba, bb) || strings.HasPrefix(bb, ba))
 }

@@ -34,7 +34,7 @@ func TestExt4HintsTrue(t *testing.T) {
 			}
 		}
 	}
-	if c := attrCause("ext4", "generation"); c == nil || c.Class != "uuid" {
+	if c := attrCause("ext4", "generation", "1", "2"); c == nil || c.Class != "uuid" {
 		t.Errorf("ext4 generation cause %+v, want uuid", c)
 	}
 }

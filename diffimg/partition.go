@@ -211,7 +211,7 @@ func (c *comparer) unallocated(part *int, fsName *string, spans []Span, ra, rb r
 			break
 		}
 		d := &report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,
-			Detail: fmt.Sprintf("%s differ at partition offset %d, %s", plural(s.Length, "byte"), s.Offset, where),
+			Detail: fmt.Sprintf("%s at partition offset %d, %s", bytesDiffer(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length), s.Offset, where),
 			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes no file claims should be zero: make the filesystem from scratch on a zeroed device (mkfs tools do when the image is created fresh); a difference here can also be tampering"},
 		}
 		d.Offset, d.Length = report.Range(ra.off+s.Offset, s.Length)

@@ -1,17 +1,23 @@
 package diffimg
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/fixture"
 	"github.com/org/immutos-action/internal/testtool"
 )
 
@@ -290,4 +296,257 @@ func TestRepartExt4(t *testing.T) {
 func lastLine(s string) string {
 	ls := strings.Split(strings.TrimSpace(s), "\n")
 	return ls[len(ls)-1]
+}
+
+// espTree writes an ESP like NixOS's: a boot loader, loader.conf and
+// twelve entries whose long names do not fit 8.3, all with one mtime.
+func espTree(t *testing.T, dir string) []string {
+	t.Helper()
+	files := []string{"EFI/BOOT/BOOTX64.EFI", "loader/loader.conf"}
+	for i := 1; i <= 12; i++ {
+		files = append(files, fmt.Sprintf("loader/entries/nixos-generation-%d.conf", i))
+	}
+	when := time.Unix(1700000000, 0)
+	for i, f := range files {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		data := []byte(fmt.Sprintf("title NixOS generation %d\n", i))
+		if strings.HasSuffix(f, ".EFI") {
+			data = bytes.Repeat([]byte("MZ boot loader code "), 3500)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, when, when)
+	}
+	return files
+}
+
+// plainESP formats img with plain mkfs.fat (no --invariant) at the fake
+// time clock, and copies files in the given order with mmd and mcopy -m,
+// as a build script would.
+func plainESP(t *testing.T, img, src, clock string, files []string) {
+	t.Helper()
+	env := []string{"FAKETIME=" + clock, "NO_FAKE_STAT=1"}
+	ft := func(args ...string) {
+		testtool.Run(t, env, "faketime", append([]string{clock}, args...)...)
+	}
+	ft("mkfs.fat", "-C", "-F", "32", "-n", "ESP", img, "65536")
+	made := map[string]bool{}
+	for _, f := range files {
+		parts := strings.Split(filepath.Dir(f), "/")
+		for i := range parts {
+			d := strings.Join(parts[:i+1], "/")
+			if !made[d] {
+				made[d] = true
+				ft("mmd", "-i", img, "::/"+d)
+			}
+		}
+		ft("mcopy", "-m", "-i", img, filepath.Join(src, f), "::/"+f)
+	}
+}
+
+// TestPlainESPCopyOrder: two ESPs made with plain mkfs.fat at different
+// times and filled in another order. The serial is random, the label
+// entry's times are the mkfs times, the short names' numeric tails and
+// the clusters follow the copy order. Each of these is named with its
+// class (uuid, timestamp, ordering); none is unallocated, tampering or
+// content. The label entry used to be "[unallocated] N bytes ...
+// tampering", the tails "content".
+func TestPlainESPCopyOrder(t *testing.T) {
+	testtool.Need(t, "mkfs.fat", "mmd", "mcopy", "faketime")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "esp")
+	files := espTree(t, src)
+	rev := slices.Clone(files)
+	slices.Reverse(rev)
+	a, b := filepath.Join(dir, "a.img"), filepath.Join(dir, "b.img")
+	plainESP(t, a, src, "2024-01-02 03:04:05", files)
+	plainESP(t, b, src, "2024-01-02 05:06:07", rev)
+	rep, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := textReport(rep)
+	seen := map[string]int{}
+	rep.Walk(func(d *report.Difference, _ int) {
+		if len(d.Children) > 0 {
+			return
+		}
+		class := ""
+		if d.Cause != nil {
+			class = d.Cause.Class
+		}
+		switch {
+		case d.Kind == report.KindUnallocated, d.Cause != nil && strings.Contains(d.Cause.Hint, "tampering"):
+			t.Errorf("ordinary build variation called unallocated/tampering: %s", d.Detail)
+		case d.Field == "short-name":
+			seen["short-name"]++
+			if class != report.ClassOrdering {
+				t.Errorf("short-name tail %s -> %s classed %q, want ordering", d.A, d.B, class)
+			}
+		case strings.HasPrefix(d.Field, "root-dir-label-"):
+			seen["label-time"]++
+			if class != report.ClassTimestamp || !strings.Contains(d.Cause.Hint, "--invariant") || d.Offset == nil {
+				t.Errorf("label entry time: %s %+v", d.Detail, d.Cause)
+			}
+		case d.Field == "placement":
+			seen["placement"]++
+			if class != report.ClassOrdering {
+				t.Errorf("placement classed %q", class)
+			}
+		case class == report.ClassContent:
+			t.Errorf("classed content: %s", d.Detail)
+		}
+	})
+	if seen["short-name"] == 0 || seen["label-time"] == 0 || seen["placement"] != 1 {
+		t.Errorf("want short-name tails, the label entry's times and one placement: %v\n%s", seen, text)
+	}
+}
+
+// TestFATCopiesAndBackupBoot: a byte changed only in the first FAT is a
+// difference with an offset into that FAT; a serial changed only in the
+// FAT32 backup boot sector is listed as the backup's serial.
+func TestFATCopiesAndBackupBoot(t *testing.T) {
+	testtool.Need(t, "mkfs.fat", "mcopy")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "f.txt")
+	os.WriteFile(src, []byte("hello\n"), 0o644)
+	a := filepath.Join(dir, "a.img")
+	testtool.Run(t, nil, "mkfs.fat", "-C", "-F", "32", "-i", "12345678", "--invariant", a, "65536")
+	testtool.Run(t, nil, "mcopy", "-m", "-i", a, src, "::/f.txt")
+	boot := make([]byte, 512)
+	fh, _ := os.Open(a)
+	fh.ReadAt(boot, 0)
+	fh.Close()
+	fatStart := int64(binary.LittleEndian.Uint16(boot[14:])) * 512
+	backup := int64(binary.LittleEndian.Uint16(boot[50:])) * 512
+	for _, c := range []struct {
+		name  string
+		off   int64
+		field string
+	}{
+		{"first FAT only", fatStart + 4*1000, "fat-copies-identical"},
+		{"backup boot sector serial", backup + 67, "backup-volume-serial"},
+	} {
+		b := copyFile(t, a, filepath.Join(dir, "b.img"))
+		flipByte(t, b, c.off)
+		rep, err := Compare(a, b, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		rep.Walk(func(d *report.Difference, _ int) {
+			if d.Field == c.field {
+				found = true
+				if d.Offset == nil || *d.Offset > c.off || *d.Offset+*d.Length <= c.off {
+					t.Errorf("%s: %s does not point at %d: %v+%v", c.name, d.Detail, c.off, d.Offset, d.Length)
+				}
+			}
+		})
+		if !found {
+			t.Errorf("%s: no %s difference\n%s", c.name, c.field, textReport(rep))
+		}
+	}
+}
+
+// TestTruncatedImage: b is a's first bytes only (an interrupted copy).
+// The report says so first, with both sizes and the missing backup GPT,
+// and no difference in the missing bytes gets a hint about the build
+// tools (systemd-repart, tampering). A truncated qcow2 is an error that
+// names that file, not "a or b".
+func TestTruncatedImage(t *testing.T) {
+	dir := t.TempDir()
+	a := fixture.Build(t, dir, "a", fixture.Spec{})
+	data, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(dir, "b.raw")
+	if err := os.WriteFile(b, data[:len(data)-3<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := rep.Differences[0]
+	if first.Field != "truncated" || !strings.HasPrefix(first.Detail, "b is truncated") || !strings.Contains(first.Detail, "backup GPT") ||
+		!strings.Contains(first.Detail, fmt.Sprint(len(data)-3<<20)) {
+		t.Fatalf("first difference does not say b is truncated:\n%s", textReport(rep))
+	}
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Cause != nil && (strings.Contains(d.Cause.Hint, "repart") || strings.Contains(d.Cause.Hint, "tampering")) {
+			t.Errorf("%s: hint about the build for a truncated image: %s", d.Detail, d.Cause.Hint)
+		}
+	})
+
+	testtool.Need(t, "qemu-img")
+	q := filepath.Join(dir, "a.qcow2")
+	testtool.Run(t, nil, "qemu-img", "convert", "-O", "qcow2", a, q)
+	qd, _ := os.ReadFile(q)
+	tq := filepath.Join(dir, "trunc.qcow2")
+	os.WriteFile(tq, qd[:len(qd)/2], 0o644)
+	for _, pair := range [][2]string{{q, tq}, {tq, a}} {
+		_, err := Compare(pair[0], pair[1], Options{})
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Path != tq {
+			t.Errorf("compare %s %s: error %v, want one naming %s alone", filepath.Base(pair[0]), filepath.Base(pair[1]), err, tq)
+		}
+	}
+}
+
+// TestCorruptGPTHint: a byte flipped in b's primary GPT entry array (its
+// CRC now wrong) is damage, and its hints say so instead of suggesting
+// pinned repart definitions or --seed.
+func TestCorruptGPTHint(t *testing.T) {
+	dir := t.TempDir()
+	a := fixture.Build(t, dir, "a", fixture.Spec{})
+	b := copyFile(t, a, filepath.Join(dir, "b.raw"))
+	flipByte(t, b, 1024+16+3) // partition 1's unique GUID
+	rep, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Kind != report.KindPartitionTable {
+			return
+		}
+		n++
+		if d.Cause == nil || strings.Contains(d.Cause.Hint, "repart") || strings.Contains(d.Cause.Hint, "--seed") {
+			t.Errorf("%s: %+v", d.Detail, d.Cause)
+		}
+	})
+	if n == 0 {
+		t.Fatalf("no partition-table difference\n%s", textReport(rep))
+	}
+}
+
+// TestCorruptSquashfsDataHint: a squashfs data block that no longer
+// decompresses is not explained by the derivation's inputs.
+func TestCorruptSquashfsDataHint(t *testing.T) {
+	dir := t.TempDir()
+	a := fixture.Build(t, dir, "a", fixture.Spec{})
+	b := copyFile(t, a, filepath.Join(dir, "b.raw"))
+	for i := int64(0); i < 8; i++ {
+		flipByte(t, b, fixture.StoreOffset+96+i) // the first data block
+	}
+	rep, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	rep.Walk(func(d *report.Difference, _ int) {
+		if !strings.Contains(d.Detail, "cannot be read") {
+			return
+		}
+		n++
+		if d.Cause == nil || strings.Contains(d.Cause.Hint, "derivation") {
+			t.Errorf("%s: %+v", d.Detail, d.Cause)
+		}
+	})
+	if n == 0 {
+		t.Fatalf("no unreadable data reported\n%s", textReport(rep))
+	}
 }

@@ -115,9 +115,9 @@ func scan(a, b source, n int64, stopEarly bool, progress func(int64)) ([]Span, e
 			read(b, c.b, &c.zeroB, &errB)
 			wg.Wait()
 			if errA != nil {
-				c.err = errA
+				c.err = &sideError{side: 0, err: errA}
 			} else if errB != nil {
-				c.err = errB
+				c.err = &sideError{side: 1, err: errB}
 			}
 			select {
 			case out <- c:
@@ -332,3 +332,13 @@ func cmpInt64(x, y int64) int {
 	}
 	return 0
 }
+
+// sideError is a read error of one side of a scan (0 for a, 1 for b), so
+// that the message names the bad file.
+type sideError struct {
+	side int
+	err  error
+}
+
+func (e *sideError) Error() string { return e.err.Error() }
+func (e *sideError) Unwrap() error { return e.err }

@@ -1,6 +1,8 @@
 package content
 
 import (
+	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,6 +31,7 @@ var archiveFormats = []archiveFormat{
 	}},
 	{"zip", "zip", func(t *testing.T, dir string) []byte { return contenttest.Zip(t, dir, nil, "-X") }},
 	{"zip-extended-time", "zip", func(t *testing.T, dir string) []byte { return contenttest.Zip(t, dir, nil) }},
+	{"zip-mozilla-layout", "zip", func(t *testing.T, dir string) []byte { return mozillaLayout(t, contenttest.Zip(t, dir, nil, "-X")) }},
 	{"cpio-odc", "cpio", func(t *testing.T, dir string) []byte { return contenttest.CPIOFormat(t, dir, "odc") }},
 	{"cpio-bin", "cpio", func(t *testing.T, dir string) []byte { return contenttest.CPIOFormat(t, dir, "bin") }},
 }
@@ -371,4 +374,30 @@ func TestTarSparse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mozillaLayout rewrites a zip the way Mozilla's omni.ja and optimised
+// jars are laid out: a 4-byte length, the central directory first, then
+// the members, then the end record pointing back to offset 4.
+func mozillaLayout(t *testing.T, z []byte) []byte {
+	t.Helper()
+	eocd := bytes.LastIndex(z, []byte("PK\x05\x06"))
+	if eocd < 0 {
+		t.Fatal("no end of central directory")
+	}
+	cdSize := int(binary.LittleEndian.Uint32(z[eocd+12:]))
+	cdOff := int(binary.LittleEndian.Uint32(z[eocd+16:]))
+	cd := bytes.Clone(z[cdOff : cdOff+cdSize])
+	shift := uint32(4 + cdSize)
+	for p := 0; p+46 <= len(cd); {
+		n := int(binary.LittleEndian.Uint16(cd[p+28:])) + int(binary.LittleEndian.Uint16(cd[p+30:])) + int(binary.LittleEndian.Uint16(cd[p+32:]))
+		binary.LittleEndian.PutUint32(cd[p+42:], binary.LittleEndian.Uint32(cd[p+42:])+shift)
+		p += 46 + n
+	}
+	out := binary.LittleEndian.AppendUint32(nil, uint32(cdSize))
+	out = append(out, cd...)
+	out = append(out, z[:cdOff]...)
+	end := bytes.Clone(z[eocd:])
+	binary.LittleEndian.PutUint32(end[16:], 4)
+	return append(out, end...)
 }

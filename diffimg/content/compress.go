@@ -247,7 +247,7 @@ func (s *session) compareCompressed(path []string, k kind, a, b blob, depth int)
 	if trunc != "" {
 		d.Detail += fmt.Sprintf("; decompression stopped at %s", trunc)
 	}
-	d.Children = s.compareTop(p, ia.blob, ib.blob, depth+1)
+	d.Children = append(gzipHeaderFields(p, ia.hdr, ib.hdr, a, b), s.compareTop(p, ia.blob, ib.blob, depth+1)...)
 	return []*report.Difference{d}
 }
 

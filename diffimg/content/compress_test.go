@@ -2,11 +2,15 @@ package content
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/testtool"
 )
 
 // someText is a few hundred KiB that compress differently at each level.
@@ -83,5 +87,44 @@ func TestGzipHeader(t *testing.T) {
 	ls := wantClass(t, rep, report.ClassTimestamp)
 	if ls[0].Field != "gzip header" || !strings.Contains(ls[0].Cause.Hint, "gzip -n") {
 		t.Fatalf("want the gzip header with the gzip -n hint:\n%s", dump(t, rep))
+	}
+}
+
+// The gzip header's mtime, name, OS and XFL are reported beside a
+// decompressed content difference too (they used to be dropped then:
+// fixing the content alone left them).
+func TestGzipHeaderBesideContent(t *testing.T) {
+	dir := t.TempDir()
+	fa, fb := filepath.Join(dir, "a-input.txt"), filepath.Join(dir, "b-other.txt")
+	os.WriteFile(fa, someText("version 1"), 0o644)
+	os.WriteFile(fb, someText("version 2"), 0o644)
+	os.Chtimes(fa, time.Unix(1700000000, 0), time.Unix(1700000000, 0))
+	os.Chtimes(fb, time.Unix(1700003600, 0), time.Unix(1700003600, 0))
+	testtool.Run(t, nil, "gzip", "-k", "-9", fa)
+	testtool.Run(t, nil, "gzip", "-k", "-1", fb)
+	a, _ := os.ReadFile(fa + ".gz")
+	b, _ := os.ReadFile(fb + ".gz")
+	rep := compareBytes(t, a, b, Options{})
+	want := map[string]string{"gzip mtime": report.ClassTimestamp, "gzip name": report.ClassBuildPath, "gzip xfl": report.ClassCompression}
+	got := map[string]string{}
+	text := false
+	for _, d := range leaves(rep) {
+		if d.Cause != nil && d.Field != "" {
+			got[d.Field] = d.Cause.Class
+		}
+		if d.Diff != "" {
+			text = true
+		}
+	}
+	for f, class := range want {
+		if got[f] != class {
+			t.Errorf("%s: class %q, want %q", f, got[f], class)
+		}
+	}
+	if !text {
+		t.Errorf("the decompressed text difference is missing")
+	}
+	if t.Failed() {
+		t.Log(dump(t, rep))
 	}
 }

@@ -63,7 +63,7 @@ func sniff(b blob) kind {
 		return kindCPIO
 	case isTar(h):
 		return kindTar
-	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")):
+	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")), isMozillaZip(b, h):
 		return kindZip
 	case bytes.HasPrefix(h, []byte("\x7fELF")):
 		return kindELF
@@ -159,4 +159,17 @@ func isText(p []byte) bool {
 		i += n
 	}
 	return ctl*100 < len(p)
+}
+
+// isMozillaZip tells the layout Mozilla's omni.ja and optimised jars
+// use: a 4-byte length, the central directory first, the members after
+// it, and the end-of-central-directory record at the end pointing back
+// to offset 4.
+func isMozillaZip(b blob, h []byte) bool {
+	if len(h) < 8 || !bytes.Equal(h[4:8], []byte("PK\x01\x02")) || b.n < 26 {
+		return false
+	}
+	tail := b.read(max(0, b.n-(22+65535)), 22+65535)
+	i := bytes.LastIndex(tail, []byte("PK\x05\x06"))
+	return i >= 0 && i+20 <= len(tail) && binary.LittleEndian.Uint32(tail[i+16:]) == 4
 }

@@ -47,30 +47,44 @@ func timesPair(a, b int64) bool {
 	return false
 }
 
-// Bytes classifies a differing byte range. a and b are windows of the two
-// sides around the difference (same start offset, which is base in the
-// enclosing structure); the differing bytes are [lo, hi) of the windows.
-// It returns nil when it finds nothing more specific than content.
+// Bytes classifies a differing byte range of unknown structure. a and b
+// are windows of the two sides around the difference (same start offset,
+// which is base in the enclosing structure); the differing bytes are
+// [lo, hi) of the windows. Only strong evidence counts: printable text
+// around the difference on both sides that the text rules explain (a
+// date in a known notation, a build path, a UUID string). Binary integers
+// that happen to decode as times, and random-looking bytes, are not
+// evidence where the structure is unknown (x86 code, deflate data, FAT
+// chains and random bytes all look like that); Record classifies those
+// where the caller knows the bytes are a record with such fields. It
+// returns nil when it finds nothing more specific than content.
 func Bytes(a, b []byte, base int64, lo, hi int) *report.Cause {
 	if lo < 0 || hi <= lo || hi > len(a) || hi > len(b) {
 		return nil
 	}
-	// Printable context around the difference: text rules, and only
-	// them (printable bytes read as integers look like times too often).
 	sa, sb := printableAround(a, lo, hi), printableAround(b, lo, hi)
 	if len(sa) >= 8 && len(sb) >= 8 {
 		return Text(sa, sb)
 	}
+	return nil
+}
+
+// Record classifies a differing byte range inside a record the caller
+// knows holds times or identifiers at natural alignment (a header or
+// directory entry of a known format whose fields are not decoded one by
+// one): a naturally aligned 32- or 64-bit Unix time, a FAT time/date,
+// a 16-byte UUID; then the text rules.
+func Record(a, b []byte, base int64, lo, hi int) *report.Cause {
+	if lo < 0 || hi <= lo || hi > len(a) || hi > len(b) {
+		return nil
+	}
+	if c := Bytes(a, b, base, lo, hi); c != nil {
+		return c
+	}
 	if c := binaryTime(a, b, base, lo, hi); c != nil {
 		return c
 	}
-	if c := binaryUUID(a, b, base, lo, hi); c != nil {
-		return c
-	}
-	if len(sa) >= 4 && len(sb) >= 4 {
-		return Text(sa, sb)
-	}
-	return nil
+	return binaryUUID(a, b, base, lo, hi)
 }
 
 // binaryTime looks for a naturally aligned 32- or 64-bit integer (either
@@ -217,7 +231,7 @@ func printableAround(p []byte, lo, hi int) string {
 
 var (
 	timeRE      = regexp.MustCompile(`(?i)\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| ?UTC)?)?|\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?: ?(?:UTC|GMT|[+-]\d{4}))?(?: \d{4}\b)?|\b(?:mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\b,?|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? +\d{1,2}\b(?:,? +\d{4}\b)?|\b\d{1,2} +(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* +\d{4}\b|\b1[0-9]{9}(?:[0-9]{3}){0,3}\b|\b\d{8}T?\d{6}Z?\b`)
-	buildPathRE = regexp.MustCompile(`/nix/store/[0-9a-df-np-sv-z]{32}|/tmp/nix-build-[^/\s"'\x00]*|/build/[^/\s"'\x00]*|/tmp/[^/\s"'\x00]+|/var/tmp/[^/\s"'\x00]+|/private/var/folders/[^\s"'\x00]*?/T/[^/\s"'\x00]*|/home/[^/\s"'\x00]+|/run/user/\d+`)
+	buildPathRE = regexp.MustCompile(`/nix/store/[0-9a-df-np-sv-z]{32}|/tmp/nix-build-[^/\s"'\x00]*|/build/[^/\s"'\x00]*|/tmp/[^/\s"'\x00]+|/var/tmp/[^/\s"'\x00]+|/private/var/folders/[^\s"'\x00]*?/T/[^/\s"'\x00]*|/home/[^/\s"'\x00]+|/run/user/\d+|\btmp\.[A-Za-z0-9]{6,}\b|\btmp[a-z0-9_]{8}\b`)
 	uuidRE      = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9A-F]{4}-[0-9A-F]{4}\b`)
 	pathTokRE   = regexp.MustCompile(`/[^\s"'\x00:;,=]+`)
 )
@@ -229,7 +243,7 @@ func Text(a, b string) *report.Cause {
 	if a == b {
 		return nil
 	}
-	if norm(timeRE, a, "<TIME>") == norm(timeRE, b, "<TIME>") {
+	if norm(timeRE, a, "<TIME>") == norm(timeRE, b, "<TIME>") && epochsPlausible(a, b) {
 		return &report.Cause{Class: report.ClassTimestamp, Hint: "a date or time string is embedded: " + HintTimeRandom}
 	}
 	if norm(buildPathRE, a, "<BUILD>") == norm(buildPathRE, b, "<BUILD>") {
@@ -246,6 +260,37 @@ func Text(a, b string) *report.Cause {
 }
 
 func norm(re *regexp.Regexp, s, repl string) string { return re.ReplaceAllString(s, repl) }
+
+// epochsPlausible checks the bare-digit times the time rule matched in a
+// and b (Unix seconds, ms, µs or ns): each differing pair must read as
+// two build times, else a 10-digit counter or identifier would count as
+// a time.
+func epochsPlausible(a, b string) bool {
+	ma, mb := timeRE.FindAllString(a, -1), timeRE.FindAllString(b, -1)
+	if len(ma) != len(mb) {
+		return false
+	}
+	for i := range ma {
+		if ma[i] == mb[i] || !allDigits(ma[i]) || !allDigits(mb[i]) {
+			continue
+		}
+		x, errA := strconv.ParseInt(ma[i][:10], 10, 64)
+		y, errB := strconv.ParseInt(mb[i][:10], 10, 64)
+		if errA != nil || errB != nil || !timesPair(x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // pathOnly: the strings differ only inside one path token on each side,
 // both absolute paths of at least two components with the same last
@@ -335,6 +380,11 @@ func Values(field, a, b string) *report.Cause {
 	case strings.Contains(f, "uuid") || strings.Contains(f, "guid") || strings.Contains(f, "serial") || strings.Contains(f, "seed"):
 		return &report.Cause{Class: report.ClassUUID, Hint: HintUUIDRandom}
 	}
+	// Values written as dates are times; bare numbers are not evidence
+	// (a random generation number or a counter reads as a time too).
+	if allDigits(a) && allDigits(b) {
+		return nil
+	}
 	if ta, oka := parseTime(a); oka {
 		if tb, okb := parseTime(b); okb && timesPair(ta, tb) {
 			return &report.Cause{Class: report.ClassTimestamp, Hint: HintTimeRandom}
@@ -348,9 +398,6 @@ func parseTime(s string) (int64, bool) {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.Unix(), true
 		}
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
 	}
 	return 0, false
 }

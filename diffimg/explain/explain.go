@@ -68,7 +68,7 @@ func annotate(d *report.Difference, parent *report.Difference) {
 		}
 		return
 	}
-	if d.Cause != nil && d.Cause.Class != "" && d.Cause.Class != report.ClassContent {
+	if d.Cause != nil && d.Cause.Class != "" && (d.Cause.Class != report.ClassContent || d.Cause.Known) {
 		if d.Cause.Hint == "" {
 			d.Cause.Hint = ClassHint(d.Cause.Class)
 		}

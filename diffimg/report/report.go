@@ -65,6 +65,10 @@ type Input struct {
 type Cause struct {
 	Class string `json:"class"`
 	Hint  string `json:"hint,omitempty"`
+	// Known says the engine knows this cause from structure (a damaged
+	// table, a truncated image): explain keeps it even when its class is
+	// content. Not part of the JSON.
+	Known bool `json:"-"`
 }
 
 // Difference is one node of the difference tree.

@@ -212,7 +212,9 @@ func (f *FS) entry(p string, info iofs.FileInfo) *fsys.Entry {
 
 // Walk implements fsys.FS.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
-	if err := fn(&fsys.Entry{Path: "/", Type: fsys.TypeDir}); err != nil {
+	// The root directory's record sits in the primary volume descriptor
+	// (offset 156); its recording date is the root's mtime.
+	if err := fn(&fsys.Entry{Path: "/", Type: fsys.TypeDir, Mtime: recordDate(f.pvd[156+18 : 156+25])}); err != nil {
 		return err
 	}
 	t := &fsutil.Tree{Format: "iso9660", What: "extent", Budget: fsutil.NewBudget(f.size, 34, "iso9660"),
@@ -246,4 +248,15 @@ func (f *FS) Open(p string) (rc io.ReadCloser, err error) {
 		return nil, fmt.Errorf("iso9660: %s: %w", p, err)
 	}
 	return &fsutil.LimitedFile{R: file, Size: e.Size, What: "iso9660: " + p, Closer: file}, nil
+}
+
+// recordDate decodes a directory record's 7-byte recording date: years
+// since 1900, month, day, hour, minute, second, and the offset from GMT
+// in 15-minute units. Zero when unset.
+func recordDate(b []byte) time.Time {
+	if b[0] == 0 && b[1] == 0 && b[2] == 0 {
+		return time.Time{}
+	}
+	tz := time.FixedZone("", int(int8(b[6]))*15*60)
+	return time.Date(1900+int(b[0]), time.Month(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]), 0, tz).UTC()
 }

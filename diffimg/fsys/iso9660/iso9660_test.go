@@ -118,3 +118,23 @@ func FuzzOpen(f *testing.F) {
 		fstest.Exercise(t, func() (fsys.FS, error) { return Open(bytes.NewReader(b), int64(len(b))) }, 4<<20)
 	})
 }
+
+// The root directory's recording date (its record in the primary volume
+// descriptor) is the root's mtime: two ISOs whose roots were recorded at
+// other times differ there.
+func TestRootMtime(t *testing.T) {
+	testtool.Need(t, "xorriso")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.Mkdir(src, 0o755)
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	when := time.Date(2023, 5, 6, 7, 8, 10, 0, time.UTC)
+	os.Chtimes(src, when, when)
+	img := filepath.Join(dir, "img.iso")
+	testtool.Run(t, nil, "xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", img, src)
+	f := openImage(t, img)
+	got, _ := fstest.Collect(t, f)
+	if m := got["/"].Mtime; !m.Equal(when) {
+		t.Errorf("root mtime %v, want %v", m, when)
+	}
+}

@@ -288,23 +288,40 @@ func (f *FS) buildMetadata() {
 	}
 	sum := sha256.Sum256(b[bootCode:510])
 	add("boot-code-sha256", hex.EncodeToString(sum[:]), "", bootCode, 510-bootCode)
-	if label, off, ok := f.rootLabel(); ok {
-		add("root-dir-label", label, "", off, 11)
+	if e, off, ok := f.rootLabel(); ok {
+		// The volume-label entry is a directory entry with times:
+		// mkfs.fat stamps it with the current time.
+		add("root-dir-label", strings.TrimRight(printable(e[:11]), " "), "", off, 11)
+		add("root-dir-label-mtime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[24:]), binary.LittleEndian.Uint16(e[22:]), 0)), "timestamp", off+22, 4)
+		add("root-dir-label-btime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[16:]), binary.LittleEndian.Uint16(e[14:]), e[13])), "timestamp", off+13, 5)
+		add("root-dir-label-atime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[18:]), 0, 0)), "timestamp", off+18, 2)
 	}
 	if f.fatType == 32 {
 		f.fat32Extras(add)
 	}
-	// Do the FAT copies agree?
+	// Do the FAT copies agree? When not, the field points at the bytes
+	// of the first FAT that differ from the other copies.
 	if f.numFATs > 1 {
 		same := "yes"
+		lo, hi := len(f.fat), -1
 		other := make([]byte, len(f.fat))
 		for i := int64(1); i < f.numFATs; i++ {
 			off := f.fatStart + i*int64(len(f.fat))
-			if _, err := f.r.ReadAt(other, off); err != nil || !bytes.Equal(other, f.fat) {
-				same = "no"
+			if _, err := f.r.ReadAt(other, off); err != nil {
+				same, lo, hi = "no", 0, len(f.fat)-1
+				break
+			}
+			for k := range other {
+				if other[k] != f.fat[k] {
+					same, lo, hi = "no", min(lo, k), max(hi, k)
+				}
 			}
 		}
-		add("fat-copies-identical", same, "", 0, 0)
+		if hi >= lo {
+			add("fat-copies-identical", same, "content", f.fatStart+int64(lo), int64(hi-lo+1))
+		} else {
+			add("fat-copies-identical", same, "content", 0, 0)
+		}
 	}
 	f.meta = m
 }
@@ -334,32 +351,47 @@ func (f *FS) fat32Extras(add func(name, value, class string, off, length int64))
 				same = "yes"
 			}
 		}
-		add("backup-boot-sector-identical", same, "", off, 512)
+		add("backup-boot-sector-identical", same, "content", off, 512)
+		if same == "no" && s[66] == 0x29 {
+			// The fields firmware or fsck may read from the backup.
+			serial := binary.LittleEndian.Uint32(s[67:])
+			add("backup-volume-serial", fmt.Sprintf("%04X-%04X", serial>>16, serial&0xffff), "uuid", off+67, 4)
+			add("backup-volume-label", strings.TrimRight(printable(s[71:82]), " "), "", off+71, 11)
+		}
 	}
 }
 
-// rootLabel finds the volume label entry of the root directory.
-func (f *FS) rootLabel() (string, int64, bool) {
+// rootLabel finds the volume label entry of the root directory: its 32
+// bytes and offset.
+func (f *FS) rootLabel() ([32]byte, int64, bool) {
+	var e [32]byte
 	ext, err := f.rootExtents()
 	if err != nil {
-		return "", 0, false
+		return e, 0, false
 	}
-	var e [32]byte
 	for _, x := range ext {
 		for o := int64(0); o+32 <= x.Length; o += 32 {
 			if _, err := f.r.ReadAt(e[:], x.Offset+o); err != nil {
-				return "", 0, false
+				return e, 0, false
 			}
 			if e[0] == 0 {
-				return "", 0, false
+				return e, 0, false
 			}
 			if e[0] == 0xE5 || e[11]&0x3F == 0x0F || e[11]&0x08 == 0 {
 				continue
 			}
-			return strings.TrimRight(printable(e[:11]), " "), x.Offset + o, true
+			return e, x.Offset + o, true
 		}
 	}
-	return "", 0, false
+	return e, 0, false
+}
+
+// fmtFAT prints a FAT time (zero when unset).
+func fmtFAT(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return t.Format("2006-01-02T15:04:05.00")
 }
 
 // next returns the FAT entry of cluster c.
