@@ -6,7 +6,8 @@
 // dates with their offsets. go-diskfs v1.9.4 gives each entry the
 // directory record's recording time as ModTime (Rock Ridge TF times are
 // not exposed), and Rock Ridge uid, gid, link count, mode and symlink
-// targets.
+// targets. Device numbers (Rock Ridge PN) and the root directory's
+// recording date are read here (devices.go, recordDate).
 package iso9660
 
 import (
@@ -15,6 +16,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -30,10 +32,15 @@ const (
 
 // FS is an ISO 9660 image.
 type FS struct {
+	r    io.ReaderAt
 	lib  *diso.FileSystem
 	size int64
 	pvd  [sector]byte
 	meta []fsys.Field
+	// dirs are the extents of the directories walked so far, by path,
+	// for the device numbers of their entries.
+	dirs map[string]dirExtent
+	devs map[string]map[string]devNum // parsed device numbers, by directory
 }
 
 // Open reads the ISO 9660 image that starts at offset 0 of r.
@@ -42,7 +49,7 @@ func Open(r io.ReaderAt, size int64) (fsys.FS, error) {
 }
 
 func open(r io.ReaderAt, size int64) (*FS, error) {
-	f := &FS{size: size}
+	f := &FS{r: r, size: size, dirs: map[string]dirExtent{}, devs: map[string]map[string]devNum{}}
 	if size < vdStart+sector {
 		return nil, fmt.Errorf("iso9660: image too small (%d bytes)", size)
 	}
@@ -173,6 +180,19 @@ func (f *FS) entry(p string, info iofs.FileInfo) *fsys.Entry {
 	e := &fsys.Entry{Path: p, Mtime: info.ModTime()}
 	m := info.Mode()
 	e.Type, _ = fsys.TypeOfMode(m)
+	if st, ok := info.Sys().(*diso.StatT); ok && st != nil && e.Type == fsys.TypeDir {
+		f.dirs[p] = dirExtent{int64(st.Location), info.Size()}
+	}
+	if e.Type == fsys.TypeChar || e.Type == fsys.TypeBlock {
+		parent := path.Dir(p)
+		devs, ok := f.devs[parent]
+		if d, known := f.dirs[parent]; !ok && known {
+			devs, _ = f.devices(d)
+			f.devs[parent] = devs
+		}
+		dev := devs[path.Base(p)]
+		e.Major, e.Minor = dev.major, dev.minor
+	}
 	if e.Type == fsys.TypeFile {
 		e.Size = info.Size()
 	}
@@ -214,6 +234,7 @@ func (f *FS) entry(p string, info iofs.FileInfo) *fsys.Entry {
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
 	// The root directory's record sits in the primary volume descriptor
 	// (offset 156); its recording date is the root's mtime.
+	f.dirs["/"] = dirExtent{int64(le32(f.pvd[156+2:])), int64(le32(f.pvd[156+10:]))}
 	if err := fn(&fsys.Entry{Path: "/", Type: fsys.TypeDir, Mtime: recordDate(f.pvd[156+18 : 156+25])}); err != nil {
 		return err
 	}
