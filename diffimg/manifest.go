@@ -105,6 +105,9 @@ type ManifestFile struct {
 	Xattrs map[string]string `json:"xattrs,omitempty"`
 	Attrs  map[string]string `json:"attrs,omitempty"`
 	SHA256 string            `json:"sha256,omitempty"`
+	// Damaged says why the entry's own structure cannot be read (a
+	// damaged inode or directory); its other fields hold what could be.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // ManifestOptions tune BuildManifest.
@@ -188,7 +191,7 @@ func manifestFS(r io.ReaderAt, off, size int64) *ManifestFS {
 	for _, e := range entries {
 		mf := ManifestFile{Path: e.Path, Type: string(e.Type), Mode: fmt.Sprintf("%04o", e.Mode), Size: e.Size,
 			Mtime: fmtTime(e.Mtime), Atime: fmtTime(e.Atime), Ctime: fmtTime(e.Ctime), Btime: fmtTime(e.Btime),
-			Nlink: e.Nlink, Link: e.Link, Xattrs: e.Xattrs, Attrs: e.Attrs}
+			Nlink: e.Nlink, Link: e.Link, Xattrs: e.Xattrs, Attrs: e.Attrs, Damaged: e.Damaged}
 		if e.HasOwner {
 			u, g := e.UID, e.GID
 			mf.UID, mf.GID = &u, &g
@@ -196,7 +199,7 @@ func manifestFS(r io.ReaderAt, off, size int64) *ManifestFS {
 		if e.Type == fsys.TypeChar || e.Type == fsys.TypeBlock {
 			mf.Device = fmt.Sprintf("%d:%d", e.Major, e.Minor)
 		}
-		if e.Type == fsys.TypeFile {
+		if e.Type == fsys.TypeFile && e.Damaged == "" {
 			mf.SHA256 = fileDigest(f, e)
 		}
 		mfs.Files = append(mfs.Files, mf)
@@ -392,7 +395,7 @@ func (f *manifestFSys) Walk(fn func(*fsys.Entry) error) error {
 		// DecodeManifest validated every value parsed here.
 		e := &fsys.Entry{Path: mf.Path, Type: fsys.EntryType(mf.Type), Size: mf.Size, Nlink: mf.Nlink, Link: mf.Link,
 			Xattrs: mf.Xattrs, Attrs: mf.Attrs, Mtime: manifestTime(mf.Mtime), Atime: manifestTime(mf.Atime),
-			Ctime: manifestTime(mf.Ctime), Btime: manifestTime(mf.Btime)}
+			Ctime: manifestTime(mf.Ctime), Btime: manifestTime(mf.Btime), Damaged: mf.Damaged}
 		mode, _ := strconv.ParseUint(mf.Mode, 8, 32)
 		e.Mode = uint32(mode)
 		if mf.UID != nil && mf.GID != nil {

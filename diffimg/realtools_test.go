@@ -550,3 +550,38 @@ func TestCorruptSquashfsDataHint(t *testing.T) {
 		t.Fatalf("no unreadable data reported\n%s", textReport(rep))
 	}
 }
+
+// TestManifestDamaged: the manifest of an image with a damaged inode
+// names the damage on that entry (and gives it no digest) instead of
+// failing or hiding it.
+func TestManifestDamaged(t *testing.T) {
+	testtool.Need(t, "mkfs.ext4", "debugfs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	plainTree(t, src)
+	img := filepath.Join(dir, "fs.img")
+	testtool.Run(t, nil, "mkfs.ext4", "-q", "-F", "-b", "4096", "-d", src, img, "8M")
+	ino, off := inodeOffset(t, img, "/d1/f03", 4096)
+	flipByte(t, img, off+0x28)
+	m, err := BuildManifest(img, ManifestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Filesystem == nil {
+		t.Fatal("no filesystem in the manifest")
+	}
+	found := false
+	for _, f := range m.Filesystem.Files {
+		if f.Path == "/d1/f03" {
+			found = true
+			if !strings.Contains(f.Damaged, fmt.Sprintf("inode %d", ino)) || f.SHA256 != "" {
+				t.Errorf("manifest entry %+v", f)
+			}
+		} else if f.Damaged != "" {
+			t.Errorf("%s marked damaged: %s", f.Path, f.Damaged)
+		}
+	}
+	if !found {
+		t.Error("/d1/f03 missing from the manifest")
+	}
+}
