@@ -114,21 +114,31 @@ func parseOneBundle(data []byte) (*bundle.Bundle, error) {
 
 // LoadBundleEntries reads and parses a bundle file (see ParseBundleEntries).
 func LoadBundleEntries(path string) ([]BundleEntry, error) {
-	f, err := os.Open(path)
+	data, err := readFileLimited(path, maxBundleFile, "bundle file")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxBundleFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxBundleFile {
-		return nil, fmt.Errorf("%s: bundle file too large (over %d bytes)", path, maxBundleFile)
 	}
 	es, err := ParseBundleEntries(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return es, nil
+}
+
+// readFileLimited reads a small input file, refusing one over limit bytes (what names it
+// in the error).
+func readFileLimited(path string, limit int64, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %s too large (over %d bytes)", path, what, limit)
+	}
+	return data, nil
 }

@@ -96,6 +96,8 @@ type Result struct {
 	Verdict      string         `json:"verdict,omitempty"`
 	Bundles      []BundleResult `json:"bundles"`
 	Reason       string         `json:"reason,omitempty"`
+	// Rebuilders is the threshold check of independent rebuilders, when asked for.
+	Rebuilders *ThresholdResult `json:"rebuilders,omitempty"`
 }
 
 // BundleResult is what was found out about one bundle.

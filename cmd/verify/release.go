@@ -19,6 +19,7 @@ func init() { addCommand(newReleaseCommand) }
 func newReleaseCommand() *cobra.Command {
 	var o attest.VerifyOptions
 	var asJSON bool
+	var rb rebuilderFlags
 	cmd := &cobra.Command{
 		Use:   "release --bundle FILE (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) | --key PUBKEY.pem [--trusted-root FILE] ARTIFACT_OR_DIGEST",
 		Short: "Verify a released image (or any artifact) against sigstore bundles",
@@ -30,6 +31,13 @@ A verified reproducibility attestation that says NOT_REPRODUCIBLE fails verifica
 unless --allow-not-reproducible. A bundle that is JSON but no valid bundle fails only
 itself (exit 1 when nothing else verifies); a file that is not JSON is trouble. A
 sha256:<hex> argument is a digest; if a file of that name exists too, it is refused.
+
+With --rebuilders POLICY.json it also requires independent rebuilders: at least the
+policy's threshold (or --require-rebuilders N) of its distinct trusted rebuilders must have
+signed a PASSED SLSA verification summary for the artifact's digest (--rebuild-bundle
+FILE or DIR, repeatable). An attestation signed by the publisher's key or identity never
+counts; FAILED ones are listed (fatal with --fail-on-rebuilder-failure). See
+docs/rebuilders.md.
 
 Without --trusted-root the public-good trusted root comes through TUF, or, offline, from
 the copy embedded in this binary (its date is shown).`,
@@ -44,7 +52,30 @@ the copy embedded in this binary (its date is shown).`,
 			if w := unanchoredWarning(o.CertificateIdentityRegexp); w != "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), w)
 			}
+			policy, err := rb.load()
+			if err != nil {
+				return trouble(err)
+			}
+			var rootSrc attest.TrustedRootSource
+			if policy != nil && o.TrustedMaterial == nil {
+				// One trusted root for the publisher and every rebuilder.
+				if o.TrustedMaterial, rootSrc, err = attest.LoadTrustedRoot(cmd.Context(), attest.TrustedRootOptions{Path: o.TrustedRootPath}); err != nil {
+					return trouble(err)
+				}
+			}
 			res, err := attest.Verify(cmd.Context(), o)
+			if res != nil && policy != nil {
+				res.TrustedRoot = rootSrc
+			}
+			if err == nil && policy != nil {
+				res.Rebuilders, err = attest.VerifyRebuilders(cmd.Context(), attest.ThresholdOptions{
+					Policy: policy, Require: rb.require, Bundles: rb.bundles, Digest: res.Digest,
+					Publisher: o, FailOnFailure: rb.failOnFailure, TrustedMaterial: o.TrustedMaterial,
+				})
+				if err != nil {
+					res.Verified, res.Reason = false, err.Error()
+				}
+			}
 			if res != nil {
 				if asJSON {
 					enc := json.NewEncoder(cmd.OutOrStdout())
@@ -83,6 +114,7 @@ the copy embedded in this binary (its date is shown).`,
 	f.StringVar(&o.SignerWorkflow, "signer-workflow", "", "require this signer workflow (`OWNER/REPO/.github/workflows/FILE[@REF]`)")
 	f.BoolVar(&o.DenySelfHostedRunners, "deny-self-hosted-runners", false, "reject signatures made on self-hosted runners")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	rb.register(f)
 	return cmd
 }
 
@@ -106,13 +138,17 @@ func printSummary(out, errw io.Writer, r *attest.Result) {
 	if r.TrustedRoot.Kind == "embedded" {
 		fmt.Fprintf(errw, "note: %s\n", r.TrustedRoot.Note())
 	}
-	if !r.Verified {
+	if !r.Verified && r.Rebuilders == nil {
 		return
 	}
+	head := "Verified"
+	if !r.Verified {
+		head = "Publisher's signature verified, rebuilders NOT met, for"
+	}
 	if r.Artifact == r.Digest {
-		fmt.Fprintf(out, "Verified %s\n", r.Digest)
+		fmt.Fprintf(out, "%s %s\n", head, r.Digest)
 	} else {
-		fmt.Fprintf(out, "Verified %s (%s)\n", e(r.Artifact), r.Digest)
+		fmt.Fprintf(out, "%s %s (%s)\n", head, e(r.Artifact), r.Digest)
 	}
 	for _, b := range r.Bundles {
 		if !b.Verified {
@@ -157,6 +193,9 @@ func printSummary(out, errw io.Writer, r *attest.Result) {
 	}
 	if r.Verdict != "" {
 		fmt.Fprintf(out, "  reproducibility: %s\n", e(r.Verdict))
+	}
+	if r.Rebuilders != nil {
+		printRebuilders(out, r.Rebuilders)
 	}
 }
 

@@ -37,6 +37,7 @@ func runCLI(args ...string) (int, string, string) {
 
 type cliFixture struct {
 	dir, artifact, pub, blob, repro string
+	signer                          attest.Signer // the publisher's key
 }
 
 func newCLIFixture(t *testing.T, verdict attest.Verdict) cliFixture {
@@ -49,6 +50,7 @@ func newCLIFixture(t *testing.T, verdict attest.Verdict) cliFixture {
 	must(t, os.WriteFile(fx.pub, pubPEM, 0o644))
 	s, err := attest.NewKeySigner(key)
 	must(t, err)
+	fx.signer = s
 	b, err := attest.SignBlob(context.Background(), s, fx.artifact)
 	must(t, err)
 	fx.blob = filepath.Join(dir, attest.ArtifactBundleName(fx.artifact))
