@@ -430,14 +430,26 @@ func (a *actRun) wantExit(t *testing.T, job string, want int, path ...string) {
 
 // wantOneError checks that the action printed exactly one ::error annotation, with the
 // given title (unless empty) and a message holding every one of parts.
+//
+// act v0.2.89 in host mode runs a step on a pseudo-terminal and, when the step fails,
+// returns without draining it (pkg/container/host_environment.go: `if err != nil
+// { return err }` before `<-logctx.Done()`), so under load a failing step's last lines
+// can be lost; the GitHub runner reads every line. The program's last line is its error
+// on stderr ("immutos-verify: ..."), printed after the annotations: when a failing step
+// shows no annotation and not that line either, act cut the output and the annotation
+// cannot be judged from this run (logged, not failed).
 func (a *actRun) wantOneError(t *testing.T, job, title string, parts ...string) {
 	t.Helper()
 	errs := a.annotations(job, "error", "verify")
+	if len(errs) == 0 && a.jobResult(job) == "failure" && !strings.Contains(a.printed(job, "verify"), "immutos-verify: ") {
+		t.Logf("job %s: act dropped the failing step's last output lines; its annotation is not checked in this run", job)
+		return
+	}
 	ok := len(errs) == 1 && (title == "" || errs[0].Title == title)
 	for _, p := range parts {
 		ok = ok && len(errs) == 1 && strings.Contains(errs[0].Message, p)
 	}
 	if !ok {
-		t.Errorf("job %s: error annotations %+v, want one titled %q holding %q", job, errs, title, parts)
+		t.Errorf("job %s: error annotations %+v, want one titled %q holding %q\n%s", job, errs, title, parts, a.jobLog(job))
 	}
 }
