@@ -112,11 +112,15 @@ type comparer struct {
 	// is ("" when neither is truncated).
 	cut     int64
 	cutSide string
+	// excludedChanged is set when an excluded entry of the filesystem
+	// being compared differs (see dropConsequences).
+	excludedChanged   bool
+	excludedChangedIn map[int]bool // partitions (0: a bare filesystem) where it was set
 }
 
 // CompareImages compares two opened images.
 func CompareImages(a, b *image.Image, opts Options) (*report.Report, error) {
-	c := &comparer{opts: opts, a: a, b: b, excluded: map[string]bool{}}
+	c := &comparer{opts: opts, a: a, b: b, excluded: map[string]bool{}, excludedChangedIn: map[int]bool{}}
 	c.rep = &report.Report{
 		Tool: opts.Tool,
 		A:    report.Input{Path: a.Path, Size: a.Size, FileSize: a.FileSize, Format: a.Format},
@@ -126,6 +130,7 @@ func CompareImages(a, b *image.Image, opts Options) (*report.Report, error) {
 		return nil, err
 	}
 	c.finishBudget()
+	c.dropConsequences()
 	for p := range c.excluded {
 		c.rep.Excluded = append(c.rep.Excluded, p)
 	}

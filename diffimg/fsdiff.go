@@ -169,7 +169,64 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, 
 		acc.addEntryData(e)
 	}
 	c.excludedEntries = nil
+	if c.excludedChanged && c.excludedChangedIn != nil {
+		c.excludedChangedIn[partKey(part)] = true
+	}
+	c.excludedChanged = false
 	return len(c.rep.Differences) - before, acc
+}
+
+func partKey(part *int) int {
+	if part == nil {
+		return 0
+	}
+	return *part
+}
+
+// dropConsequences leaves out of the finished comparison the
+// differences of each filesystem in which an excluded path changed, when
+// they all follow from it: layout fields (table offsets, counts, sizes)
+// and data placed elsewhere because the excluded file grew or shrank.
+// Excluding the only changed file then leaves nothing to report; a note
+// says what was left out. Any other difference in that filesystem keeps
+// them all. It runs after the byte account, which needed them to explain
+// the differing bytes.
+func (c *comparer) dropConsequences() {
+	for key := range c.excludedChangedIn {
+		var mine, keep []*report.Difference
+		follows := true
+		for _, d := range c.rep.Differences {
+			if partKey(d.Partition) != key || d.Filesystem == nil {
+				keep = append(keep, d)
+				continue
+			}
+			mine = append(mine, d)
+			layout := d.Kind == report.KindMetadata && d.Cause != nil && d.Cause.Class == report.ClassLayout && d.Field != ""
+			placement := d.Kind == report.KindMetadata && d.Field == "placement"
+			follows = follows && (layout || placement)
+		}
+		if !follows || len(mine) == 0 {
+			continue
+		}
+		names := make([]string, len(mine))
+		for i, d := range mine {
+			names[i] = d.Field
+		}
+		where := "the disk's filesystem"
+		if key != 0 {
+			where = fmt.Sprintf("partition %d", key)
+		}
+		c.rep.Differences = keep
+		c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("%s: %d differences follow from the excluded paths and are left out (%s): the excluded files changed size or place, which moves the filesystem's tables and data",
+			where, len(mine), strings.Join(names, ", ")))
+	}
+}
+
+// excludedPairChanged says whether an excluded entry differs in a way
+// that moves other structures: present on one side only, another size,
+// mode or time, or its data at other places.
+func excludedPairChanged(a, b *fsys.Entry) bool {
+	return a == nil || b == nil || a.Size != b.Size || a.Mode != b.Mode || !a.Mtime.Equal(b.Mtime) || !sameExtentList(a, b)
 }
 
 // comparePairs reports how each pair of joined entries differs, reading
@@ -297,6 +354,7 @@ func (c *comparer) joinSources(sa, sb *entrySource, limit int) []entryPair {
 		}
 		if c.excludedPath(e.Path) {
 			c.excluded[e.Path] = true
+			c.excludedChanged = c.excludedChanged || excludedPairChanged(p.a, p.b)
 			c.excludedEntries = append(c.excludedEntries, p.a, p.b)
 			continue
 		}

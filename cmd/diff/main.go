@@ -173,7 +173,7 @@ func execute(cmd *cobra.Command, f *flags, args []string) (int, error) {
 	if err := outs.Write(rep, cli.UseColor(f.color, os.Stdout)); err != nil {
 		return 2, err
 	}
-	if rep.Identical {
+	if rep.Identical || rep.SameOutsideExcluded() {
 		return 0, nil
 	}
 	return 1, nil

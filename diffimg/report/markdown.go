@@ -41,6 +41,8 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	leaves := r.Leaves()
 	if r.Identical {
 		head.WriteString("### ✅ immutos-diff: identical\n\n")
+	} else if r.SameOutsideExcluded() {
+		head.WriteString("### ✅ immutos-diff: no differences outside the excluded paths\n\n")
 	} else {
 		fmt.Fprintf(&head, "### ❌ immutos-diff: different (%s)\n\n", plural(leaves, "difference"))
 	}

@@ -228,6 +228,14 @@ func (d *Difference) counts() bool {
 
 // Leaves counts the differences in the tree (leaves that are neither notes
 // nor exclusions), plus those a bound left out (Omitted).
+// SameOutsideExcluded says whether the inputs differ only in excluded
+// paths and in what follows from them (see Notes): immutos-diff then
+// exits 0, while Identical stays false (the bytes differ). A comparison
+// cut short never is.
+func (r *Report) SameOutsideExcluded() bool {
+	return !r.Identical && len(r.Excluded) > 0 && r.Leaves() == 0 && len(r.Truncated) == 0
+}
+
 func (r *Report) Leaves() int {
 	n := r.Omitted
 	r.Walk(func(d *Difference, _ int) {

@@ -113,6 +113,13 @@ func (r *Report) Verdict(color bool) string {
 		}
 		return s
 	}
+	if r.SameOutsideExcluded() {
+		s := "no differences outside the excluded paths (the bytes differ only there)"
+		if color {
+			return ansiGreen + ansiBold + s + ansiReset
+		}
+		return s
+	}
 	s := "different: " + plural(r.Leaves(), "difference")
 	if len(r.Summary) > 0 {
 		s += " (" + r.causeList() + ")"
