@@ -350,6 +350,19 @@ func isManifest(path string) bool {
 // are compared byte for byte; when either side is a manifest, both are
 // compared as manifests (file digests and metadata).
 func CompareAny(a, b string, opts Options) (*report.Report, error) {
+	switch da, db := isDir(a), isDir(b); {
+	case da && db:
+		return CompareDirs(a, b, opts)
+	case da || db:
+		dir, other := a, b
+		if db {
+			dir, other = b, a
+		}
+		if _, err := os.Stat(other); err != nil {
+			return nil, &InputError{other, err}
+		}
+		return nil, &InputError{other, errors.New("not a directory, but " + dir + " is: compare two directories or two images")}
+	}
 	ma, mb := isManifest(a), isManifest(b)
 	if !ma && !mb {
 		return Compare(a, b, opts)

@@ -71,12 +71,12 @@ func run(args []string) int {
 	var f flags
 	code := 0 // --help and --version exit 0
 	cmd := &cobra.Command{
-		Use:   "immutos-diff [flags] A B\n  immutos-diff --manifest IMAGE",
+		Use:   "immutos-diff [flags] A B\n  immutos-diff [flags] DIR_A DIR_B\n  immutos-diff --manifest IMAGE",
 		Short: "Find and explain why two disk images differ",
 		Long: `immutos-diff compares two disk images (raw, qcow2, zstd, xz or gzip; GPT or
 MBR; vfat, ext4, squashfs, erofs, iso9660) partition by partition and file by
 file, and explains each difference. A and B may also be manifests written by
---manifest. Exit status: 0 identical, 1 different, 2 trouble.`,
+--manifest, or two directories (compared as two filesystems). Exit status: 0 identical, 1 different, 2 trouble.`,
 		Version:       cli.Version("immutos-diff", version),
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -275,12 +275,12 @@ func markdownDetails(d *Difference, maxLines int) string {
 
 // shortGroup is "2 squashfs", "1", or "disk", for narrow table cells.
 func (d *Difference) shortGroup() string {
-	s := "disk"
+	s := d.container()
 	if d.Partition != nil {
 		s = fmt.Sprint(*d.Partition)
 	}
 	if d.Filesystem != nil {
-		s += " " + *d.Filesystem
+		s = strings.TrimPrefix(s+" "+*d.Filesystem, " ")
 	}
 	return s
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"path"
 	"sort"
+	"strings"
 )
 
 // Schema is the JSON report's schema name.
@@ -203,16 +204,27 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	return &r, nil
 }
 
+// FormatDirectory is the Input format and the Filesystem of the
+// differences when two directory trees are compared (no disk around them).
+const FormatDirectory = "directory"
+
+// container names what holds a difference's filesystem: "partition 2",
+// "disk", or "" for a directory tree.
+func (d *Difference) container() string {
+	switch {
+	case d.Partition != nil:
+		return fmt.Sprintf("partition %d", *d.Partition)
+	case d.Filesystem != nil && *d.Filesystem == FormatDirectory:
+		return ""
+	}
+	return "disk"
+}
+
 // Where names the location of a difference: "partition 2 squashfs /a/b".
 func (d *Difference) Where() string {
-	s := ""
-	if d.Partition != nil {
-		s = fmt.Sprintf("partition %d", *d.Partition)
-	} else {
-		s = "disk"
-	}
+	s := d.container()
 	if d.Filesystem != nil {
-		s += " " + *d.Filesystem
+		s = strings.TrimPrefix(s+" "+*d.Filesystem, " ")
 	}
 	if d.File != nil {
 		s += " " + *d.File

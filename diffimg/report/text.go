@@ -132,6 +132,9 @@ func (r *Report) Verdict(color bool) string {
 
 func describeInput(in Input) string {
 	s := fmt.Sprintf("%s (%s, %s", EscapeText(in.Path), in.Format, HumanBytes(in.Size))
+	if in.Format == FormatDirectory {
+		s = fmt.Sprintf("%s (%s", EscapeText(in.Path), in.Format)
+	}
 	if in.FileSize > 0 && in.FileSize != in.Size {
 		s += ", " + HumanBytes(in.FileSize) + " on disk"
 	}
@@ -147,9 +150,9 @@ func describeInput(in Input) string {
 
 // group names the partition/filesystem a top-level difference belongs to.
 func (d *Difference) group() string {
-	s := "disk"
-	if d.Partition != nil {
-		s = fmt.Sprintf("partition %d", *d.Partition)
+	s := d.container()
+	if d.Filesystem != nil && s == "" {
+		return *d.Filesystem
 	}
 	if d.Filesystem != nil {
 		s += " (" + *d.Filesystem + ")"
