@@ -274,9 +274,11 @@ func epochsPlausible(a, b string) bool {
 		if ma[i] == mb[i] || !allDigits(ma[i]) || !allDigits(mb[i]) {
 			continue
 		}
+		// The first 10 digits are the seconds; the rest (ms, µs, ns)
+		// may be all that differs.
 		x, errA := strconv.ParseInt(ma[i][:10], 10, 64)
 		y, errB := strconv.ParseInt(mb[i][:10], 10, 64)
-		if errA != nil || errB != nil || !timesPair(x, y) {
+		if errA != nil || errB != nil || !(timesPair(x, y) || x == y && plausibleTime(x)) {
 			return false
 		}
 	}

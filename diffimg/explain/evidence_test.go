@@ -86,6 +86,7 @@ func TestNoGuessFromArbitraryBytes(t *testing.T) {
 	for _, p := range [][2]string{
 		{"Built on Mon Nov 30 21:52:38 UTC 2026 by nixbld", "Built on Mon Nov 30 22:01:07 UTC 2026 by nixbld"},
 		{"version=1.0 date=1795681650", "version=1.0 date=1795681711"},
+		{"1796079736619294774\n", "1796079736823771659\n"}, // date +%s%N within one second
 	} {
 		if c := Text(p[0], p[1]); c == nil || c.Class != report.ClassTimestamp {
 			t.Errorf("%q vs %q: %+v, want timestamp", p[0], p[1], c)
