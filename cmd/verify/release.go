@@ -12,6 +12,7 @@ import (
 	"github.com/org/immutos-action/attest"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func init() { addCommand(newReleaseCommand) }
@@ -98,24 +99,30 @@ the copy embedded in this binary (its date is shown).`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.Bundles, "bundle", nil, "sigstore bundle `FILE` (repeatable; one bundle or JSON lines)")
+	registerPublisherPolicy(f, &o)
+	f.StringVar(&o.PredicateType, "predicate-type", "", "accept only attestations with this predicate type `URI`")
+	f.BoolVar(&o.RequireReproducible, "require-reproducible", false, "also require a verified reproducibility attestation with a reproducible verdict")
+	f.BoolVar(&o.AllowNotReproducible, "allow-not-reproducible", false, "accept the artifact although a verified reproducibility attestation says it is not reproducible")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	rb.register(f)
+	return cmd
+}
+
+// registerPublisherPolicy adds the flags that say who the publisher is and what its
+// signatures must show (release and rebuild share them).
+func registerPublisherPolicy(f *pflag.FlagSet, o *attest.VerifyOptions) {
 	f.StringVar(&o.CertificateIdentity, "certificate-identity", "", "expected certificate identity (SAN), exact")
 	f.StringVar(&o.CertificateIdentityRegexp, "certificate-identity-regexp", "", "expected certificate identity (SAN), regular expression")
 	f.StringVar(&o.CertificateOIDCIssuer, "certificate-oidc-issuer", "", "expected OIDC issuer `URL`, exact")
 	f.StringVar(&o.CertificateOIDCIssuerRegexp, "certificate-oidc-issuer-regexp", "", "expected OIDC issuer, regular expression")
 	f.StringVar(&o.KeyPath, "key", "", "verify with this PEM public key `FILE` instead of a certificate identity")
 	f.StringVar(&o.TrustedRootPath, "trusted-root", "", "trusted root `FILE` (one JSON or JSON lines); default: TUF, else embedded copy")
-	f.StringVar(&o.PredicateType, "predicate-type", "", "accept only attestations with this predicate type `URI`")
-	f.BoolVar(&o.RequireReproducible, "require-reproducible", false, "also require a verified reproducibility attestation with a reproducible verdict")
-	f.BoolVar(&o.AllowNotReproducible, "allow-not-reproducible", false, "accept the artifact although a verified reproducibility attestation says it is not reproducible")
 	f.BoolVar(&o.RequireTlog, "require-tlog", false, "key mode: require a verified transparency log entry (keyless always does)")
 	f.BoolVar(&o.RequireTimestamp, "require-timestamp", false, "key mode: require a verified time, RFC 3161 or log integrated time (keyless always does)")
 	f.StringVar(&o.SourceDigest, "source-digest", "", "require this source commit (`SHA`, the certificate's source repository digest)")
 	f.StringVar(&o.SourceRepository, "source-repository", "", "require this source repository (`OWNER/REPO`)")
 	f.StringVar(&o.SignerWorkflow, "signer-workflow", "", "require this signer workflow (`OWNER/REPO/.github/workflows/FILE[@REF]`)")
 	f.BoolVar(&o.DenySelfHostedRunners, "deny-self-hosted-runners", false, "reject signatures made on self-hosted runners")
-	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
-	rb.register(f)
-	return cmd
 }
 
 // unanchoredWarning warns about an identity regexp that is not anchored at its start:

@@ -16,6 +16,10 @@
 //	*.sigstore.json                 the bundles: <artifact>.sigstore.json (signature),
 //	                                provenance.sigstore.json, reproducibility.sigstore.json
 //
+// RebuildRelease (immutos-verify rebuild) writes the same layout for one rebuild of a
+// published release (the release itself is the first build; builds/run-2 and the
+// run-2 reports are the rebuild), with rebuild.sigstore.json as its only bundle.
+//
 // <artifact> in a file name is the artifact name with "/" replaced by "_".
 package pipeline
 

@@ -252,7 +252,7 @@ func (c *Config) compareBuilds(res *Result, first, b *Build, k int, arts []artif
 		if !rep.Identical {
 			ar.Reproducible = false
 		}
-		pr, err := c.writePairReport(res, ar, rep, k)
+		pr, err := c.writePairReport(res, ar, rep, k, b.ID)
 		if err != nil {
 			return err
 		}
@@ -265,9 +265,9 @@ func (c *Config) compareBuilds(res *Result, first, b *Build, k int, arts []artif
 	return nil
 }
 
-func (c *Config) writePairReport(res *Result, ar *ArtifactResult, rep *report.Report, k int) (*PairReport, error) {
+func (c *Config) writePairReport(res *Result, ar *ArtifactResult, rep *report.Report, k int, build string) (*PairReport, error) {
 	base := filepath.Join("reports", fmt.Sprintf("%s.run-%d", safeName(ar.Name), k))
-	pr := &PairReport{Build: fmt.Sprintf("build-%d", k), Identical: rep.Identical, Summary: rep.Summary,
+	pr := &PairReport{Build: build, Identical: rep.Identical, Summary: rep.Summary,
 		JSON: base + ".json", Markdown: base + ".md", HTML: base + ".html", Report: rep}
 	err := c.out.writeFile(pr.JSON, rep.WriteJSON)
 	if err == nil {

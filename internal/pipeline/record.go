@@ -305,7 +305,7 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 				ar.Reproducible = false
 				rep.Identical = false
 			}
-			pr, err := cfg.writePairReport(res, ar, rep, k)
+			pr, err := cfg.writePairReport(res, ar, rep, k, fmt.Sprintf("build-%d", k))
 			if err != nil {
 				end()
 				return nil, err

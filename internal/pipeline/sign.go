@@ -142,14 +142,9 @@ func (c *Config) signAll(res *Result) error {
 	if err != nil {
 		return err
 	}
-	var subjects []attest.Subject
-	var names []string
-	for _, a := range res.Artifacts {
-		if len(a.SHA256) == 0 || a.SHA256[0] == "" {
-			return fmt.Errorf("%s: no digest", a.Name)
-		}
-		subjects = append(subjects, attest.Subject{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256[0]}})
-		names = append(names, a.Name)
+	subjects, names, err := artifactSubjects(res)
+	if err != nil {
+		return err
 	}
 	res.Bundles = nil
 	for _, a := range res.Artifacts {
@@ -210,4 +205,19 @@ func (c *Config) signAll(res *Result) error {
 		res.Bundles = append(res.Bundles, ref)
 	}
 	return nil
+}
+
+// artifactSubjects are the statements' subjects: each artifact by its first (compared,
+// published) digest; names lists them for index.json.
+func artifactSubjects(res *Result) ([]attest.Subject, []string, error) {
+	var subjects []attest.Subject
+	var names []string
+	for _, a := range res.Artifacts {
+		if len(a.SHA256) == 0 || a.SHA256[0] == "" {
+			return nil, nil, fmt.Errorf("%s: no digest", a.Name)
+		}
+		subjects = append(subjects, attest.Subject{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256[0]}})
+		names = append(names, a.Name)
+	}
+	return subjects, names, nil
 }
