@@ -12,7 +12,9 @@
 #   cosign sign-blob with the same (cosign-format encrypted) key -> immutos-verify release
 #   immutos-verify release on the same bundles;
 #   keys: `immutos-verify keygen` -> cosign signs with it and derives the same public key;
-#   `cosign generate-key-pair` -> attest signs with it (the --key path), cosign verifies.
+#   `cosign generate-key-pair` -> attest signs with it (the --key path), cosign verifies;
+#   immutos-verify rebuild signs a rebuild attestation with that key ->
+#   cosign verify-blob-attestation --type https://slsa.dev/verification_summary/v1.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -157,6 +159,20 @@ fi
 echo "== cosign generate-key-pair key, signed by attest, verified by cosign"
 if "$cosign" verify-blob --new-bundle-format --bundle "$work/theirs-signed.sigstore.json" \
 	--key "$work/theirs.pub" --insecure-ignore-tlog=true --trusted-root "$root" "$work/image.raw"; then
+	echo "ok"
+else
+	echo "FAIL"; fail=1
+fi
+
+echo "== immutos-verify rebuild: a rebuild attestation (signed with cosign's key) verified by cosign"
+build="printf 'an immutos image\\n' > {out}/image.raw"
+if "$work/immutos-verify" build --mode command --build "$build" --key "$work/cosign.key" \
+	--out-dir "$work/release" >/dev/null &&
+	"$work/immutos-verify" rebuild --key "$work/cosign.pub" --trusted-root "$root" --build "$build" \
+		--sign-key "$work/theirs.key" --out-dir "$work/rebuild" "$work/release" >/dev/null &&
+	"$cosign" verify-blob-attestation --new-bundle-format --bundle "$work/rebuild/rebuild.sigstore.json" \
+		--key "$work/theirs.pub" --insecure-ignore-tlog=true --trusted-root "$root" \
+		--type https://slsa.dev/verification_summary/v1 "$work/release/builds/run-1/image.raw"; then
 	echo "ok"
 else
 	echo "FAIL"; fail=1
