@@ -142,6 +142,10 @@ noscript{display:block;padding:12px 24px}
 {{end}}</table>
 {{if .Classes}}<div class="chips" id="causes">{{range .Classes}}<button class="chip" data-class="{{.Name}}" title="show only {{.Name}} differences">{{.Name}}: {{.N}}</button>{{end}}</div>{{end}}
 {{range .R.Notes}}<div class="note">ⓘ {{.}}</div>{{end}}
+{{with .R.StorePaths}}<table class="inputs" id="store-paths"><caption>store paths that differ ({{len .}})</caption>
+<tr><th>store path</th><th>name</th><th>files</th><th>kinds</th></tr>
+{{range .}}<tr><td class="mono">{{.Path}}</td><td>{{.Name}}</td><td>{{.Files}}</td><td>{{.KindList}}</td></tr>
+{{end}}</table>{{end}}
 {{if .R.Omitted}}<div class="note warn" id="omitted">⚠ {{.R.Omitted}} of {{.Leaves}} differences left out by --max-differences; {{.FullReport}} has them all.</div>{{end}}
 {{if .R.Excluded}}<details class="excluded" id="excluded"><summary>{{len .R.Excluded}} paths excluded by --exclude (not compared)</summary><ul id="excluded-list"></ul></details>{{end}}
 </header>

@@ -65,6 +65,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(&head, "> %s\n\n", EscapeMarkdown(trim(n, 500)))
 	}
+	head.WriteString(r.storePathTable())
 	groups := groupDifferences(r.Differences)
 	if len(r.Summary) > 0 {
 		head.WriteString(r.causeTable(groups))

@@ -119,6 +119,9 @@ type Report struct {
 	// comparison short, and what it cut. A report with it is never
 	// identical.
 	Truncated []string `json:"truncated,omitempty"`
+	// StorePaths lists the nix store paths that hold differing files,
+	// most differing files first (empty when no file lies in one).
+	StorePaths []StorePath `json:"storePaths,omitempty"`
 }
 
 // Ptr helpers for the nullable JSON fields.
@@ -163,6 +166,7 @@ func (r *Report) Finish() {
 		return ds
 	}
 	r.Differences = fix(r.Differences)
+	r.StorePaths = r.storePaths()
 	if len(r.Differences) > 0 {
 		r.Identical = false
 	}

@@ -44,6 +44,12 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	for _, n := range r.Notes {
 		p.line(0, p.c(ansiDim, "note: "+EscapeText(n)))
 	}
+	if head, rows := r.storePathLines(); head != "" {
+		p.line(0, p.c(ansiBold, head))
+		for _, row := range rows {
+			p.line(1, row)
+		}
+	}
 	for _, g := range groupDifferences(r.Differences) {
 		p.line(0, p.c(ansiBold+ansiBlue, g.name)+p.c(ansiDim, " ("+plural(g.leaves, "difference")+")"))
 		for _, f := range g.items {
