@@ -32,6 +32,8 @@ type Build struct {
 	NixVersion string    `json:"nix_version,omitempty"`
 	// NixDiffers lists outputs nix reported as different from build 1 (rebuild mode).
 	NixDiffers []string `json:"nix_differs,omitempty"`
+	// Drvs are the derivations nix built (build 1 with nix), for the closure check.
+	Drvs []string `json:"drvs,omitempty"`
 }
 
 // ---- nix ----
@@ -112,6 +114,9 @@ func (c *Config) nixFirst() (*Build, error) {
 		return nil, troublef("nix build --json printed no outputs (%v): %q", err, truncate(string(out), 200))
 	}
 	b.Roots = rootsOf(res)
+	for _, r := range res {
+		b.Drvs = append(b.Drvs, r.DrvPath)
+	}
 	for _, r := range b.Roots {
 		if !filepath.IsAbs(r.Path) || filepath.Clean(r.Path) != r.Path {
 			return nil, troublef("nix build --json named an output %q that is not a clean absolute path", r.Path)

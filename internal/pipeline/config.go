@@ -62,6 +62,13 @@ type Config struct {
 	Vary        []string // command mode: variations between the control build and the others
 	RunnerID    string   // record mode: the name of this builder (default: hostname)
 
+	// CheckClosure rebuilds every locally built derivation of the image's build closure
+	// (rebuild mode), Jobs at a time; CulpritChecks bounds the derivations rebuilt alone
+	// to explain differing store paths (0: the default, 10; negative: none).
+	CheckClosure  bool
+	Jobs          int
+	CulpritChecks int
+
 	// Signing.
 	Sign            string // "key", "keyless" or "" (no signing)
 	Key             string // key signing: PEM private key file
@@ -87,6 +94,9 @@ func (c *Config) setDefaults() error {
 	case ModeRebuild, ModeCommand, ModeRecord:
 	default:
 		return fmt.Errorf("unknown mode %q (want rebuild, command or record)", c.Mode)
+	}
+	if c.CulpritChecks == 0 {
+		c.CulpritChecks = 10
 	}
 	if c.Runs == 0 {
 		c.Runs = 2

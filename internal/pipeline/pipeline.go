@@ -59,12 +59,19 @@ type Result struct {
 	Warnings         []string          `json:"warnings,omitempty"`
 	Notes            []string          `json:"notes,omitempty"`
 	Bundles          []BundleRef       `json:"bundles,omitempty"`
-	Index            *Index            `json:"-"`
-	OutDir           string            `json:"-"`
+	// Culprits are derivations rebuilt alone; Closure the --check-closure result.
+	Culprits []Culprit      `json:"culprits,omitempty"`
+	Closure  *ClosureResult `json:"closure,omitempty"`
+	Index    *Index         `json:"-"`
+	OutDir   string         `json:"-"`
 }
 
 // Verdict is the one-line verdict.
 func (r *Result) Verdict() string {
+	if bad := r.Closure.NotReproducible(); len(bad) > 0 {
+		return fmt.Sprintf("not reproducible: %s is not reproducible on its own (%d of %d store paths of the closure reproducible)",
+			storeName(bad[0].Derivation), r.Closure.Reproducible, r.Closure.Checked)
+	}
 	if r.Reproducible {
 		return fmt.Sprintf("reproducible: %d artifact(s) bit-for-bit identical across %d builds", len(r.Artifacts), len(r.Builds))
 	}
@@ -162,6 +169,18 @@ func Run(cfg *Config) (*Result, error) {
 			}
 		}
 		end()
+	}
+	if cfg.Mode == ModeRebuild {
+		if cfg.CheckClosure {
+			if err := cfg.checkClosure(res, first); err != nil {
+				return nil, troublef("--check-closure: %v", err)
+			}
+		} else {
+			res.Notes = append(res.Notes, "the build closure was not checked: nix --rebuild rebuilt only the image derivation and reused its dependencies (--check-closure rebuilds each of them)")
+		}
+		if cfg.CulpritChecks > 0 {
+			cfg.findCulprits(res, first.NixVersion)
+		}
 	}
 	if err := cfg.finish(res); err != nil {
 		return res, err
@@ -286,7 +305,7 @@ func (c *Config) writePairReport(res *Result, ar *ArtifactResult, rep *report.Re
 
 // finish decides, writes manifests, the combined report, signs, and writes index.json.
 func (c *Config) finish(res *Result) error {
-	res.Reproducible = allReproducible(res)
+	res.Reproducible = allReproducible(res) && len(res.Closure.NotReproducible()) == 0
 	if len(res.OtherDifferences) > 0 {
 		if c.Strict {
 			res.Reproducible = false
@@ -360,6 +379,8 @@ type Index struct {
 	Bundles         []BundleRef     `json:"bundles"`
 	Reports         IndexReports    `json:"reports"`
 	ArtifactReports []IndexFile     `json:"artifact_reports"`
+	Culprits        []Culprit       `json:"culprits,omitempty"`
+	Closure         *ClosureResult  `json:"closure,omitempty"`
 }
 
 // IndexArtifact is an artifact in index.json. Path is relative to the out dir when the
@@ -410,7 +431,8 @@ func (c *Config) relPath(p string) string {
 func (c *Config) writeIndex(res *Result) error {
 	idx := &Index{Schema: IndexSchema, Reproducible: res.Reproducible, Verdict: res.Verdict(),
 		Artifacts: []IndexArtifact{}, Manifests: []IndexFile{}, Bundles: res.Bundles, ArtifactReports: []IndexFile{},
-		Reports: IndexReports{JSON: "report.json", Markdown: "report.md", HTML: "report.html"}}
+		Reports:  IndexReports{JSON: "report.json", Markdown: "report.md", HTML: "report.html"},
+		Culprits: res.Culprits, Closure: res.Closure}
 	if idx.Bundles == nil {
 		idx.Bundles = []BundleRef{}
 	}

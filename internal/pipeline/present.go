@@ -36,6 +36,7 @@ func Markdown(res *Result, budget int) string {
 	} else {
 		fmt.Fprintf(&b, "Mode: %s\n\n", md(res.Mode))
 	}
+	b.WriteString(culpritTable(res))
 	b.WriteString("| artifact | sha256 (build 1) | builds | verdict |\n|---|---|---|---|\n")
 	for _, a := range sortedArtifacts(res) {
 		d := ""
@@ -152,4 +153,35 @@ func writeHTML(w io.Writer, res *Result) error {
 		Artifacts []*ArtifactResult
 		Messages  []string
 	}{res, res.Verdict(), sortedArtifacts(res), append(append([]string(nil), res.Warnings...), res.Notes...)})
+}
+
+// culpritTable leads the summary: the derivations rebuilt alone, and the closure count.
+func culpritTable(res *Result) string {
+	var b strings.Builder
+	if len(res.Culprits) > 0 {
+		b.WriteString("| culprit store path | derivation | verdict | confirm with |\n|---|---|---|---|\n")
+		for _, c := range res.Culprits {
+			v := md(c.Verdict)
+			if c.Status == CulpritNotReproducible {
+				v = "❌ **" + v + "**"
+				if len(c.Changed) > 0 {
+					v += "<br>changed: " + code(strings.Join(c.Changed, ", "))
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(c.StorePath), code(c.Derivation), v, code(c.Command))
+		}
+		b.WriteString("\n")
+	}
+	if cr := res.Closure; cr != nil {
+		fmt.Fprintf(&b, "**Build closure: %d of %d store paths reproducible** (%d derivations skipped)\n\n", cr.Reproducible, cr.Checked, len(cr.Skipped))
+		b.WriteString("<details><summary>Closure</summary>\n\n| store path | derivation | rebuilt alone |\n|---|---|---|\n")
+		for _, p := range cr.Paths {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", code(p.Output), code(p.Derivation), verdictIcon(p.Reproducible))
+		}
+		for _, s := range cr.Skipped {
+			fmt.Fprintf(&b, "| | %s | skipped: %s |\n", code(s.Derivation), md(s.Reason))
+		}
+		b.WriteString("\n</details>\n\n")
+	}
+	return b.String()
 }
