@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,5 +118,79 @@ func TestCheckClosure(t *testing.T) {
 	summary := Markdown(res, 1<<20)
 	if !strings.Contains(summary, "1 of 2 store paths reproducible") || strings.Index(summary, "culprit") > strings.Index(summary, "| artifact |") {
 		t.Errorf("step summary does not lead with the culprits:\n%s", summary)
+	}
+}
+
+// TestCulprits: an image (a bare squashfs of a store tree) whose builder writes its build
+// time into the copies of two dependencies' store paths differs inside both. nix --rebuild
+// of the image says not reproducible; each differing store path's deriver is rebuilt
+// alone: the time-stamped dependency is confirmed by nix as not reproducible on its own,
+// with the changed file and the command to run, while the deterministic one is
+// reproducible on its own (the image builder made the difference). --culprit-checks 1
+// checks only the first and says why the other was not checked.
+func TestCulprits(t *testing.T) {
+	testtool.Need(t, "nix", "mksquashfs")
+	t.Setenv("NIX_REMOTE", "")
+	mksquashfs, err := exec.LookPath("mksquashfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mksquashfs, _ = filepath.Abs(mksquashfs)
+	dir := t.TempDir()
+	flake := strings.Replace(closureFlake, `packages.${sys}.image = mk "image" "mkdir $out; cat ${steady}/data ${stamped}/data > $out/nixos.raw";`,
+		`packages.${sys}.image = mk "store-image" ''
+      mkdir -p $out tree
+      for p in ${steady} ${stamped}; do cp -r $p tree/; chmod -R u+w tree; date +%s%N > tree/$(basename $p)/built-at; done
+      `+mksquashfs+` tree $out/nixos.raw -all-time 1 -mkfs-time 1 -all-root -no-xattrs -quiet
+    '';`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(out string, checks int) *Result {
+		res, err := Run(&Config{Mode: ModeRebuild, Installable: "path:" + dir + "#image", NixArgs: nixArgs(), Images: []string{"*.raw"},
+			OutDir: filepath.Join(dir, out), Log: io.Discard, CulpritChecks: checks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Reproducible {
+			t.Fatalf("the image rebuilt identical: %s", res.Verdict())
+		}
+		return res
+	}
+	res := run("all", 0)
+	byName := map[string]Culprit{}
+	for _, cu := range res.Culprits {
+		byName[storeName(cu.StorePath)] = cu
+	}
+	stamped, steady := byName["stamped-1.0"], byName["steady-1.0"]
+	if len(res.Culprits) != 2 {
+		t.Fatalf("culprits %+v", res.Culprits)
+	}
+	if stamped.Status != CulpritNotReproducible || !strings.HasSuffix(stamped.Derivation, "-stamped-1.0.drv") ||
+		!strings.Contains(stamped.Verdict, "confirmed by nix --rebuild") || strings.Join(stamped.Changed, ",") != "/stamp" ||
+		!strings.Contains(stamped.Command, stamped.Derivation) || stamped.Files != 1 {
+		t.Errorf("stamped culprit %+v", stamped)
+	}
+	if steady.Status != CulpritReproducible || !strings.HasSuffix(steady.Derivation, "-steady-1.0.drv") ||
+		!strings.Contains(steady.Verdict, "the difference comes from the image builder or another input") {
+		t.Errorf("steady culprit %+v", steady)
+	}
+	if !strings.HasPrefix(Markdown(res, 1<<20), "## ") || !strings.Contains(Markdown(res, 1<<20), "| culprit store path |") {
+		t.Errorf("step summary has no culprit table")
+	}
+
+	res = run("one", 1)
+	checked := 0
+	for _, cu := range res.Culprits {
+		if cu.Status == CulpritUnchecked {
+			if !strings.Contains(cu.Verdict, "--culprit-checks 1") || cu.Command == "" {
+				t.Errorf("unchecked culprit %+v", cu)
+			}
+		} else {
+			checked++
+		}
+	}
+	if checked != 1 || len(res.Culprits) != 2 {
+		t.Errorf("--culprit-checks 1: %+v", res.Culprits)
 	}
 }
