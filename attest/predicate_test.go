@@ -41,6 +41,9 @@ func TestPredicateMatchesSchema(t *testing.T) {
 		if v == VerdictNotReproducible {
 			p.Artifacts[0].SHA256[1] = strings.Repeat("b", 64)
 			p.DifferenceCounts = map[string]int{"timestamp": 3}
+			p.Closure = &Closure{Checked: 2, Reproducible: 1, Paths: []ClosurePath{
+				{Derivation: "/nix/store/x-a.drv", Output: "/nix/store/x-a", Reproducible: true},
+				{Derivation: "/nix/store/y-b.drv", Output: "/nix/store/y-b", Reproducible: false, Report: "closure/b.json"}}}
 		}
 		st, err := NewReproducibility(p, []Subject{{Name: "image.raw", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}}})
 		if err != nil {

@@ -38,6 +38,25 @@ type Reproducibility struct {
 	// "build-path", "ordering", "unknown"); empty when reproducible.
 	DifferenceCounts map[string]int `json:"differenceCounts"`
 	Tool             Tool           `json:"tool"`
+	// Closure is present when every locally built derivation of the image's build
+	// closure was rebuilt alone (--check-closure).
+	Closure *Closure `json:"closure,omitempty"`
+}
+
+// Closure is the closure check: Reproducible of Checked store paths rebuilt bit for bit.
+type Closure struct {
+	Checked      int           `json:"checked"`
+	Reproducible int           `json:"reproducible"`
+	Paths        []ClosurePath `json:"paths"`
+}
+
+// ClosurePath is one output of a derivation of the closure, rebuilt alone. Report names
+// the difference report of the output against nix's .check copy, when it differs.
+type ClosurePath struct {
+	Derivation   string `json:"derivation"`
+	Output       string `json:"output"`
+	Reproducible bool   `json:"reproducible"`
+	Report       string `json:"report,omitempty"`
 }
 
 // Build is one independent build.

@@ -52,7 +52,8 @@ func TestCheckClosure(t *testing.T) {
 		t.Fatalf("plain rebuild: reproducible %v, closure %+v, notes %q", res.Reproducible, res.Closure, res.Notes)
 	}
 
-	res, err = Run(cfg("closure", true))
+	withClosure := cfg("closure", true)
+	res, err = Run(withClosure)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +115,10 @@ func TestCheckClosure(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "closure", idx.Culprits[0].Report)); err != nil {
 		t.Errorf("culprit report: %v", err)
+	}
+	pred := withClosure.reproducibilityPredicate(res)
+	if pred.Verdict != "NOT_REPRODUCIBLE" || pred.Closure == nil || pred.Closure.Checked != 2 || pred.Closure.Reproducible != 1 || len(pred.Closure.Paths) != 2 {
+		t.Errorf("reproducibility predicate: %+v closure %+v", pred, pred.Closure)
 	}
 	summary := Markdown(res, 1<<20)
 	if !strings.Contains(summary, "1 of 2 store paths reproducible") || strings.Index(summary, "culprit") > strings.Index(summary, "| artifact |") {

@@ -98,6 +98,12 @@ func (c *Config) loadKey() (crypto.Signer, error) {
 func (c *Config) reproducibilityPredicate(res *Result) attest.Reproducibility {
 	p := attest.Reproducibility{Reproducible: res.Reproducible, Verdict: attest.VerdictNotReproducible,
 		Tool: attest.Tool{Name: toolName, Version: Version}}
+	if cr := res.Closure; cr != nil {
+		p.Closure = &attest.Closure{Checked: cr.Checked, Reproducible: cr.Reproducible, Paths: []attest.ClosurePath{}}
+		for _, x := range cr.Paths {
+			p.Closure.Paths = append(p.Closure.Paths, attest.ClosurePath(x))
+		}
+	}
 	if res.Reproducible {
 		p.Verdict = attest.VerdictReproducible
 	}
