@@ -56,6 +56,9 @@ func (b *buildFlags) register(cmd *cobra.Command, build bool) {
 
 func (b *buildFlags) finish(cmd *cobra.Command) error {
 	c := &b.cfg
+	if c.CulpritChecks == 0 {
+		c.CulpritChecks = -1 // --culprit-checks 0 asks for none; Config's 0 is the default
+	}
 	if b.vary != "" {
 		c.Vary = strings.Split(b.vary, ",")
 	}

@@ -20,6 +20,7 @@ import (
 // action.yml.
 var ActionInputs = []string{
 	"installable", "mode", "records", "nix-args", "build-command", "images", "runs", "vary", "strict",
+	"check-closure", "jobs", "culprit-checks",
 	"out-dir", "force", "sign", "signing", "key", "key-password", "signing-config", "github-attestations",
 	"attest-on-failure", "report-formats", "fail-on-difference", "github-token",
 }
@@ -82,14 +83,25 @@ func NewGitHub(a *githubactions.Action, cfg *Config) (*GitHub, error) {
 	if v := in("vary"); v != "" {
 		cfg.Vary = splitList(v)
 	}
-	if v := in("runs"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, fmt.Errorf("input runs: %q is not a number", v)
+	for _, x := range []struct {
+		name string
+		to   *int
+	}{{"runs", &cfg.Runs}, {"jobs", &cfg.Jobs}, {"culprit-checks", &cfg.CulpritChecks}} {
+		if v := in(x.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("input %s: %q is not a number", x.name, v)
+			}
+			*x.to = n
 		}
-		cfg.Runs = n
+	}
+	if cfg.CulpritChecks == 0 && in("culprit-checks") != "" {
+		cfg.CulpritChecks = -1 // "0" asks for none; Config's 0 is the default
 	}
 	var err error
+	if cfg.CheckClosure, err = boolIn("check-closure", cfg.CheckClosure); err != nil {
+		return nil, err
+	}
 	if cfg.Strict, err = boolIn("strict", cfg.Strict); err != nil {
 		return nil, err
 	}
