@@ -34,6 +34,10 @@ type Rebuilder struct {
 	CertificateIdentityRegexp   string `json:"certificateIdentityRegexp,omitempty"`
 	CertificateOIDCIssuer       string `json:"certificateOidcIssuer,omitempty"`
 	CertificateOIDCIssuerRegexp string `json:"certificateOidcIssuerRegexp,omitempty"`
+	// SourceRepository (OWNER/REPO or a URL), keyless only, must be the certificate's
+	// source repository: the caller of a shared reusable workflow, whose identity (the
+	// workflow's) is the same for every repository that calls it.
+	SourceRepository string `json:"sourceRepository,omitempty"`
 
 	pub crypto.PublicKey
 }
@@ -90,7 +94,7 @@ func (p *RebuilderPolicy) resolve(dir string) error {
 		if err := o.validate(); err != nil {
 			return fmt.Errorf("rebuilder %q: %w", r.Name, err)
 		}
-		id := r.CertificateIdentity + r.CertificateIdentityRegexp + "\x00" + r.CertificateOIDCIssuer + r.CertificateOIDCIssuerRegexp
+		id := r.CertificateIdentity + r.CertificateIdentityRegexp + "\x00" + r.CertificateOIDCIssuer + r.CertificateOIDCIssuerRegexp + "\x00" + strings.ToLower(r.SourceRepository)
 		if r.Key != "" {
 			pemBytes, err := os.ReadFile(o.KeyPath)
 			if err != nil {
@@ -116,6 +120,7 @@ func (r *Rebuilder) verifyOptions() VerifyOptions {
 		CertificateIdentityRegexp:   r.CertificateIdentityRegexp,
 		CertificateOIDCIssuer:       r.CertificateOIDCIssuer,
 		CertificateOIDCIssuerRegexp: r.CertificateOIDCIssuerRegexp,
+		SourceRepository:            r.SourceRepository,
 	}
 }
 

@@ -26,8 +26,9 @@ func TestRebuildersKeyless(t *testing.T) {
 	}
 	bundle := writeFile(t, dir, "ci-x.json", b)
 	policyFile := writeFile(t, dir, "policy.json", []byte(fmt.Sprintf(
-		`{"threshold": 1, "rebuilders": [{"name": "ci-x", "certificateIdentityRegexp": "^%s$", "certificateOidcIssuer": %q}]}`,
-		testWorkflow, testIssuer)))
+		`{"threshold": 1, "rebuilders": [{"name": "ci-x", "certificateIdentityRegexp": "^%s$", "certificateOidcIssuer": %q, "sourceRepository": "org/repo"},
+		  {"name": "ci-y", "certificateIdentity": %q, "certificateOidcIssuer": %q, "sourceRepository": "other/repo"}]}`,
+		testWorkflow, testIssuer, testWorkflow, testIssuer)))
 	policy, err := LoadRebuilderPolicy(policyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -36,13 +37,15 @@ func TestRebuildersKeyless(t *testing.T) {
 		Publisher: VerifyOptions{PublicKey: newP256(t).Public(), WithoutSCTUnsafe: true}}
 	// dir holds policy.json too: not a bundle, and JSON: it fails only itself.
 	res, err := VerifyRebuilders(context.Background(), o)
-	if err != nil || !res.Met || res.Rebuilders[0].Status != RebuilderAgreed || res.Rebuilders[0].Bundles[0] != bundle {
+	// ci-y shares the (reusable) workflow identity but not the calling repository.
+	if err != nil || !res.Met || res.Rebuilders[0].Status != RebuilderAgreed || res.Rebuilders[0].Bundles[0] != bundle ||
+		res.Rebuilders[1].Status != RebuilderMissing {
 		t.Fatalf("keyless rebuilder: %v %+v", err, res)
 	}
 
 	o.Publisher = VerifyOptions{CertificateIdentity: testWorkflow, CertificateOIDCIssuer: testIssuer, WithoutSCTUnsafe: true}
 	res, err = VerifyRebuilders(context.Background(), o)
-	if !errors.Is(err, ErrNotVerified) || res.Met || res.Rebuilders[0].Status != RebuilderPublisher {
+	if !errors.Is(err, ErrNotVerified) || res.Met || res.Rebuilders[0].Status != RebuilderPublisher || res.Agreed != 0 {
 		t.Fatalf("publisher's identity: %v %+v", err, res)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	githubactions "github.com/sethvargo/go-githubactions"
 	"github.com/spf13/cobra"
 
 	"github.com/org/immutos-action/attest"
@@ -34,24 +35,45 @@ bit-for-bit identical, FAILED otherwise) is signed with the rebuilder's own key
 to --out-dir as rebuild.sigstore.json with the reports and index.json.
 
 Exit 0 PASSED, 1 FAILED (the attestation still says so) or the publisher's bundles do not
-verify (nothing rebuilt), 2 trouble. See docs/rebuilders.md.`,
+verify (nothing rebuilt), 2 trouble. See docs/rebuilders.md.
+
+In GitHub Actions (the action's mode: rebuild-release) the action inputs fill in what the
+flags leave empty: release-dir, publisher-key or publisher-certificate-identity and
+publisher-certificate-oidc-issuer, build-command or installable, signing and key.`,
 		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
+			if len(args) > 1 || (len(args) == 0 && !pipeline.InGitHubActions(os.Getenv)) {
 				return trouble(fmt.Errorf("want exactly one RELEASE_DIR, got %d arguments", len(args)))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Release = args[0]
-			switch {
-			case signKey != "" && signKeyless:
+			if len(args) == 1 {
+				o.Release = args[0]
+			}
+			if signKey != "" && signKeyless {
 				return trouble(errors.New("--sign-key and --sign-keyless exclude each other"))
+			}
+			var g *pipeline.GitHub
+			if pipeline.InGitHubActions(os.Getenv) {
+				// The action's rebuild-release mode: inputs fill in what flags left empty.
+				a := githubactions.New(githubactions.WithWriter(cmd.OutOrStdout()))
+				var err error
+				if g, err = pipeline.NewGitHub(a, &cfg); err != nil {
+					a.Errorf("immutos-verify: %s", oneLine(err.Error()))
+					return trouble(err)
+				}
+				g.RebuildInputs(&o)
+			}
+			switch {
 			case signKey != "":
-				cfg.Sign, cfg.Key = "key", signKey
+				cfg.Sign, cfg.Key, cfg.KeyEnv = "key", signKey, ""
 			case signKeyless:
 				cfg.Sign = "keyless"
-			default:
+			case cfg.Sign == "":
 				return trouble(errors.New("a rebuild signs its attestation: give --sign-key FILE or --sign-keyless"))
+			}
+			if o.Release == "" {
+				return trouble(errors.New("no release directory (the release-dir input)"))
 			}
 			switch {
 			case cfg.Build != "" && cfg.Installable != "":
@@ -71,11 +93,17 @@ verify (nothing rebuilt), 2 trouble. See docs/rebuilders.md.`,
 			}
 			cfg.Log = cmd.ErrOrStderr()
 			res, err := pipeline.RebuildRelease(&cfg, o)
+			if err != nil && g != nil {
+				g.A.Errorf("immutos-verify: %s", oneLine(err.Error()))
+			}
 			switch {
 			case errors.Is(err, pipeline.ErrPublisherNotVerified):
 				return negative(err)
 			case err != nil:
 				return trouble(err)
+			}
+			if g != nil {
+				_ = g.Publish(res, cfg.OutDir)
 			}
 			out := cmd.OutOrStdout()
 			verdict := attest.VerificationFailed
@@ -84,7 +112,7 @@ verify (nothing rebuilt), 2 trouble. See docs/rebuilders.md.`,
 			}
 			fmt.Fprintf(out, "rebuild %s: %s\n", verdict, res.Verdict())
 			fmt.Fprintf(out, "attestation: %s/%s; reports: %s/report.md, report.html, report.json\n", res.OutDir, pipeline.RebuildBundleName, res.OutDir)
-			if !res.Reproducible {
+			if !res.Reproducible && (g == nil || g.FailOnDifference) {
 				return negative(fmt.Errorf("rebuild FAILED: %s", res.Verdict()))
 			}
 			return nil

@@ -122,6 +122,32 @@ func TestRebuildersEndToEnd(t *testing.T) {
 	}
 }
 
+// TestRebuildReleaseActionMode: the action's rebuild-release mode, simulated (INPUT_*
+// env, GITHUB_OUTPUT): the inputs name the release, the publisher and the signing key.
+func TestRebuildReleaseActionMode(t *testing.T) {
+	clearCI(t)
+	dir, gi, pubKey := exampleTools(t)
+	rel := filepath.Join(dir, "release")
+	if code, out, errw := runCLI("build", "--mode", "command", "--build", gi+" -out-dir {out}", "--key", pubKey, "--out-dir", rel); code != 0 {
+		t.Fatalf("publish: exit %d\n%s%s", code, out, errw)
+	}
+	outputs := filepath.Join(dir, "github-output")
+	for k, v := range map[string]string{
+		"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": outputs, "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary.md"),
+		"INPUT_MODE": "rebuild-release", "INPUT_RELEASE-DIR": rel, "INPUT_PUBLISHER-KEY": filepath.Join(dir, "k.pub"),
+		"INPUT_BUILD-COMMAND": gi + " -out-dir {out}", "INPUT_SIGN": "true", "INPUT_SIGNING": "key", "INPUT_KEY": pubKey,
+		"INPUT_OUT-DIR": filepath.Join(dir, "rebuild"), "INPUT_FAIL-ON-DIFFERENCE": "true",
+	} {
+		t.Setenv(k, v)
+	}
+	code, out, errw := runCLI("rebuild", "--trusted-root", publicGoodRoot(t))
+	data, _ := os.ReadFile(outputs)
+	if code != 0 || !strings.Contains(out, "rebuild PASSED") || !strings.Contains(string(data), "reproducible") {
+		t.Fatalf("action mode: exit %d\n%s%s\noutputs:\n%s", code, out, errw, data)
+	}
+	checkRebuildAttestation(t, filepath.Join(dir, "rebuild", pipeline.RebuildBundleName), rel, attest.VerificationPassed)
+}
+
 // checkRebuildAttestation reads the attestation's statement (unverified: release
 // verifies it above) and checks the verification summary's fields.
 func checkRebuildAttestation(t *testing.T, path, release, result string) {

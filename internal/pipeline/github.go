@@ -23,6 +23,7 @@ var ActionInputs = []string{
 	"check-closure", "jobs", "culprit-checks",
 	"out-dir", "force", "sign", "signing", "key", "key-password", "signing-config", "github-attestations",
 	"attest-on-failure", "report-formats", "fail-on-difference", "github-token",
+	"release-dir", "publisher-key", "publisher-certificate-identity", "publisher-certificate-oidc-issuer",
 }
 
 // ActionOutputs are the outputs the program writes to $GITHUB_OUTPUT.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -148,7 +149,14 @@ func readRelease(dir string) ([]publishedArtifact, []string, error) {
 		if !filepath.IsLocal(filepath.FromSlash(rel)) {
 			return "", fmt.Errorf("%s: %s %q is not a path inside the release directory", p, what, rel)
 		}
-		return filepath.Join(dir, filepath.FromSlash(rel)), nil
+		full := filepath.Join(dir, filepath.FromSlash(rel))
+		if _, err := os.Stat(full); err != nil {
+			// A release downloaded flat (GitHub release assets): the file by its name.
+			if flat := filepath.Join(dir, path.Base(rel)); fileExists(flat) {
+				return flat, nil
+			}
+		}
+		return full, nil
 	}
 	var arts []publishedArtifact
 	for _, a := range idx.Artifacts {
@@ -258,4 +266,18 @@ func (c *Config) signRebuild(ctx context.Context, res *Result, o RebuildOptions,
 	res.Bundles = append(res.Bundles, BundleRef{Path: RebuildBundleName, Kind: KindRebuild, Subjects: names})
 	res.Notes = append(res.Notes, fmt.Sprintf("rebuild of %s: %s (signed as %s)", strings.TrimSpace(vsa.ResourceURI), vsa.VerificationResult, RebuildBundleName))
 	return nil
+}
+
+// RebuildInputs reads the rebuild-release mode's inputs into o: the release directory
+// and the publisher's key or identity (flags already set win).
+func (g *GitHub) RebuildInputs(o *RebuildOptions) {
+	set := func(dst *string, name string) {
+		if v := strings.TrimSpace(g.A.GetInput(name)); v != "" && *dst == "" {
+			*dst = v
+		}
+	}
+	set(&o.Release, "release-dir")
+	set(&o.Publisher.KeyPath, "publisher-key")
+	set(&o.Publisher.CertificateIdentity, "publisher-certificate-identity")
+	set(&o.Publisher.CertificateOIDCIssuer, "publisher-certificate-oidc-issuer")
 }

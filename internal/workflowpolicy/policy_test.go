@@ -57,10 +57,14 @@ const ourAction = "org/immutos-action@"
 var pinned = regexp.MustCompile(`^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$`)
 
 // signs reports whether a step signs: the action in a mode that signs with signing not
-// turned off, or immutos-verify build/compare run with --keyless or --key.
+// turned off, or immutos-verify build/compare run with --keyless or --key, or rebuild
+// with --sign-keyless or --sign-key.
 func (s step) signs() bool {
 	if strings.HasPrefix(s.Uses, ourAction) {
 		return s.With["mode"] != "record" && s.With["sign"] != "false"
+	}
+	if regexp.MustCompile(`immutos-verify"?\s+rebuild\b`).MatchString(s.Run) {
+		return strings.Contains(s.Run, "--sign-keyless") || strings.Contains(s.Run, "--sign-key ")
 	}
 	return regexp.MustCompile(`immutos-verify"?\s+(build|compare)\b[^\n]*`).MatchString(s.Run) &&
 		(strings.Contains(s.Run, "--keyless") || strings.Contains(s.Run, "--key "))
