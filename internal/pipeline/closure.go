@@ -237,7 +237,14 @@ type pathInfo struct {
 	Deriver  string `json:"deriver"`
 }
 
-func (c *Config) pathInfos(paths []string) (map[string]pathInfo, error) {
+func (c *Config) pathInfos(all []string) (map[string]pathInfo, error) {
+	// nix path-info fails as a whole on one path that is not in the store.
+	var paths []string
+	for _, p := range all {
+		if _, err := os.Lstat(p); err == nil {
+			paths = append(paths, p)
+		}
+	}
 	if len(paths) == 0 {
 		return map[string]pathInfo{}, nil
 	}
@@ -246,9 +253,19 @@ func (c *Config) pathInfos(paths []string) (map[string]pathInfo, error) {
 	if err != nil && len(out) == 0 {
 		return nil, fmt.Errorf("nix path-info: %v: %s", err, lastLines(tail, 3))
 	}
+	// A list before nix 2.19, an object keyed by path (null when invalid) since.
 	var list []pathInfo
 	if err := json.Unmarshal(out, &list); err != nil {
-		return nil, fmt.Errorf("nix path-info --json: %v", err)
+		var byPath map[string]*pathInfo
+		if err2 := json.Unmarshal(out, &byPath); err2 != nil {
+			return nil, fmt.Errorf("nix path-info --json: %v", err)
+		}
+		for p, info := range byPath {
+			if info != nil {
+				info.Path = p
+				list = append(list, *info)
+			}
+		}
 	}
 	m := map[string]pathInfo{}
 	for _, p := range list {

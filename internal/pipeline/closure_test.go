@@ -132,7 +132,8 @@ func TestCheckClosure(t *testing.T) {
 // alone: the time-stamped dependency is confirmed by nix as not reproducible on its own,
 // with the changed file and the command to run, while the deterministic one is
 // reproducible on its own (the image builder made the difference). --culprit-checks 1
-// checks only the first and says why the other was not checked.
+// checks only the first and says why the other was not checked. A store path name that
+// no store holds is reported as such and does not stop the others being checked.
 func TestCulprits(t *testing.T) {
 	testtool.Need(t, "nix", "mksquashfs")
 	t.Setenv("NIX_REMOTE", "")
@@ -142,10 +143,12 @@ func TestCulprits(t *testing.T) {
 	}
 	mksquashfs, _ = filepath.Abs(mksquashfs)
 	dir := t.TempDir()
+	const ghost = "0000000000000000000000000000000g-ghost" // a store path name no store holds
 	flake := strings.Replace(closureFlake, `packages.${sys}.image = mk "image" "mkdir $out; cat ${steady}/data ${stamped}/data > $out/nixos.raw";`,
 		`packages.${sys}.image = mk "store-image" ''
       mkdir -p $out tree
       for p in ${steady} ${stamped}; do cp -r $p tree/; chmod -R u+w tree; date +%s%N > tree/$(basename $p)/built-at; done
+      mkdir tree/`+ghost+`; date +%s%N > tree/`+ghost+`/t
       `+mksquashfs+` tree $out/nixos.raw -all-time 1 -mkfs-time 1 -all-root -no-xattrs -quiet
     '';`, 1)
 	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
@@ -168,7 +171,10 @@ func TestCulprits(t *testing.T) {
 		byName[storeName(cu.StorePath)] = cu
 	}
 	stamped, steady := byName["stamped-1.0"], byName["steady-1.0"]
-	if len(res.Culprits) != 2 {
+	if g := byName["ghost"]; g.Status != CulpritUnchecked || !strings.Contains(g.Verdict, "not in the local store") {
+		t.Errorf("ghost culprit %+v", g)
+	}
+	if len(res.Culprits) != 3 {
 		t.Fatalf("culprits %+v", res.Culprits)
 	}
 	if stamped.Status != CulpritNotReproducible || !strings.HasSuffix(stamped.Derivation, "-stamped-1.0.drv") ||
@@ -187,15 +193,17 @@ func TestCulprits(t *testing.T) {
 	res = run("one", 1)
 	checked := 0
 	for _, cu := range res.Culprits {
-		if cu.Status == CulpritUnchecked {
+		switch {
+		case storeName(cu.StorePath) == "ghost":
+		case cu.Status == CulpritUnchecked:
 			if !strings.Contains(cu.Verdict, "--culprit-checks 1") || cu.Command == "" {
 				t.Errorf("unchecked culprit %+v", cu)
 			}
-		} else {
+		default:
 			checked++
 		}
 	}
-	if checked != 1 || len(res.Culprits) != 2 {
+	if checked != 1 || len(res.Culprits) != 3 {
 		t.Errorf("--culprit-checks 1: %+v", res.Culprits)
 	}
 }
