@@ -4,7 +4,7 @@
 # the signed image like a downloader would; two independent rebuilders rebuild and attest
 # it, and the downloader requires M of N of them. Then a non-reproducible variant.
 # Needs only Go. Everything happens in a temporary directory under $TMPDIR, removed at the
-# end (about 220 MB of images, reports and bundles); KEEP=1 keeps it and prints where.
+# end (about 305 MB of images, reports, bundles and rebuilds); KEEP=1 keeps it and prints where.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
