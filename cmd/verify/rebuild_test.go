@@ -110,6 +110,16 @@ func TestRebuildersEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "rb-wrong")); err == nil {
 		t.Errorf("rb-wrong was created although the publisher did not verify")
 	}
+	hostile := filepath.Join(dir, "hostile")
+	must(t, os.MkdirAll(hostile, 0o755))
+	must(t, os.WriteFile(filepath.Join(hostile, "index.json"), []byte(`{"schema": "immutos-verify/index/v1",
+		"artifacts": [{"name": "nixos.raw", "path": "../release/builds/run-1/nixos.raw", "sha256": "`+strings.Repeat("0", 64)+`"}],
+		"bundles": [{"path": "../release/nixos.raw.sigstore.json", "kind": "signature"}]}`), 0o644))
+	code, _, errw = runCLI("rebuild", "--key", publisher, "--trusted-root", root, "--build", honest, "--sign-key", keys["alice"],
+		"--out-dir", filepath.Join(dir, "rb-z"), hostile)
+	if code != 2 || !strings.Contains(errw, "is not a path inside the release directory") {
+		t.Errorf("index.json naming ../: exit %d %s", code, errw)
+	}
 	for name, a := range map[string][]string{
 		"no signing":   {"rebuild", "--key", publisher, "--build", honest, "--out-dir", filepath.Join(dir, "rb-x"), rel},
 		"used out dir": {"rebuild", "--key", publisher, "--trusted-root", root, "--build", honest, "--sign-key", keys["alice"], "--out-dir", filepath.Join(dir, "rb-alice"), rel},
