@@ -48,11 +48,11 @@ func differing(ra, rb io.ReaderAt, offA, offB, n int64) (count int64, ok bool) {
 }
 
 // bytesDiffer says how many bytes of a span of n bytes differ: "3 bytes
-// differ" when all do, "3 bytes differ in 10" when equal bytes lie
+// differ" when all do, "3 of 10 bytes differ" when equal bytes lie
 // between them.
 func bytesDiffer(ra, rb io.ReaderAt, offA, offB, n int64) string {
 	if k, ok := differing(ra, rb, offA, offB, n); ok && k < n {
-		return fmt.Sprintf("%s differ in %d", plural(k, "byte"), n)
+		return fmt.Sprintf("%d of %d bytes differ", k, n)
 	}
 	return plural(n, "byte") + " differ"
 }
