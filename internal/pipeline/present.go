@@ -168,7 +168,7 @@ func culpritTable(res *Result) string {
 					v += "<br>changed: " + code(strings.Join(c.Changed, ", "))
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(c.StorePath), code(c.Derivation), v, code(c.Command))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(c.StorePath), codeOrDash(c.Derivation), v, codeOrDash(c.Command))
 		}
 		b.WriteString("\n")
 	}
@@ -184,4 +184,11 @@ func culpritTable(res *Result) string {
 		b.WriteString("\n</details>\n\n")
 	}
 	return b.String()
+}
+
+func codeOrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return code(s)
 }
