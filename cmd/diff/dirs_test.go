@@ -47,7 +47,8 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 // filesystems: a changed file with an embedded timestamp (explained as
 // such, with its text diff), an added and a removed file, a mode change,
 // a symlink whose target changed and one that points out of the tree
-// (reported by target, never followed); exit 1 in text and JSON, 0 for
+// (reported by target, never followed), a changed file with a hostile name
+// (escaped in the text report); exit 1 in text and JSON, 0 for
 // a tree against itself, 2 for a directory against a file.
 func TestCompareDirectories(t *testing.T) {
 	dir := t.TempDir()
@@ -66,6 +67,8 @@ func TestCompareDirectories(t *testing.T) {
 	sideB["share/stamp.txt"] = "version 1.0\nbuilt 2026-11-30 11:42:17\n"
 	sideA["share/only-a"] = "gone\n"
 	sideB["share/only-b"] = "new\n"
+	sideA["share/evil\n::error::pwned \x1b[31m"] = "one\n"
+	sideB["share/evil\n::error::pwned \x1b[31m"] = "two\n"
 	sideA["lib/current"] = "->libfoo.so.1"
 	sideB["lib/current"] = "->libfoo.so.2"
 	writeTree(t, a, sideA)
@@ -82,6 +85,11 @@ func TestCompareDirectories(t *testing.T) {
 		"/share/only-a", "/share/only-b", "0644 -> 0755", "libfoo.so.1 -> libfoo.so.2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "::") || strings.ContainsRune(line, 0x1b) {
+			t.Errorf("a hostile name reached the text report raw: %q", line)
 		}
 	}
 	if strings.Contains(out, "disk") || strings.Contains(out, "/lib/escape") || strings.Contains(out, "/share/same") {
@@ -102,7 +110,7 @@ func TestCompareDirectories(t *testing.T) {
 		got[*d.File] = d
 	}
 	want := map[string]string{"/share/stamp.txt": report.KindContent, "/share/only-a": report.KindRemoved,
-		"/share/only-b": report.KindAdded, "/bin/hello": report.KindMode, "/lib/current": report.KindLink}
+		"/share/only-b": report.KindAdded, "/share/evil\n::error::pwned \x1b[31m": report.KindContent, "/bin/hello": report.KindMode, "/lib/current": report.KindLink}
 	for p, kind := range want {
 		if d := got[p]; d == nil || d.Kind != kind {
 			t.Errorf("%s: want a %s difference, got %+v", p, kind, d)
