@@ -51,6 +51,15 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args[1:]...)
+	// RLIMIT_FSIZE makes the kernel stop the tool's writes one byte past
+	// the bound, where the watchdog below can only notice a stream that
+	// has already overshot by what it wrote in 20 ms (tens of MB under
+	// load). The limit is on the file's size, holes included, so a sparse
+	// disk larger than the data bound trips it too: see fileTooLarge.
+	fsize := min(MaxDecodedSize, tempLimit()) + 1
+	if prlimit, err := exec.LookPath("prlimit"); err == nil && fsize > 0 {
+		cmd = exec.CommandContext(ctx, prlimit, append([]string{"--fsize=" + strconv.FormatInt(fsize, 10), path}, args[1:]...)...)
+	}
 	cmd.Stdin = io.NewSectionReader(im.File, 0, im.FileSize)
 	cmd.Stdout = tmp
 	stderr := &limitedBuffer{max: 4096}
@@ -91,6 +100,15 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 		return 0, checkDecoded(MaxDecodedSize+1, 0)
 	default:
 	}
+	if werr != nil && fileTooLarge(werr, stderr.String()) {
+		// The limit tripped on a sparse file's size, not on its data
+		// (checkDecoded above passed): the Go decoder, which counts data
+		// and size apart, decodes it again from the start.
+		if err := tmp.Truncate(0); err != nil {
+			return 0, err
+		}
+		return 0, errNoExternal
+	}
 	if werr != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
@@ -99,6 +117,18 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 		return 0, fmt.Errorf("stream corrupt after %d decoded bytes: %s -d: %v: %s", st.Size(), args[0], werr, msg)
 	}
 	return st.Size(), nil
+}
+
+// fileTooLarge reports whether the tool stopped at RLIMIT_FSIZE: killed
+// by SIGXFSZ, or told EFBIG (a sparse tail extended past the limit).
+func fileTooLarge(werr error, stderr string) bool {
+	var ee *exec.ExitError
+	if errors.As(werr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGXFSZ {
+			return true
+		}
+	}
+	return strings.Contains(stderr, syscall.EFBIG.Error())
 }
 
 // allocated is the disk space a file takes.
