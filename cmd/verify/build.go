@@ -44,7 +44,7 @@ func (b *buildFlags) register(cmd *cobra.Command, build bool) {
 	f.BoolVar(&c.Force, "force", false, "clear a non-empty --out-dir first (symlinks in it are removed, never followed)")
 	f.BoolVar(&c.CheckClosure, "check-closure", false, "rebuild mode: also rebuild alone every locally built derivation of the image's build closure; a dependency that does not reproduce makes the verdict NOT_REPRODUCIBLE")
 	f.IntVar(&c.Jobs, "jobs", 1, "--check-closure: rebuild `N` derivations at a time")
-	f.IntVar(&c.CulpritChecks, "culprit-checks", 10, "rebuild mode: rebuild alone at most `N` derivations of store paths that differ inside the images (0: none)")
+	f.IntVar(&c.CulpritChecks, "culprit-checks", 10, "rebuild and compare modes: rebuild alone at most `N` derivations of store paths that differ inside the images (0: none; compare needs nix on PATH)")
 	f.BoolVar(&c.Strict, "strict", false, "any difference in the build output counts, not only the image artifacts")
 	f.StringVar(&b.key, "key", "", "sign with this PEM private key `FILE` (password from $COSIGN_PASSWORD)")
 	f.BoolVar(&b.keyless, "keyless", false, "sign keylessly (Fulcio certificate for the GitHub Actions OIDC identity)")

@@ -401,22 +401,7 @@ func (c *Config) confirmedCulprit(out, drv string, files int, rep string, change
 // the image artifacts: each one's deriver is rebuilt alone. A store path that rebuilds
 // bit for bit points at the image builder or another input.
 func (c *Config) findCulprits(res *Result, nixVersion string) {
-	seen := map[string]int{}
-	var order []string
-	for _, a := range res.Artifacts {
-		for _, p := range a.Comparisons {
-			if p.Report == nil {
-				continue
-			}
-			for _, sp := range p.Report.StorePaths {
-				full := "/nix/store/" + sp.Hash + "-" + sp.Name
-				if _, ok := seen[full]; !ok {
-					order = append(order, full)
-				}
-				seen[full] += sp.Files
-			}
-		}
-	}
+	order, seen := differingStorePaths(res)
 	if len(order) == 0 {
 		return
 	}
@@ -465,4 +450,26 @@ func (c *Config) findCulprits(res *Result, nixVersion string) {
 		}
 		res.Culprits = append(res.Culprits, cu)
 	}
+}
+
+// differingStorePaths lists, first seen first, the store paths that hold differing files
+// in the comparison reports, with the number of differing files in each.
+func differingStorePaths(res *Result) ([]string, map[string]int) {
+	seen := map[string]int{}
+	var order []string
+	for _, a := range res.Artifacts {
+		for _, p := range a.Comparisons {
+			if p.Report == nil {
+				continue
+			}
+			for _, sp := range p.Report.StorePaths {
+				full := "/nix/store/" + sp.Hash + "-" + sp.Name
+				if _, ok := seen[full]; !ok {
+					order = append(order, full)
+				}
+				seen[full] += sp.Files
+			}
+		}
+	}
+	return order, seen
 }

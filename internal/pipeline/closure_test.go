@@ -126,6 +126,38 @@ func TestCheckClosure(t *testing.T) {
 	}
 }
 
+// storeImageFlake writes, in a new directory it returns, closureFlake with an image that
+// is a bare squashfs of a store tree holding copies of the two dependencies; perCopy runs
+// in the image builder after each copy ($p the dependency), extra after them. unique
+// salts every derivation with the directory, so that no other test shares (or deletes)
+// its store paths.
+func storeImageFlake(t *testing.T, unique bool, perCopy, extra string) string {
+	t.Helper()
+	testtool.Need(t, "nix", "mksquashfs")
+	t.Setenv("NIX_REMOTE", "")
+	mksquashfs, err := exec.LookPath("mksquashfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mksquashfs, _ = filepath.Abs(mksquashfs)
+	dir := t.TempDir()
+	flake := strings.Replace(closureFlake, `packages.${sys}.image = mk "image" "mkdir $out; cat ${steady}/data ${stamped}/data > $out/nixos.raw";`,
+		`packages.${sys}.image = mk "store-image" ''
+      mkdir -p $out tree
+      for p in ${steady} ${stamped}; do cp -r $p tree/; chmod -R u+w tree; `+perCopy+`
+      done
+      `+extra+`
+      `+mksquashfs+` tree $out/nixos.raw -all-time 1 -mkfs-time 1 -all-root -no-xattrs -quiet
+    '';`, 1)
+	if unique {
+		flake = strings.Replace(flake, `PATH = "/usr/bin:/bin";`, `PATH = "/usr/bin:/bin"; salt = "`+dir+`";`, 1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestCulprits: an image (a bare squashfs of a store tree) whose builder writes its build
 // time into the copies of two dependencies' store paths differs inside both. nix --rebuild
 // of the image says not reproducible; each differing store path's deriver is rebuilt
@@ -135,25 +167,9 @@ func TestCheckClosure(t *testing.T) {
 // checks only the first and says why the other was not checked. A store path name that
 // no store holds is reported as such and does not stop the others being checked.
 func TestCulprits(t *testing.T) {
-	testtool.Need(t, "nix", "mksquashfs")
-	t.Setenv("NIX_REMOTE", "")
-	mksquashfs, err := exec.LookPath("mksquashfs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mksquashfs, _ = filepath.Abs(mksquashfs)
-	dir := t.TempDir()
 	const ghost = "0000000000000000000000000000000g-ghost" // a store path name no store holds
-	flake := strings.Replace(closureFlake, `packages.${sys}.image = mk "image" "mkdir $out; cat ${steady}/data ${stamped}/data > $out/nixos.raw";`,
-		`packages.${sys}.image = mk "store-image" ''
-      mkdir -p $out tree
-      for p in ${steady} ${stamped}; do cp -r $p tree/; chmod -R u+w tree; date +%s%N > tree/$(basename $p)/built-at; done
-      mkdir tree/`+ghost+`; date +%s%N > tree/`+ghost+`/t
-      `+mksquashfs+` tree $out/nixos.raw -all-time 1 -mkfs-time 1 -all-root -no-xattrs -quiet
-    '';`, 1)
-	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := storeImageFlake(t, false, `date +%s%N > tree/$(basename $p)/built-at`,
+		`mkdir tree/`+ghost+`; date +%s%N > tree/`+ghost+`/t`)
 	run := func(out string, checks int) *Result {
 		res, err := Run(&Config{Mode: ModeRebuild, Installable: "path:" + dir + "#image", NixArgs: nixArgs(), Images: []string{"*.raw"},
 			OutDir: filepath.Join(dir, out), Log: io.Discard, CulpritChecks: checks})
@@ -205,5 +221,97 @@ func TestCulprits(t *testing.T) {
 	}
 	if checked != 1 || len(res.Culprits) != 3 {
 		t.Errorf("--culprit-checks 1: %+v", res.Culprits)
+	}
+}
+
+// TestCompareCulprits: two records of an image that copies a deterministic and a
+// time-stamped dependency into its store tree, the second made after deleting the image
+// and the stamped dependency from the store (as a second builder would build them from
+// source). compare finds the images differ inside the stamped store path and names its
+// .drv as the culprit confirmed by nix --rebuild, in the result, index.json and the step
+// summary; the deterministic dependency does not differ and is no culprit. Without nix
+// on PATH compare says it did not look; --culprit-checks 0 does not look.
+func TestCompareCulprits(t *testing.T) {
+	dir := storeImageFlake(t, true, "", "")
+	record := func(id string) *Record {
+		rec, _, err := RecordRun(&Config{Installable: "path:" + dir + "#image", NixArgs: nixArgs(), Images: []string{"*.raw"},
+			OutDir: filepath.Join(dir, id), Log: io.Discard, RunnerID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	nix := func(args ...string) string {
+		out, err := exec.Command("nix", append(append(append([]string{}, nixBaseArg...), args...), nixArgs()...)...).Output()
+		if err != nil {
+			t.Fatalf("nix %v: %v", args, err)
+		}
+		return string(out)
+	}
+	first := record("one")
+	image := first.Build.Roots[0].Path
+	var stamped string // the image is compressed: its derivation, not its output, refers to the dependency
+	out, err := exec.Command("nix-store", "--query", "--requisites", "--include-outputs", first.Build.Drvs[0]).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasSuffix(p, "-stamped-1.0") {
+			stamped = p
+		}
+	}
+	if stamped == "" {
+		t.Fatalf("no stamped dependency in the closure of %s", image)
+	}
+	nix("store", "delete", image, stamped)
+	if second := record("two"); second.Artifacts[0].SHA256 == first.Artifacts[0].SHA256 {
+		t.Fatal("the second record's image is the same: the dependency was not rebuilt")
+	}
+
+	compare := func(out string, cfg *Config) *Result {
+		cfg.NixArgs, cfg.Log, cfg.OutDir = nixArgs(), io.Discard, filepath.Join(dir, out)
+		res, err := CompareRecords(cfg, []string{filepath.Join(dir, "one"), filepath.Join(dir, "two")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Reproducible {
+			t.Fatalf("%s: the records compare reproducible", out)
+		}
+		return res
+	}
+	res := compare("cmp", &Config{})
+	if len(res.Culprits) != 1 {
+		t.Fatalf("culprits %+v, want the stamped derivation", res.Culprits)
+	}
+	cu := res.Culprits[0]
+	if cu.StorePath != stamped || !strings.HasSuffix(cu.Derivation, "-stamped-1.0.drv") || cu.Status != CulpritNotReproducible ||
+		!strings.Contains(cu.Verdict, "confirmed by nix --rebuild") || strings.Join(cu.Changed, ",") != "/stamp" ||
+		!strings.Contains(cu.Command, cu.Derivation) || cu.Files != 1 {
+		t.Errorf("culprit %+v", cu)
+	}
+	var idx struct {
+		Culprits []Culprit `json:"culprits"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "cmp", "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &idx); err != nil || len(idx.Culprits) != 1 || idx.Culprits[0].Derivation != cu.Derivation ||
+		idx.Culprits[0].Status != CulpritNotReproducible {
+		t.Errorf("index.json (%v): %s", err, data)
+	}
+	summary := Markdown(res, 1<<20)
+	if !strings.Contains(summary, "| culprit store path |") || !strings.Contains(summary, storeName(cu.Derivation)) ||
+		strings.Index(summary, "culprit") > strings.Index(summary, "| artifact |") {
+		t.Errorf("step summary does not lead with the culprit:\n%s", summary)
+	}
+
+	res = compare("no-nix", &Config{Nix: filepath.Join(dir, "no-such-nix")})
+	if len(res.Culprits) != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "not on PATH") {
+		t.Errorf("without nix: culprits %+v, notes %q", res.Culprits, res.Notes)
+	}
+	res = compare("off", &Config{CulpritChecks: -1})
+	if len(res.Culprits) != 0 || strings.Contains(strings.Join(res.Notes, "\n"), "not on PATH") {
+		t.Errorf("--culprit-checks 0: culprits %+v, notes %q", res.Culprits, res.Notes)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/org/immutos-action/diffimg"
@@ -336,6 +337,7 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 		}
 		a.Manifest = rel
 	}
+	cfg.compareCulprits(res)
 	if err := cfg.finish(res); err != nil {
 		return res, err
 	}
@@ -345,6 +347,12 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 func (c *Config) setDefaultsCompare() error {
 	if len(c.Images) == 0 {
 		c.Images = DefaultImages
+	}
+	if c.CulpritChecks == 0 {
+		c.CulpritChecks = 10
+	}
+	if c.Nix == "" {
+		c.Nix = "nix"
 	}
 	if c.Getenv == nil {
 		c.Getenv = os.Getenv
@@ -405,4 +413,22 @@ func recordTree(r *Record) map[string]treeEntry {
 		out[f.Path] = treeEntry{kind: f.Kind, digest: f.Digest, mode: fs.FileMode(f.Mode)}
 	}
 	return out
+}
+
+// compareCulprits looks for the derivations behind the store paths that differ between
+// the records, as build does: with this machine's nix and store (the builders are
+// elsewhere), so a store path is checked only when it and its .drv are here.
+func (c *Config) compareCulprits(res *Result) {
+	if c.CulpritChecks <= 0 {
+		return
+	}
+	paths, _ := differingStorePaths(res)
+	if len(paths) == 0 {
+		return
+	}
+	if _, err := exec.LookPath(c.Nix); err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("the derivations behind the %d differing store paths were not rebuilt: %s is not on PATH (run compare where nix can build the installable)", len(paths), c.Nix))
+		return
+	}
+	c.findCulprits(res, c.nixVersion())
 }
