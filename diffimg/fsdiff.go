@@ -3,10 +3,7 @@ package diffimg
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"fmt"
-	"github.com/org/immutos-action/diffimg/budget"
-	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"maps"
 	"os"
@@ -17,9 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/org/immutos-action/diffimg/budget"
 	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/image"
 	"github.com/org/immutos-action/diffimg/layout"
 	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/guard"
 )
 
 // compareFS compares two filesystems of the same type: superblock
@@ -768,7 +768,7 @@ func copySparse(t *os.File, r io.Reader, n int64) error {
 		k, err := io.ReadFull(r, buf[:min(int64(len(buf)), n-off)])
 		for i := 0; i < k; i += 64 << 10 {
 			b := buf[i:min(i+64<<10, k)]
-			if allZero(b) {
+			if image.IsZero(b) {
 				continue
 			}
 			if _, werr := t.WriteAt(b, off+int64(i)); werr != nil {
@@ -781,21 +781,6 @@ func copySparse(t *os.File, r io.Reader, n int64) error {
 		}
 	}
 	return t.Truncate(n)
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // offsetReader serves a buffer read from base as if at its file offset.

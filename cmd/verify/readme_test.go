@@ -29,13 +29,7 @@ func TestReadmeReleaseSample(t *testing.T) {
 	dir, gi, _ := exampleTools(t)
 	sampleKey(t, dir, "demo-key")
 
-	build := exec.Command(bin, "build", "--mode", "command", "--build", "'"+gi+"' -out-dir {out}",
-		"--key", "demo-key.key", "--out-dir", "good")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "COSIGN_PASSWORD=", "GITHUB_ACTIONS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	signedBuild(t, bin, dir, "'"+gi+"' -out-dir {out}", "demo-key.key", "good")
 	args := []string{"release", "--key", "demo-key.pub", "--bundle", "good/reproducibility.sigstore.json",
 		"--require-reproducible", "good/builds/run-1/nixos.raw"}
 	release := exec.Command(bin, args...)
@@ -61,6 +55,18 @@ func sampleKey(t *testing.T, dir, name string) {
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
 	must(t, os.WriteFile(filepath.Join(dir, name+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644))
+}
+
+// signedBuild runs `immutos-verify build` in command mode in dir: the
+// builder twice, compared, signed with key into outDir.
+func signedBuild(t *testing.T, bin, dir, builder, key, outDir string) {
+	t.Helper()
+	build := exec.Command(bin, "build", "--mode", "command", "--build", builder, "--key", key, "--out-dir", outDir)
+	build.Dir = dir
+	build.Env = append(os.Environ(), "COSIGN_PASSWORD=", "GITHUB_ACTIONS=")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
 }
 
 // withoutTUFNote drops the offline note: it quotes the network error of
@@ -113,13 +119,7 @@ func TestAttestationsWalkthrough(t *testing.T) {
 	work := filepath.Join(dir, "work")
 	must(t, os.Mkdir(work, 0o755))
 	sampleKey(t, work, "cosign")
-	build := exec.Command(bin, "build", "--mode", "command", "--build", "'"+gi+"' -o {out}/image.raw",
-		"--key", "cosign.key", "--out-dir", "out")
-	build.Dir = work
-	build.Env = append(os.Environ(), "COSIGN_PASSWORD=", "GITHUB_ACTIONS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	signedBuild(t, bin, work, "'"+gi+"' -o {out}/image.raw", "cosign.key", "out")
 	rel := filepath.Join(dir, "release")
 	must(t, os.Mkdir(rel, 0o755))
 	for from, to := range map[string]string{"out/builds/run-1/image.raw": "image.raw", "out/image.raw.sigstore.json": "image.raw.sigstore.json",

@@ -2,7 +2,6 @@ package explain
 
 import (
 	"bytes"
-	"encoding/binary"
 	"regexp"
 	"sort"
 	"strconv"
@@ -55,9 +54,8 @@ func timesPair(a, b int64) bool {
 // date in a known notation, a build path, a UUID string). Binary integers
 // that happen to decode as times, and random-looking bytes, are not
 // evidence where the structure is unknown (x86 code, deflate data, FAT
-// chains and random bytes all look like that); Record classifies those
-// where the caller knows the bytes are a record with such fields. It
-// returns nil when it finds nothing more specific than content.
+// chains and random bytes all look like that): formats decode such fields
+// by name. It returns nil when it finds nothing more specific than content.
 func Bytes(a, b []byte, base int64, lo, hi int) *report.Cause {
 	if lo < 0 || hi <= lo || hi > len(a) || hi > len(b) {
 		return nil
@@ -67,146 +65,6 @@ func Bytes(a, b []byte, base int64, lo, hi int) *report.Cause {
 		return Text(sa, sb)
 	}
 	return nil
-}
-
-// Record classifies a differing byte range inside a record the caller
-// knows holds times or identifiers at natural alignment (a header or
-// directory entry of a known format whose fields are not decoded one by
-// one): a naturally aligned 32- or 64-bit Unix time, a FAT time/date,
-// a 16-byte UUID; then the text rules.
-func Record(a, b []byte, base int64, lo, hi int) *report.Cause {
-	if lo < 0 || hi <= lo || hi > len(a) || hi > len(b) {
-		return nil
-	}
-	if c := Bytes(a, b, base, lo, hi); c != nil {
-		return c
-	}
-	if c := binaryTime(a, b, base, lo, hi); c != nil {
-		return c
-	}
-	return binaryUUID(a, b, base, lo, hi)
-}
-
-// binaryTime looks for a naturally aligned 32- or 64-bit integer (either
-// byte order) or a FAT time+date word pair that holds the whole
-// differing range and decodes as two build times on both sides.
-func binaryTime(a, b []byte, base int64, lo, hi int) *report.Cause {
-	for _, w := range []int{4, 8} {
-		for s := lo - w + 1; s <= lo; s++ {
-			if s < 0 || s+w < hi || s+w > min(len(a), len(b)) || (base+int64(s))%int64(w) != 0 {
-				continue
-			}
-			for _, bo := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
-				var x, y int64
-				if w == 4 {
-					x, y = int64(bo.Uint32(a[s:])), int64(bo.Uint32(b[s:]))
-				} else {
-					ux, uy := bo.Uint64(a[s:]), bo.Uint64(b[s:])
-					if ux>>63 != 0 || uy>>63 != 0 {
-						continue
-					}
-					x, y = int64(ux), int64(uy)
-				}
-				if timesPair(x, y) {
-					return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(w, bo, x, y)}
-				}
-				if w == 8 {
-					for _, div := range []int64{1e3, 1e6, 1e9} {
-						if timesPair(x/div, y/div) {
-							return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(w, bo, x/div, y/div)}
-						}
-					}
-					// Windows FILETIME (100 ns since 1601).
-					const ft = 11644473600
-					if x > ft*1e7 && y > ft*1e7 && timesPair(x/1e7-ft, y/1e7-ft) {
-						return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(w, bo, x/1e7-ft, y/1e7-ft)}
-					}
-				}
-			}
-		}
-	}
-	// FAT: time (LE16) then date (LE16), 2-byte aligned.
-	for s := lo - 3; s <= lo; s++ {
-		if s < 0 || s+4 < hi || s+4 > min(len(a), len(b)) || (base+int64(s))%2 != 0 {
-			continue
-		}
-		ta, oka := fatTime(a[s:])
-		tb, okb := fatTime(b[s:])
-		if oka && okb && ta != tb {
-			d := ta.Sub(tb)
-			if d < 0 {
-				d = -d
-			}
-			if d < 366*24*time.Hour {
-				return &report.Cause{Class: report.ClassTimestamp, Hint: "FAT time/date " + ta.Format("2006-01-02 15:04:05") + " vs " + tb.Format("2006-01-02 15:04:05") + ": vfat keeps the copy time; copy with fixed times (mcopy -m from sources clamped to SOURCE_DATE_EPOCH) or use systemd-repart with SOURCE_DATE_EPOCH"}
-			}
-		}
-	}
-	return nil
-}
-
-func timeHint(w int, bo binary.ByteOrder, x, y int64) string {
-	order := "LE"
-	if bo == binary.BigEndian {
-		order = "BE"
-	}
-	return strconv.Itoa(w*8) + "-bit " + order + " Unix time " + time.Unix(x, 0).UTC().Format(time.RFC3339) + " vs " + time.Unix(y, 0).UTC().Format(time.RFC3339) + ": " + HintTimeRandom
-}
-
-func fatTime(p []byte) (time.Time, bool) {
-	t := binary.LittleEndian.Uint16(p)
-	d := binary.LittleEndian.Uint16(p[2:])
-	sec, min, hour := int(t&31)*2, int(t>>5&63), int(t>>11)
-	day, mon, year := int(d&31), int(d>>5&15), 1980+int(d>>9)
-	if sec > 59 || min > 59 || hour > 23 || day < 1 || day > 31 || mon < 1 || mon > 12 || year < 2000 || year > now().Year()+1 {
-		return time.Time{}, false
-	}
-	return time.Date(year, time.Month(mon), day, hour, min, sec, 0, time.UTC), true
-}
-
-// binaryUUID: a 16-byte field holding the differing range that is an RFC
-// 9562 version 4 UUID (in RFC or GUID byte order) on both sides, or
-// random-looking on both sides.
-func binaryUUID(a, b []byte, base int64, lo, hi int) *report.Cause {
-	if hi-lo > 16 {
-		return nil
-	}
-	for s := lo - 15; s <= lo; s++ {
-		if s < 0 || s+16 < hi || s+16 > min(len(a), len(b)) || (base+int64(s))%4 != 0 {
-			continue
-		}
-		if isV4(a[s:s+16]) && isV4(b[s:s+16]) {
-			return &report.Cause{Class: report.ClassUUID, Hint: "a random (version 4) UUID/GUID: " + HintUUIDRandom}
-		}
-	}
-	if hi-lo >= 8 {
-		for s := lo - (16 - (hi - lo)); s <= lo; s++ {
-			if s < 0 || s+16 > min(len(a), len(b)) {
-				continue
-			}
-			if distinct(a[s:s+16]) >= 12 && distinct(b[s:s+16]) >= 12 {
-				return &report.Cause{Class: report.ClassUUID, Hint: "a random-looking 16-byte field (UUID, GUID, seed or salt): " + HintUUIDRandom}
-			}
-		}
-	}
-	return nil
-}
-
-func isV4(u []byte) bool {
-	variant := u[8]&0xc0 == 0x80
-	return variant && (u[6]>>4 == 4 || u[7]>>4 == 4)
-}
-
-func distinct(p []byte) int {
-	var seen [256]bool
-	n := 0
-	for _, c := range p {
-		if !seen[c] {
-			seen[c] = true
-			n++
-		}
-	}
-	return n
 }
 
 // printableAround returns the run of printable bytes around [lo, hi),

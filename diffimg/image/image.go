@@ -483,7 +483,7 @@ func copySparse(f *os.File, r io.Reader, holes *[]uint64, maxData int64) (off, d
 			for int64(len(*holes)) <= b/64 {
 				*holes = append(*holes, 0)
 			}
-			if !isZero(buf[:n]) {
+			if !IsZero(buf[:n]) {
 				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
 					return off, data, werr
 				}
@@ -505,7 +505,9 @@ func copySparse(f *os.File, r io.Reader, holes *[]uint64, maxData int64) (off, d
 
 var zeroBlock = make([]byte, holeSize)
 
-func isZero(b []byte) bool {
+// IsZero reports whether b holds only zero bytes (a block to leave as a
+// hole).
+func IsZero(b []byte) bool {
 	for len(b) > 0 {
 		n := min(len(b), len(zeroBlock))
 		if !bytes.Equal(b[:n], zeroBlock[:n]) {
