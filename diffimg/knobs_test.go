@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/fixture"
 	"github.com/org/immutos-action/internal/testtool"
@@ -73,7 +74,7 @@ func expectOnly(t *testing.T, rep *report.Report, wants ...want) {
 	}
 	if t.Failed() {
 		var sb strings.Builder
-		rep.WriteText(&sb, report.TextOptions{})
+		present.Text(&sb, rep, present.TextOptions{})
 		t.Log("\n" + sb.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/layout"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/fixture"
 )
@@ -294,7 +295,7 @@ func covers(rep *report.Report, tab *layout.Table, off int64) (covered, localise
 
 func logReport(t *testing.T, rep *report.Report) {
 	f, _ := os.CreateTemp("", "rep")
-	rep.WriteText(f, report.TextOptions{})
+	present.Text(f, rep, present.TextOptions{})
 	f.Close()
 	b, _ := os.ReadFile(f.Name())
 	os.Remove(f.Name())

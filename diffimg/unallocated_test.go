@@ -12,6 +12,7 @@ import (
 
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/layout"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/fixture"
 	"github.com/org/immutos-action/internal/testtool"
@@ -55,7 +56,7 @@ func copyFile(t *testing.T, src, dst string) string {
 
 func textReport(rep *report.Report) string {
 	var sb strings.Builder
-	rep.WriteText(&sb, report.TextOptions{})
+	present.Text(&sb, rep, present.TextOptions{})
 	return sb.String()
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/org/immutos-action/diffimg"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/internal/cli"
 )
 
@@ -166,11 +167,11 @@ func execute(cmd *cobra.Command, f *flags, args []string) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	outs := cli.Outputs{Text: f.text, JSON: f.json, Markdown: f.markdown, HTML: f.html}
+	outs := present.Outputs{Text: f.text, JSON: f.json, Markdown: f.markdown, HTML: f.html, Limits: reportLimits, Color: cli.UseColor(f.color, os.Stdout)}
 	if outs.Empty() {
 		outs.Text = "-"
 	}
-	if err := outs.Write(rep, cli.UseColor(f.color, os.Stdout)); err != nil {
+	if err := outs.Write(rep); err != nil {
 		return 2, err
 	}
 	if rep.Identical || rep.SameOutsideExcluded() {

@@ -18,6 +18,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 	gmhtml "github.com/yuin/goldmark/renderer/html"
 
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/testtool"
 )
@@ -176,7 +177,7 @@ func TestHTMLReportLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.WriteHTML(f); err != nil {
+	if err := present.HTML(f, r, present.HTMLOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/internal/cli"
 	"github.com/org/immutos-action/internal/pipeline"
 )
@@ -100,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 // escaped.
 func oneLine(s string) string {
 	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-	return report.EscapeText(strings.ToValidUTF8(s, "?"))
+	return present.EscapeText(strings.ToValidUTF8(s, "?"))
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/org/immutos-action/attest"
-	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/diffimg/present"
 )
 
 // rebuilderFlags are release's independent-rebuilder threshold flags.
@@ -45,7 +45,7 @@ func (rb *rebuilderFlags) load() (*attest.RebuilderPolicy, error) {
 
 // printRebuilders lists who agreed and who did not.
 func printRebuilders(out io.Writer, t *attest.ThresholdResult) {
-	e := report.EscapeText
+	e := present.EscapeText
 	verdict := "met"
 	if !t.Met {
 		verdict = "NOT met"

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/attest"
-	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -141,7 +141,7 @@ func unanchoredWarning(re string) string {
 // which logs. The trusted root's provenance goes to stderr when it is the embedded copy.
 // File names and certificate fields are escaped: they reach a terminal or a CI log.
 func printSummary(out, errw io.Writer, r *attest.Result) {
-	e := report.EscapeText
+	e := present.EscapeText
 	if r.TrustedRoot.Kind == "embedded" {
 		fmt.Fprintf(errw, "note: %s\n", r.TrustedRoot.Note())
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/org/immutos-action/diffimg"
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/explain"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/fixture"
 	"github.com/org/immutos-action/internal/testtool"
@@ -131,10 +132,10 @@ func TestImageSeveralCauses(t *testing.T) {
 	}
 	// the causes reach the text and Markdown outputs
 	var txt, md bytes.Buffer
-	if err := rep.WriteText(&txt, report.TextOptions{}); err != nil {
+	if err := present.Text(&txt, rep, present.TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := rep.WriteMarkdown(&md, report.MarkdownOptions{}); err != nil {
+	if err := present.Markdown(&md, rep, present.MarkdownOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []string{"timestamp", "uuid", "build-path", "compression", "ordering"} {

@@ -1,7 +1,7 @@
-// Package report holds the difference tree immutos-diff builds, and its
-// presenters: text, JSON, Markdown and HTML, each in its own file. The JSON
-// form is the "immutos-diff/report/v1" contract documented in
-// docs/report-schema.md: fields are added, never renamed.
+// Package report holds the difference tree immutos-diff builds and its
+// JSON form, the "immutos-diff/report/v1" contract documented in
+// docs/report-schema.md: fields are added, never renamed. The text,
+// Markdown and HTML presenters are in package present.
 package report
 
 import (
@@ -212,9 +212,9 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 // differences when two directory trees are compared (no disk around them).
 const FormatDirectory = "directory"
 
-// container names what holds a difference's filesystem: "partition 2",
+// Container names what holds a difference's filesystem: "partition 2",
 // "disk", or "" for a directory tree.
-func (d *Difference) container() string {
+func (d *Difference) Container() string {
 	switch {
 	case d.Partition != nil:
 		return fmt.Sprintf("partition %d", *d.Partition)
@@ -226,7 +226,7 @@ func (d *Difference) container() string {
 
 // Where names the location of a difference: "partition 2 squashfs /a/b".
 func (d *Difference) Where() string {
-	s := d.container()
+	s := d.Container()
 	if d.Filesystem != nil {
 		s = strings.TrimPrefix(s+" "+*d.Filesystem, " ")
 	}
@@ -236,9 +236,9 @@ func (d *Difference) Where() string {
 	return s
 }
 
-// counts reports whether d is a difference of its own for counting: a
+// Counts reports whether d is a difference of its own for counting: a
 // leaf that is neither a note nor an exclusion.
-func (d *Difference) counts() bool {
+func (d *Difference) Counts() bool {
 	return len(d.Children) == 0 && d.Kind != KindNote && d.Kind != KindExcluded
 }
 
@@ -255,7 +255,7 @@ func (r *Report) SameOutsideExcluded() bool {
 func (r *Report) Leaves() int {
 	n := r.Omitted
 	r.Walk(func(d *Difference, _ int) {
-		if d.counts() {
+		if d.Counts() {
 			n++
 		}
 	})
@@ -284,7 +284,7 @@ func (r *Report) Limit(max int) *Report {
 			}
 			if len(d.Children) == 0 {
 				out = append(out, d)
-				if d.counts() {
+				if d.Counts() {
 					left--
 				}
 				continue
@@ -302,7 +302,7 @@ func (r *Report) Limit(max int) *Report {
 }
 
 func walkLeaves(d *Difference, fn func()) {
-	if d.counts() {
+	if d.Counts() {
 		fn()
 	}
 	for _, c := range d.Children {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/org/immutos-action/diffimg"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/fixture"
 )
@@ -46,8 +47,8 @@ func FuzzReadReport(f *testing.F) {
 		if err := r.WriteJSON(io.Discard); err != nil {
 			t.Fatalf("WriteJSON: %v", err)
 		}
-		r.WriteText(io.Discard, report.TextOptions{})
-		r.WriteMarkdown(io.Discard, report.MarkdownOptions{})
-		r.WriteHTML(io.Discard)
+		present.Text(io.Discard, r, present.TextOptions{})
+		present.Markdown(io.Discard, r, present.MarkdownOptions{})
+		present.HTML(io.Discard, r, present.HTMLOptions{})
 	})
 }

@@ -30,7 +30,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/diffimg/present"
 )
 
 // Modes.
@@ -171,12 +171,12 @@ func (c *Config) logf(format string, args ...any) {
 	for i, a := range args {
 		switch v := a.(type) {
 		case string:
-			args[i] = report.EscapeText(v)
+			args[i] = present.EscapeText(v)
 		case error:
-			args[i] = report.EscapeText(v.Error())
+			args[i] = present.EscapeText(v.Error())
 		}
 	}
-	fmt.Fprintf(c.Log, "%s\n", report.CommandSafeLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(c.Log, "%s\n", present.CommandSafeLine(fmt.Sprintf(format, args...)))
 }
 
 // TroubleError is a failure that is neither reproducible nor not: the build failed, bad

@@ -12,6 +12,7 @@ import (
 
 	githubactions "github.com/sethvargo/go-githubactions"
 
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
@@ -254,10 +255,10 @@ func (g *GitHub) Publish(res *Result, outDir string) error {
 		}
 		// go-githubactions escapes newlines and the property separators; the names
 		// still lose their control characters (escape sequences in the log view).
-		name := report.EscapeText(art.Name)
+		name := present.EscapeText(art.Name)
 		msg := fmt.Sprintf("%s is not reproducible", name)
 		if d := firstDifference(art); d != "" {
-			msg += ": " + report.EscapeText(d)
+			msg += ": " + present.EscapeText(d)
 		}
 		a.WithFieldsMap(map[string]string{"title": "not reproducible: " + name}).Errorf("%s", msg)
 	}
@@ -265,7 +266,7 @@ func (g *GitHub) Publish(res *Result, outDir string) error {
 		a.Errorf("not reproducible (--strict): %d other file(s) of the output differ", len(res.OtherDifferences))
 	}
 	for _, w := range res.Warnings {
-		a.Warningf("%s", report.EscapeText(w))
+		a.Warningf("%s", present.EscapeText(w))
 	}
 	return nil
 }

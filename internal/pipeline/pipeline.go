@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
@@ -276,7 +277,7 @@ func (c *Config) compareBuilds(res *Result, first, b *Build, k int, arts []artif
 			return err
 		}
 		ar.Comparisons = append(ar.Comparisons, pr)
-		c.logf("%s: %s", a.Name, rep.Verdict(false))
+		c.logf("%s: %s", a.Name, present.Verdict(rep, false))
 	}
 	for _, n := range sortedKeys(byName) {
 		res.OtherDifferences = append(res.OtherDifferences, OtherDifference{b.ID, n, "added", "an artifact only in " + b.ID})
@@ -291,11 +292,11 @@ func (c *Config) writePairReport(res *Result, ar *ArtifactResult, rep *report.Re
 	err := c.out.writeFile(pr.JSON, rep.WriteJSON)
 	if err == nil {
 		err = c.out.writeFile(pr.Markdown, func(w writer) error {
-			return rep.WriteMarkdown(w, report.MarkdownOptions{FullReport: pr.JSON})
+			return present.Markdown(w, rep, present.MarkdownOptions{FullReport: pr.JSON})
 		})
 	}
 	if err == nil {
-		err = c.out.writeFile(pr.HTML, rep.WriteHTML)
+		err = c.out.writeFile(pr.HTML, func(w writer) error { return present.HTML(w, rep, present.HTMLOptions{}) })
 	}
 	if err != nil {
 		return nil, troublef("writing reports: %v", err)

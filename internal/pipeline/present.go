@@ -7,15 +7,15 @@ import (
 	"io"
 	"strings"
 
-	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/diffimg/present"
 )
 
 // The combined reports show names the build chose (artifact names, paths, build ids):
 // Markdown escapes them with diffimg/report's helpers, HTML goes through html/template.
 
 var (
-	md   = report.EscapeMarkdown
-	code = report.CodeSpan
+	md   = present.EscapeMarkdown
+	code = present.CodeSpan
 )
 
 func verdictIcon(ok bool) string {
@@ -112,7 +112,7 @@ func Markdown(res *Result, budget int) string {
 			}
 			fmt.Fprintf(&b, "\n### %s: build-1 vs %s\n\n", code(a.Name), md(p.Build))
 			var buf bytes.Buffer
-			if err := p.Report.WriteMarkdown(&buf, report.MarkdownOptions{MaxBytes: left - 512, FullReport: p.JSON}); err != nil {
+			if err := present.Markdown(&buf, p.Report, present.MarkdownOptions{MaxBytes: left - 512, FullReport: p.JSON}); err != nil {
 				fmt.Fprintf(&b, "(markdown: %s)\n", md(err.Error()))
 			}
 			b.Write(buf.Bytes())
@@ -125,7 +125,7 @@ func Markdown(res *Result, budget int) string {
 // attribute, URL), so a name can neither add markup nor an attribute nor a script URL;
 // control characters in names are shown as escapes.
 var htmlReport = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"join": strings.Join, "roots": rootPaths, "text": report.EscapeText,
+	"join": strings.Join, "roots": rootPaths, "text": present.EscapeText,
 }).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>immutos-verify report</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}code{font-size:90%}.ok{color:#080}.bad{color:#b00}</style></head><body>

@@ -74,7 +74,7 @@ func TestReportMarkdownNoInjection(t *testing.T) {
 	}
 }
 
-// codeSpans matches the code spans report.CodeSpan writes (fences of up to four
+// codeSpans matches the code spans present.CodeSpan writes (fences of up to four
 // backquotes, longer than any run inside).
 var codeSpans = regexp.MustCompile("````.*?````|```.*?```|``.*?``|`[^`]*`")
 

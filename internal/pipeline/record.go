@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/org/immutos-action/diffimg"
+	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/jsonerr"
 )
@@ -313,7 +314,7 @@ func CompareRecords(cfg *Config, paths []string) (*Result, error) {
 			}
 			pr.Build = r.ID
 			ar.Comparisons = append(ar.Comparisons, pr)
-			cfg.logf("%s: %s", a.Name, rep.Verdict(false))
+			cfg.logf("%s: %s", a.Name, present.Verdict(rep, false))
 		}
 		for _, n := range sortedKeys(byName) {
 			res.OtherDifferences = append(res.OtherDifferences, OtherDifference{r.ID, n, "added", "an artifact only in " + r.ID})

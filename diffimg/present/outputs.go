@@ -1,13 +1,9 @@
-// Package cli holds what immutos-diff and immutos-verify share on the
-// command line: report outputs, colour and progress decisions.
-package cli
+package present
 
 import (
 	"fmt"
 	"io"
 	"os"
-
-	"golang.org/x/term"
 
 	"github.com/org/immutos-action/diffimg/report"
 )
@@ -19,9 +15,10 @@ type Outputs struct {
 	// left out; by default the JSON output when it is written to a file
 	// (for the Markdown, else the HTML output when it is complete).
 	FullReport string
-	// Limits bound the human-readable reports; the zero value means
-	// DefaultLimits.
-	Limits *Limits
+	// Limits bound the human-readable reports; start from DefaultLimits.
+	Limits Limits
+	// Color colours the text report when it goes to stdout.
+	Color bool
 }
 
 // Limits keep the human-readable reports (text, Markdown, HTML) readable.
@@ -30,16 +27,32 @@ type Limits struct {
 	// MaxDifferences cuts the tree after that many differences (leaves),
 	// with a line saying how many were left out; 0: no bound.
 	MaxDifferences int
-	// MaxLines bounds each diff or hexdump in the text report (0: 40).
+	// MaxLines bounds each diff or hexdump in the text report (0: 40;
+	// negative: no bound).
 	MaxLines int
 	// MarkdownBytes bounds the Markdown report (0: 900 KiB; GitHub's step
 	// summary takes 1 MiB).
 	MarkdownBytes int
 }
 
-// DefaultLimits are the bounds used when Outputs.Limits is nil; flags of
-// the commands adjust them.
-var DefaultLimits = Limits{MaxDifferences: 5000, MaxLines: 40, MarkdownBytes: 900 << 10}
+// DefaultLimits are the bounds immutos-diff uses unless its flags say
+// otherwise.
+func DefaultLimits() Limits {
+	return Limits{MaxDifferences: 5000, MaxLines: 40, MarkdownBytes: 900 << 10}
+}
+
+// Validate says which bound is out of range, naming immutos-diff's flag.
+func (l Limits) Validate() error {
+	switch {
+	case l.MaxDifferences < 0:
+		return fmt.Errorf("--max-differences %d: want 0 (all) or more", l.MaxDifferences)
+	case l.MarkdownBytes < 4096:
+		return fmt.Errorf("--max-markdown-size %d: want at least 4096", l.MarkdownBytes)
+	case l.MaxLines == 0 || l.MaxLines < -1:
+		return fmt.Errorf("--max-text-lines %d: want 1 or more, or -1 for all", l.MaxLines)
+	}
+	return nil
+}
 
 // Empty reports whether no output was asked for.
 func (o Outputs) Empty() bool {
@@ -58,11 +71,8 @@ func (o Outputs) fullReport() string {
 }
 
 // Write writes every requested report.
-func (o Outputs) Write(r *report.Report, color bool) error {
-	lim := DefaultLimits
-	if o.Limits != nil {
-		lim = *o.Limits
-	}
+func (o Outputs) Write(r *report.Report) error {
+	lim := o.Limits
 	write := func(dest string, fn func(io.Writer) error) error {
 		if dest == "" {
 			return nil
@@ -93,30 +103,16 @@ func (o Outputs) Write(r *report.Report, color bool) error {
 				mdFull = ""
 			}
 		}
-		return cut.WriteMarkdown(w, report.MarkdownOptions{FullReport: mdFull, MaxBytes: lim.MarkdownBytes})
+		return Markdown(w, cut, MarkdownOptions{FullReport: mdFull, MaxBytes: lim.MarkdownBytes})
 	}); err != nil {
 		return err
 	}
 	if err := write(o.HTML, func(w io.Writer) error {
-		return cut.WriteHTMLWith(w, report.HTMLOptions{FullReport: full})
+		return HTML(w, cut, HTMLOptions{FullReport: full})
 	}); err != nil {
 		return err
 	}
 	return write(o.Text, func(w io.Writer) error {
-		return cut.WriteText(w, report.TextOptions{Color: color && o.Text == "-", MaxLines: lim.MaxLines, FullReport: full})
+		return Text(w, cut, TextOptions{Color: o.Color && o.Text == "-", MaxLines: lim.MaxLines, FullReport: full})
 	})
-}
-
-// UseColor decides colour from --color and NO_COLOR.
-func UseColor(mode string, f *os.File) bool {
-	switch mode {
-	case "always":
-		return true
-	case "never":
-		return false
-	}
-	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	return term.IsTerminal(int(f.Fd()))
 }

@@ -1,7 +1,8 @@
-package report
+package present
 
 import (
 	"fmt"
+	"github.com/org/immutos-action/diffimg/report"
 	"io"
 	"strings"
 )
@@ -28,10 +29,10 @@ const (
 	ansiDim    = "\x1b[2m"
 )
 
-// WriteText writes the report as an indented tree: partition (and its
+// Text writes the report as an indented tree: partition (and its
 // filesystem) > file > difference > nested differences, each with its
 // cause and fix hint, diffs and hexdumps, ending in a one-line verdict.
-func (r *Report) WriteText(w io.Writer, o TextOptions) error {
+func Text(w io.Writer, r *report.Report, o TextOptions) error {
 	if o.MaxLines == 0 {
 		o.MaxLines = 40
 	}
@@ -39,12 +40,12 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	p.line(0, p.c(ansiBold, "--- a: ")+describeInput(r.A))
 	p.line(0, p.c(ansiBold, "+++ b: ")+describeInput(r.B))
 	if len(r.Summary) > 0 {
-		p.line(0, "causes: "+r.causeList())
+		p.line(0, "causes: "+causeList(r))
 	}
 	for _, n := range r.Notes {
 		p.line(0, p.c(ansiDim, "note: "+EscapeText(n)))
 	}
-	if head, rows := r.storePathLines(); head != "" {
+	if head, rows := storePathLines(r); head != "" {
 		p.line(0, p.c(ansiBold, head))
 		for _, row := range rows {
 			p.line(1, row)
@@ -87,7 +88,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 			p.line(1, s)
 		}
 	}
-	p.line(0, r.Verdict(o.Color))
+	p.line(0, Verdict(r, o.Color))
 	return p.err
 }
 
@@ -99,7 +100,7 @@ func plural(n int, what string) string {
 }
 
 // causeList is "timestamp 3, uuid 1", most frequent first.
-func (r *Report) causeList() string {
+func causeList(r *report.Report) string {
 	var parts []string
 	for _, c := range r.Classes() {
 		parts = append(parts, fmt.Sprintf("%s %d", c, r.Summary[c]))
@@ -108,7 +109,7 @@ func (r *Report) causeList() string {
 }
 
 // Verdict is the one-line result.
-func (r *Report) Verdict(color bool) string {
+func Verdict(r *report.Report, color bool) string {
 	if r.Identical {
 		s := "identical"
 		if r.A.SHA256 != "" {
@@ -128,7 +129,7 @@ func (r *Report) Verdict(color bool) string {
 	}
 	s := "different: " + plural(r.Leaves(), "difference")
 	if len(r.Summary) > 0 {
-		s += " (" + r.causeList() + ")"
+		s += " (" + causeList(r) + ")"
 	}
 	if color {
 		return ansiRed + ansiBold + s + ansiReset
@@ -136,13 +137,13 @@ func (r *Report) Verdict(color bool) string {
 	return s
 }
 
-func describeInput(in Input) string {
-	s := fmt.Sprintf("%s (%s, %s", EscapeText(in.Path), in.Format, HumanBytes(in.Size))
-	if in.Format == FormatDirectory {
+func describeInput(in report.Input) string {
+	s := fmt.Sprintf("%s (%s, %s", EscapeText(in.Path), in.Format, report.HumanBytes(in.Size))
+	if in.Format == report.FormatDirectory {
 		s = fmt.Sprintf("%s (%s", EscapeText(in.Path), in.Format)
 	}
 	if in.FileSize > 0 && in.FileSize != in.Size {
-		s += ", " + HumanBytes(in.FileSize) + " on disk"
+		s += ", " + report.HumanBytes(in.FileSize) + " on disk"
 	}
 	if in.Table != "" {
 		s += ", " + in.Table
@@ -155,8 +156,8 @@ func describeInput(in Input) string {
 }
 
 // group names the partition/filesystem a top-level difference belongs to.
-func (d *Difference) group() string {
-	s := d.container()
+func group(d *report.Difference) string {
+	s := d.Container()
 	if d.Filesystem != nil && s == "" {
 		return *d.Filesystem
 	}
@@ -176,21 +177,21 @@ type diffGroup struct {
 
 type fileItems struct {
 	file  string // "" for differences that are not of a file
-	diffs []*Difference
+	diffs []*report.Difference
 }
 
-func groupDifferences(ds []*Difference) []*diffGroup {
+func groupDifferences(ds []*report.Difference) []*diffGroup {
 	var gs []*diffGroup
 	byName := map[string]*diffGroup{}
 	for _, d := range ds {
-		name := d.group()
+		name := group(d)
 		g := byName[name]
 		if g == nil {
 			g = &diffGroup{name: name}
 			byName[name] = g
 			gs = append(gs, g)
 		}
-		walkLeaves(d, func() { g.leaves++ })
+		g.leaves += leaves(d)
 		file := ""
 		if d.File != nil {
 			file = *d.File
@@ -199,13 +200,13 @@ func groupDifferences(ds []*Difference) []*diffGroup {
 			g.items[n-1].diffs = append(g.items[n-1].diffs, d)
 			continue
 		}
-		g.items = append(g.items, fileItems{file: file, diffs: []*Difference{d}})
+		g.items = append(g.items, fileItems{file: file, diffs: []*report.Difference{d}})
 	}
 	return gs
 }
 
 // nestedPath is the part of d.Path below its parent's, " > "-joined.
-func nestedPath(d, parent *Difference) string {
+func nestedPath(d, parent *report.Difference) string {
 	p := d.Path
 	if parent != nil && len(parent.Path) <= len(p) {
 		same := true
@@ -223,13 +224,13 @@ func nestedPath(d, parent *Difference) string {
 }
 
 // where is the byte range of d in the decoded disk, in human units.
-func where(d *Difference) string {
+func where(d *report.Difference) string {
 	if d.Offset == nil {
 		return ""
 	}
 	s := fmt.Sprintf("@%d", *d.Offset)
 	if d.Length != nil {
-		s += " +" + HumanBytes(*d.Length)
+		s += " +" + report.HumanBytes(*d.Length)
 	}
 	return s
 }
@@ -254,7 +255,7 @@ func (p *printer) line(depth int, s string) {
 	_, p.err = fmt.Fprintf(p.w, "%s\n", CommandSafeLine(strings.Repeat("  ", depth)+s))
 }
 
-func (p *printer) node(d *Difference, depth int, parent *Difference) {
+func (p *printer) node(d *report.Difference, depth int, parent *report.Difference) {
 	head := ""
 	if np := nestedPath(d, parent); np != "" {
 		head = p.c(ansiBold, EscapeText(np)) + " "
@@ -306,16 +307,15 @@ func (p *printer) block(depth int, text string) {
 	}
 }
 
-// HumanBytes formats a size in binary units.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+// leaves counts the differences (leaves that are neither notes nor
+// exclusions) in d's subtree.
+func leaves(d *report.Difference) int {
+	n := 0
+	if d.Counts() {
+		n++
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
+	for _, c := range d.Children {
+		n += leaves(c)
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return n
 }

@@ -1,8 +1,9 @@
-package report
+package present
 
 import (
 	"bytes"
 	"fmt"
+	"github.com/org/immutos-action/diffimg/report"
 	"io"
 	"sort"
 	"strings"
@@ -26,11 +27,11 @@ const (
 	mdMaxRows      = 2000     // rows of the differences table
 )
 
-// WriteMarkdown writes GitHub-flavoured Markdown: verdict, digests, a
+// Markdown writes GitHub-flavoured Markdown: verdict, digests, a
 // table of differences by partition and cause, a table of the differences
 // and <details> blocks with their diffs, cut to fit MaxBytes with a line
 // saying how much was left out and where the full report is.
-func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
+func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = 900 << 10
 	}
@@ -38,22 +39,22 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		o.MaxLines = 60
 	}
 	var head bytes.Buffer
-	leaves := r.Leaves()
+	total := r.Leaves()
 	if r.Identical {
 		head.WriteString("### ✅ immutos-diff: identical\n\n")
 	} else if r.SameOutsideExcluded() {
 		head.WriteString("### ✅ immutos-diff: no differences outside the excluded paths\n\n")
 	} else {
-		fmt.Fprintf(&head, "### ❌ immutos-diff: different (%s)\n\n", plural(leaves, "difference"))
+		fmt.Fprintf(&head, "### ❌ immutos-diff: different (%s)\n\n", plural(total, "difference"))
 	}
 	head.WriteString("| | path | format | size | sha256 |\n|---|---|---|---|---|\n")
 	for _, x := range []struct {
 		n  string
-		in Input
+		in report.Input
 	}{{"a", r.A}, {"b", r.B}} {
-		size := HumanBytes(x.in.Size)
+		size := report.HumanBytes(x.in.Size)
 		if x.in.FileSize > 0 && x.in.FileSize != x.in.Size {
-			size += " (" + HumanBytes(x.in.FileSize) + " on disk)"
+			size += " (" + report.HumanBytes(x.in.FileSize) + " on disk)"
 		}
 		digest := "-"
 		if x.in.SHA256 != "" {
@@ -65,10 +66,10 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(&head, "> %s\n\n", EscapeMarkdown(trim(n, 500)))
 	}
-	head.WriteString(r.storePathTable())
+	head.WriteString(storePathTable(r))
 	groups := groupDifferences(r.Differences)
 	if len(r.Summary) > 0 {
-		head.WriteString(r.causeTable(groups))
+		head.WriteString(causeTable(r, groups))
 	}
 
 	var tail bytes.Buffer
@@ -90,7 +91,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		}
 		tail.WriteString("\n</details>\n\n")
 	}
-	fmt.Fprintf(&tail, "**%s**\n", r.Verdict(false))
+	fmt.Fprintf(&tail, "**%s**\n", Verdict(r, false))
 
 	// What is left of the budget goes to the table and the details, in
 	// order, each top-level difference whole or not at all.
@@ -106,7 +107,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		if budget <= 0 || shown >= mdMaxRows {
 			break
 		}
-		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", d.shortGroup(), code(d.File), d.Kind, EscapeMarkdown(trim(oneLine(d.Detail), 200)), causeCell(d.Cause))
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", shortGroup(d), code(d.File), d.Kind, EscapeMarkdown(trim(oneLine(d.Detail), 200)), causeCell(d.Cause))
 		det := markdownDetails(d, o.MaxLines)
 		if table.Len()+details.Len()+len(row)+len(det) > budget {
 			break
@@ -114,7 +115,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		table.WriteString(row)
 		details.WriteString(det)
 		shown++
-		walkLeaves(d, func() { shownLeaves++ })
+		shownLeaves += leaves(d)
 	}
 
 	var b bytes.Buffer
@@ -125,7 +126,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		b.WriteString("\n")
 		b.Write(details.Bytes())
 	}
-	if left := leaves - shownLeaves; left > 0 && !r.Identical {
+	if left := total - shownLeaves; left > 0 && !r.Identical {
 		var why []string
 		if bySize := left - r.Omitted; bySize > 0 {
 			why = append(why, fmt.Sprintf("%d to stay under %d KiB", bySize, o.MaxBytes>>10))
@@ -133,7 +134,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		if r.Omitted > 0 {
 			why = append(why, fmt.Sprintf("%d by --max-differences", r.Omitted))
 		}
-		fmt.Fprintf(&b, "\n> [!NOTE]\n> %d of %s left out (%s); see %s for all of them.\n\n", left, plural(leaves, "difference"), strings.Join(why, ", "), where)
+		fmt.Fprintf(&b, "\n> [!NOTE]\n> %d of %s left out (%s); see %s for all of them.\n\n", left, plural(total, "difference"), strings.Join(why, ", "), where)
 	}
 	b.Write(tail.Bytes())
 	_, err := w.Write(b.Bytes())
@@ -142,7 +143,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 
 // causeTable is a table of difference counts (leaves): one row per
 // partition and filesystem, one column per cause class.
-func (r *Report) causeTable(groups []*diffGroup) string {
+func causeTable(r *report.Report, groups []*diffGroup) string {
 	classes := r.Classes()
 	counts := map[string]map[string]int{}
 	var names []string
@@ -153,19 +154,19 @@ func (r *Report) causeTable(groups []*diffGroup) string {
 		}
 		for _, it := range g.items {
 			for _, d := range it.diffs {
-				var rec func(x *Difference, class string)
-				rec = func(x *Difference, class string) {
+				var rec func(x *report.Difference, class string)
+				rec = func(x *report.Difference, class string) {
 					if x.Cause != nil && x.Cause.Class != "" {
 						class = x.Cause.Class
 					}
-					if x.counts() {
+					if x.Counts() {
 						counts[g.name][class]++
 					}
 					for _, c := range x.Children {
 						rec(c, class)
 					}
 				}
-				rec(d, ClassContent)
+				rec(d, report.ClassContent)
 			}
 		}
 	}
@@ -214,11 +215,11 @@ func (r *Report) causeTable(groups []*diffGroup) string {
 
 // markdownDetails is a <details> block with d's cause, hint, nested
 // differences, diffs and hexdumps, bounded to mdMaxDetails bytes.
-func markdownDetails(d *Difference, maxLines int) string {
+func markdownDetails(d *report.Difference, maxLines int) string {
 	var body strings.Builder
 	full := false
-	var rec func(x, parent *Difference, depth int)
-	rec = func(x, parent *Difference, depth int) {
+	var rec func(x, parent *report.Difference, depth int)
+	rec = func(x, parent *report.Difference, depth int) {
 		if full {
 			return
 		}
@@ -275,8 +276,8 @@ func markdownDetails(d *Difference, maxLines int) string {
 }
 
 // shortGroup is "2 squashfs", "1", or "disk", for narrow table cells.
-func (d *Difference) shortGroup() string {
-	s := d.container()
+func shortGroup(d *report.Difference) string {
+	s := d.Container()
 	if d.Partition != nil {
 		s = fmt.Sprint(*d.Partition)
 	}
@@ -319,7 +320,7 @@ func code(s *string) string {
 	return CodeSpan(trim(*s, 300))
 }
 
-func causeCell(c *Cause) string {
+func causeCell(c *report.Cause) string {
 	if c == nil {
 		return ""
 	}

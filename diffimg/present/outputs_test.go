@@ -1,4 +1,4 @@
-package cli
+package present
 
 import (
 	"fmt"
@@ -34,8 +34,8 @@ func hugeReport(n int) *report.Report {
 func TestWriteBounds(t *testing.T) {
 	dir := t.TempDir()
 	r := hugeReport(50000)
-	o := Outputs{Text: filepath.Join(dir, "r.txt"), JSON: filepath.Join(dir, "r.json"), Markdown: filepath.Join(dir, "r.md"), HTML: filepath.Join(dir, "r.html")}
-	if err := o.Write(r, true); err != nil {
+	o := Outputs{Text: filepath.Join(dir, "r.txt"), JSON: filepath.Join(dir, "r.json"), Markdown: filepath.Join(dir, "r.md"), HTML: filepath.Join(dir, "r.html"), Limits: DefaultLimits(), Color: true}
+	if err := o.Write(r); err != nil {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(o.Markdown)
@@ -64,18 +64,5 @@ func TestWriteBounds(t *testing.T) {
 	}
 	if len(r.Differences) != 50000 {
 		t.Fatal("Write changed the report")
-	}
-}
-
-func TestUseColor(t *testing.T) {
-	f, _ := os.CreateTemp(t.TempDir(), "out")
-	defer f.Close()
-	t.Setenv("NO_COLOR", "")
-	if UseColor("auto", f) || !UseColor("always", f) || UseColor("never", f) {
-		t.Fatal("auto on a file, always, never")
-	}
-	t.Setenv("NO_COLOR", "1")
-	if !UseColor("always", f) {
-		t.Fatal("--color always overrides NO_COLOR")
 	}
 }

@@ -1,7 +1,8 @@
-package report
+package present
 
 import (
 	"encoding/json"
+	"github.com/org/immutos-action/diffimg/report"
 	"html/template"
 	"io"
 )
@@ -13,7 +14,7 @@ type HTMLOptions struct {
 	FullReport string
 }
 
-// WriteHTML writes one self-contained page (inline CSS and JS, nothing
+// HTML writes one self-contained page (inline CSS and JS, nothing
 // fetched): verdict, inputs with digests and sizes, counts per cause, the
 // excluded paths, and a collapsible tree partition > filesystem > file >
 // nested structure with causes, hints, numbered and coloured diffs and
@@ -21,12 +22,7 @@ type HTMLOptions struct {
 // collapsed, lists in pages of 200) so that tens of thousands of
 // differences load without freezing the browser; a filter box narrows it
 // by path, kind or cause.
-func (r *Report) WriteHTML(w io.Writer) error {
-	return r.WriteHTMLWith(w, HTMLOptions{})
-}
-
-// WriteHTMLWith is WriteHTML with options.
-func (r *Report) WriteHTMLWith(w io.Writer, o HTMLOptions) error {
+func HTML(w io.Writer, r *report.Report, o HTMLOptions) error {
 	// json.Marshal escapes <, > and & in strings, so the data cannot end
 	// the script element or open a comment.
 	data, err := json.Marshal(r)
@@ -35,18 +31,18 @@ func (r *Report) WriteHTMLWith(w io.Writer, o HTMLOptions) error {
 	}
 	type input struct {
 		Role string
-		In   Input
+		In   report.Input
 		Size string
 		Disk string
 	}
 	var ins []input
 	for _, x := range []struct {
 		role string
-		in   Input
+		in   report.Input
 	}{{"a", r.A}, {"b", r.B}} {
-		in := input{Role: x.role, In: x.in, Size: HumanBytes(x.in.Size)}
+		in := input{Role: x.role, In: x.in, Size: report.HumanBytes(x.in.Size)}
 		if x.in.FileSize > 0 && x.in.FileSize != x.in.Size {
-			in.Disk = HumanBytes(x.in.FileSize)
+			in.Disk = report.HumanBytes(x.in.FileSize)
 		}
 		ins = append(ins, in)
 	}
@@ -63,14 +59,14 @@ func (r *Report) WriteHTMLWith(w io.Writer, o HTMLOptions) error {
 		full = "the JSON report"
 	}
 	return htmlPage.Execute(w, struct {
-		R          *Report
+		R          *report.Report
 		Verdict    string
 		Inputs     []input
 		Classes    []class
 		Leaves     int
 		FullReport string
 		Data       template.JS
-	}{r, r.Verdict(false), ins, classes, r.Leaves(), full, template.JS(data)})
+	}{r, Verdict(r, false), ins, classes, r.Leaves(), full, template.JS(data)})
 }
 
 func htmlEscape(s string) string { return template.HTMLEscapeString(s) }
