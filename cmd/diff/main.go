@@ -10,39 +10,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/org/immutos-action/diffimg"
-	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/internal/cli"
 )
 
 // version is set at release time with -ldflags "-X main.version=...".
 var version = "dev"
-
-type flags struct {
-	text, json, markdown, html string
-	digests                    bool
-	manifest                   bool
-	exclude                    []string
-	maxRanges                  int
-	color, progress            string
-}
-
-// Extension points: files of this package add their own flags (content
-// bounds, report options) without touching run.
-var (
-	// flagHooks register extra flags.
-	flagHooks []func(fl *pflag.FlagSet)
-	// optionHooks adjust the comparison options from those flags; an
-	// error is a bad flag value (exit 2).
-	optionHooks []func(o *diffimg.Options) error
-)
 
 // memoryLimit is the soft heap limit: the collector works harder near it,
 // keeping peak memory flat whatever the image size (GOMEMLIMIT overrides).
@@ -61,10 +39,9 @@ func main() {
 			debug.SetGCPercent(gcPercent)
 		}
 	}
+	stop := startProfiles()
 	code := run(os.Args[1:])
-	for _, f := range atExit {
-		f()
-	}
+	stop()
 	os.Exit(code)
 }
 
@@ -87,20 +64,7 @@ file, and explains each difference. A and B may also be manifests written by
 			return err
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.text, "text", "", "write the text report to `FILE` (- for stdout; the default when no report is asked for)")
-	fl.StringVar(&f.json, "json", "", "write the JSON report (immutos-diff/report/v1) to `FILE` (- for stdout)")
-	fl.StringVar(&f.markdown, "markdown", "", "write a GitHub-flavoured Markdown report to `FILE` (- for stdout)")
-	fl.StringVar(&f.html, "html", "", "write a self-contained HTML report to `FILE` (- for stdout)")
-	fl.BoolVar(&f.digests, "digests", false, "compute both inputs' sha256 in the comparing pass")
-	fl.BoolVar(&f.manifest, "manifest", false, "print IMAGE's manifest (immutos-diff/manifest/v1 JSON) instead of comparing")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out paths matching `GLOB` (repeatable; listed in the report as excluded)")
-	fl.IntVar(&f.maxRanges, "max-ranges", 16, "list at most `N` differing byte ranges per file or region")
-	fl.StringVar(&f.color, "color", "auto", "colour the text report: auto|always|never (NO_COLOR is respected)")
-	fl.StringVar(&f.progress, "progress", "auto", "show progress on stderr: auto|always|never")
-	for _, h := range flagHooks {
-		h(fl)
-	}
+	f.register(cmd.Flags())
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.FlagError(err) })
 	cmd.SetArgs(args)
@@ -132,46 +96,21 @@ func execute(cmd *cobra.Command, f *flags, args []string) (int, error) {
 	if len(args) != 2 {
 		return 2, fmt.Errorf("need two inputs, got %d (usage: immutos-diff [flags] A B)", len(args))
 	}
-	for name, v := range map[string]string{"--color": f.color, "--progress": f.progress} {
-		if v != "auto" && v != "always" && v != "never" {
-			return 2, fmt.Errorf("%s %s: want auto, always or never", name, v)
-		}
+	if err := f.validate(); err != nil {
+		return 2, err
 	}
-	for _, p := range f.exclude {
-		if _, err := path.Match(p, "/"); err != nil {
-			return 2, fmt.Errorf("--exclude %s: not a valid glob (*, ? and [a-z] match within one path element)", p)
-		}
-	}
-	opts := diffimg.Options{
-		Digests:   f.digests,
-		Exclude:   f.exclude,
-		MaxRanges: f.maxRanges,
-		Tool:      "immutos-diff " + version,
-		Content:   diffimg.DefaultContent(),
-	}
-	run, err := newBudget()
+	opts, err := f.options()
 	if err != nil {
 		return 2, err
 	}
-	opts.Budget = run
-	for _, h := range optionHooks {
-		if err := h(&opts); err != nil {
-			return 2, err
-		}
-	}
-	bar := cli.NewProgress(f.progress)
-	if bar != nil {
+	if bar := cli.NewProgress(f.progress); bar != nil {
 		opts.Progress = bar
 	}
 	rep, err := diffimg.CompareAny(args[0], args[1], opts)
 	if err != nil {
 		return 2, err
 	}
-	outs := present.Outputs{Text: f.text, JSON: f.json, Markdown: f.markdown, HTML: f.html, Limits: reportLimits, Color: cli.UseColor(f.color, os.Stdout)}
-	if outs.Empty() {
-		outs.Text = "-"
-	}
-	if err := outs.Write(rep); err != nil {
+	if err := f.outputs(cli.UseColor(f.color, os.Stdout)).Write(rep); err != nil {
 		return 2, err
 	}
 	if rep.Identical || rep.SameOutsideExcluded() {

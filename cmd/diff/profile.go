@@ -8,13 +8,15 @@ import (
 	"syscall"
 )
 
-// Profiles on request, for `make bench PROFILE=1`: IMMUTOS_CPUPROFILE and
-// IMMUTOS_MEMPROFILE name the files to write.
-func init() {
+// startProfiles writes profiles on request, for `make bench PROFILE=1`:
+// IMMUTOS_CPUPROFILE and IMMUTOS_MEMPROFILE name the files to write. main
+// calls it first and the returned stop before exiting.
+func startProfiles() (stop func()) {
+	var stops []func()
 	if p := os.Getenv("IMMUTOS_CPUPROFILE"); p != "" {
 		if f, err := os.Create(p); err == nil {
 			pprof.StartCPUProfile(f)
-			atExit = append(atExit, func() { pprof.StopCPUProfile(); f.Close() })
+			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 			// An interrupted run still writes its profile.
 			c := make(chan os.Signal, 1)
 			signal.Notify(c, os.Interrupt, syscall.SIGTERM)
@@ -27,7 +29,7 @@ func init() {
 		}
 	}
 	if p := os.Getenv("IMMUTOS_MEMPROFILE"); p != "" {
-		atExit = append(atExit, func() {
+		stops = append(stops, func() {
 			if f, err := os.Create(p); err == nil {
 				runtime.GC()
 				pprof.WriteHeapProfile(f)
@@ -35,6 +37,9 @@ func init() {
 			}
 		})
 	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
 }
-
-var atExit []func()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	githubactions "github.com/sethvargo/go-githubactions"
@@ -157,44 +156,17 @@ outputs go to $GITHUB_OUTPUT and the Markdown report to $GITHUB_STEP_SUMMARY.`,
 			if err != nil {
 				return err
 			}
-			if b.cfg.Mode == pipeline.ModeRecord {
-				rec, p, err := pipeline.RecordRun(&b.cfg)
-				if err != nil {
-					return ghTrouble(g, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "recorded %d artifact(s) of %s in %s\n", len(rec.Artifacts), rec.ID, p)
-				if g != nil {
-					abs, _ := filepath.Abs(p)
-					if err := g.SetOutput("record", abs); err != nil {
-						return trouble(err)
-					}
-					if err := g.SetOutput("out-dir", filepath.Dir(abs)); err != nil {
-						return trouble(err)
-					}
-				}
+			out, err := pipeline.Execute(&b.cfg, g)
+			if err != nil {
+				return trouble(err)
+			}
+			if out.Record != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "recorded %d artifact(s) of %s in %s\n", len(out.Record.Artifacts), out.Record.ID, out.RecordPath)
 				return nil
 			}
-			res, err := pipeline.Run(&b.cfg)
-			if err != nil {
-				return ghTrouble(g, err)
-			}
-			if g != nil {
-				_ = g.Publish(res, b.cfg.OutDir)
-			}
-			return verdictExit(res, g, cmd.OutOrStdout())
+			return verdictExit(out.Result, g, cmd.OutOrStdout())
 		},
 	}
 	b.register(cmd, true)
 	return cmd
-}
-
-func ghTrouble(g *pipeline.GitHub, err error) error {
-	if g != nil {
-		g.A.Errorf("immutos-verify: %s", oneLine(err.Error()))
-	}
-	var te *pipeline.TroubleError
-	if errors.As(err, &te) {
-		return trouble(err)
-	}
-	return trouble(err)
 }

@@ -27,17 +27,11 @@ and (when reproducible) bundles as build. Exit 0 reproducible, 1 not, 2 trouble.
 			if err != nil {
 				return err
 			}
-			if len(args) == 0 && g != nil {
-				args = g.Records()
-			}
-			res, err := pipeline.CompareRecords(&b.cfg, args)
+			out, err := pipeline.ExecuteCompare(&b.cfg, g, args)
 			if err != nil {
-				return ghTrouble(g, err)
+				return trouble(err)
 			}
-			if g != nil {
-				_ = g.Publish(res, b.cfg.OutDir)
-			}
-			return verdictExit(res, g, cmd.OutOrStdout())
+			return verdictExit(out.Result, g, cmd.OutOrStdout())
 		},
 	}
 	b.register(cmd, false)

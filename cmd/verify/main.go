@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/internal/cli"
 	"github.com/org/immutos-action/internal/pipeline"
 )
@@ -95,12 +93,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	return code
 }
 
-// oneLine makes an error one line of text: new lines become spaces, and what else could
-// act on a terminal or a CI log (names in errors come from builds and records) is
-// escaped.
-func oneLine(s string) string {
-	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-	return present.EscapeText(strings.ToValidUTF8(s, "?"))
-}
+// oneLine makes an error one line of text, escaped (pipeline.OneLine).
+func oneLine(s string) string { return pipeline.OneLine(s) }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

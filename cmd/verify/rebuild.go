@@ -102,9 +102,7 @@ publisher-certificate-oidc-issuer, build-command or installable, signing and key
 			case err != nil:
 				return trouble(err)
 			}
-			if g != nil {
-				_ = g.Publish(res, cfg.OutDir)
-			}
+			g.PublishResult(&cfg, res)
 			out := cmd.OutOrStdout()
 			verdict := attest.VerificationFailed
 			if res.Reproducible {
