@@ -187,6 +187,9 @@ func (c *comparer) compareFields(part *int, fsName *string, kind string, fa, fb 
 		if f.Length == 0 && ok && g.Length > 0 {
 			f.Offset, f.Length = g.Offset, g.Length // only b locates it
 		}
+		if f.Class == "" && ok {
+			f.Class = g.Class // a manifest from before its format classed the field
+		}
 		explained = c.addField(d, fsName, f, base, explained)
 	}
 	for _, g := range fb {

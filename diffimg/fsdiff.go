@@ -449,23 +449,8 @@ func toLayout(fs []fsys.Field) []layout.Field {
 	out := make([]layout.Field, len(fs))
 	for i, f := range fs {
 		out[i] = layout.Field{Name: f.Name, Value: f.Value, Offset: f.Offset, Length: f.Length, Class: f.Class}
-		if out[i].Class == "" && derivedField(f.Name) {
-			out[i].Class = report.ClassLayout
-		}
 	}
 	return out
-}
-
-// derivedField tells superblock fields that only follow from the content
-// (table offsets, counts, sizes, free space) so their cause says so.
-func derivedField(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range []string{"table", "count", "bytes-used", "bytes_used", "root-inode", "free", "used", "size-blocks", "blocks-count", "fragments", "inodes", "next-", "padding"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // collect walks a filesystem into a slice, recovering from parser panics.

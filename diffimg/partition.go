@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"github.com/org/immutos-action/internal/guard"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
@@ -58,7 +56,7 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 		// whatever the walk finds.
 		// (the larger of the two: bytes inside b's filesystem but past a's
 		// end belong to b's filesystem)
-		if end := max(usedBytes(fa.Metadata()), usedBytes(fb.Metadata())); end > 0 && end < ra.size {
+		if end := max(usedBytes(fa), usedBytes(fb)); end > 0 && end < ra.size {
 			var tail []Span
 			for _, s := range spans {
 				if s.End() > end {
@@ -115,24 +113,11 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 	}
 }
 
-// usedBytes is how much of its partition a filesystem occupies, from its
-// superblock fields; 0 when unknown.
-func usedBytes(meta []fsys.Field) int64 {
-	v := map[string]int64{}
-	for _, f := range meta {
-		if n, err := strconv.ParseInt(strings.TrimSpace(f.Value), 0, 64); err == nil {
-			v[f.Name] = n
-		}
-	}
-	switch {
-	case v["bytes-used"] > 0: // squashfs pads to 4 KiB
-		return (v["bytes-used"] + 4095) &^ 4095
-	case v["blocks-count"] > 0 && v["block-size"] > 0:
-		return v["blocks-count"] * v["block-size"]
-	case v["blocks"] > 0 && v["block-size"] > 0:
-		return v["blocks"] * v["block-size"]
-	case v["bytes-per-sector"] > 0 && max(v["total-sectors-16"], v["total-sectors-32"]) > 0:
-		return v["bytes-per-sector"] * max(v["total-sectors-16"], v["total-sectors-32"])
+// usedBytes is how much of its partition a filesystem occupies, as its
+// format says (fsys.Sizer); 0 when unknown.
+func usedBytes(f fsys.FS) int64 {
+	if s, ok := f.(fsys.Sizer); ok {
+		return s.UsedBytes()
 	}
 	return 0
 }

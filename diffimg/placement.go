@@ -49,7 +49,10 @@ func (c *comparer) reportPlacement(part *int, fsName *string, acc *fsAccount) {
 
 // geometryDiffers tells two filesystems whose superblock fields differ
 // in more than times, identifiers, mount counters, checksums and the
-// counts that follow from content: fields that set the layout.
+// counts that follow from content: fields that set the layout. Each
+// format gives every field of those kinds a class (derived counts and
+// offsets "layout", checksums "checksum"), so a field without one sets
+// the layout.
 func geometryDiffers(fa, fb []fsys.Field) bool {
 	mb := make(map[string]fsys.Field, len(fb))
 	for _, f := range fb {
@@ -60,7 +63,7 @@ func geometryDiffers(fa, fb []fsys.Field) bool {
 		if ok && g.Value == f.Value {
 			continue
 		}
-		if f.Class != "" || derivedField(f.Name) || strings.Contains(f.Name, "checksum") || strings.Contains(f.Name, "identical") {
+		if f.Class != "" {
 			continue
 		}
 		return true

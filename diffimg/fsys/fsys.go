@@ -2,8 +2,10 @@
 // read-only tree interface, so the comparison engine walks vfat, ext4,
 // squashfs, erofs and iso9660 the same way.
 //
-// Each format lives in its own file (vfat.go, ext4.go, ...) and implements
-// only FS; Detect picks the format from magic bytes, never from names.
+// Each format lives in its own subpackage (vfat, ext4, squashfs, erofs,
+// iso9660, dirtree) and implements FS plus whichever optional interfaces
+// below it can; detect.Open picks the format from magic bytes, never from
+// names.
 package fsys
 
 import (
@@ -85,7 +87,10 @@ type Field struct {
 	Name  string // stable name, e.g. "uuid", "mkfs-time", "volume-serial"
 	Value string // printable value
 	// Class is the likely cause class when this field differs
-	// ("timestamp", "uuid", ...); empty when unknown.
+	// ("timestamp", "uuid", ...); empty when unknown. The format marks
+	// the fields that only follow from the content (table offsets,
+	// counts, free space, the image's own size) "layout" and checksums
+	// over other fields "checksum": the engine knows no field names.
 	Class string
 	// Offset and Length locate the field relative to the filesystem start,
 	// when known (Length 0 otherwise).
@@ -162,8 +167,32 @@ type MetadataRegions interface {
 	MetadataRegions() ([]Extent, error)
 }
 
-// ErrUnknown is returned by Detect when no supported format matches.
+// Sizer is implemented by formats whose superblock says how many bytes
+// of the partition the filesystem occupies (block count times block
+// size, squashfs's bytes used rounded up to its 4 KiB padding). The
+// engine reports differing bytes past that end as unallocated whatever
+// the walk finds.
+type Sizer interface {
+	// UsedBytes returns the filesystem's length from its start; 0 when
+	// the superblock does not say.
+	UsedBytes() int64
+}
+
+// Digester is implemented by trees that know a regular file's SHA-256
+// without its content (a manifest): the engine compares digests instead
+// of opening the files.
+type Digester interface {
+	// Digest returns e's SHA-256 in hex; ok is false when it is not known.
+	Digest(e *Entry) (sha256 string, ok bool)
+}
+
+// ErrUnknown is returned by detect.Open when no supported format matches.
 var ErrUnknown = errors.New("no supported filesystem found")
+
+// ErrCorrupt is wrapped by the errors formats return for a structure
+// they cannot parse, as "<fmt>: <structure> at <offset>: corrupt image"
+// (errors.Is(err, ErrCorrupt) tells bad input from an I/O error).
+var ErrCorrupt = errors.New("corrupt image")
 
 // MaxDepth bounds directory nesting in every Walk; deeper trees are
 // reported as an error instead of recursing without end.

@@ -269,6 +269,9 @@ func cstring(b []byte) string {
 	return string(b)
 }
 
+// usedBytes is the block count times the block size.
+func (sb *superblock) usedBytes() int64 { return int64(sb.blocks) << sb.blkszbits }
+
 // metadata returns the superblock fields in a stable order.
 func (sb *superblock) metadata() []fsys.Field {
 	bt := time.Unix(int64(sb.buildTime), int64(sb.buildTimeNsec)).UTC()
@@ -280,7 +283,7 @@ func (sb *superblock) metadata() []fsys.Field {
 		{Name: "feature-incompat", Value: flagNames(sb.featureIncompat, incompatNames), Offset: sbOffset + 80, Length: 4},
 		{Name: "block-size", Value: fmt.Sprint(uint64(1) << sb.blkszbits), Offset: sbOffset + 12, Length: 1},
 		{Name: "blocks", Value: fmt.Sprint(sb.blocks), Offset: sbOffset + 36, Length: 4},
-		{Name: "inode-count", Value: fmt.Sprint(sb.inos), Offset: sbOffset + 16, Length: 8},
+		{Name: "inode-count", Value: fmt.Sprint(sb.inos), Class: "layout", Offset: sbOffset + 16, Length: 8},
 		{Name: "root-nid", Value: fmt.Sprint(sb.rootNid), Offset: sbOffset + 14, Length: 2},
 		{Name: "meta-blkaddr", Value: fmt.Sprint(sb.metaBlkaddr), Offset: sbOffset + 40, Length: 4},
 		{Name: "xattr-blkaddr", Value: fmt.Sprint(sb.xattrBlkaddr), Offset: sbOffset + 44, Length: 4},

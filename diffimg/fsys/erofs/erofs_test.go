@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/fsys/internal/fstest"
 	"github.com/org/immutos-action/internal/synth"
 	"github.com/org/immutos-action/internal/testtool"
 )
@@ -263,6 +264,7 @@ func openFile(t testing.TB, p string) (fsys.FS, *os.File, int64) {
 	if err != nil {
 		t.Fatalf("Open %s: %v", p, err)
 	}
+	fstest.CheckUsedBytes(t, fs, fi.Size())
 	return fs, f, fi.Size()
 }
 
@@ -531,6 +533,7 @@ func TestMetadata(t *testing.T) {
 		if cs := byName["checksum"].Value; strings.Contains(cs, "mismatch") {
 			t.Errorf("checksum %q", cs)
 		}
+		fstest.CheckClasses(t, fs, map[string]string{"inode-count": "layout", "checksum": "checksum", "blocks": "", "block-size": ""})
 		if z != nil && byName["compression-algorithms"].Value != "lz4" {
 			t.Errorf("algorithms %+v", byName["compression-algorithms"])
 		}

@@ -66,6 +66,9 @@ func openLib(r io.ReaderAt, size int64, sb *superblock) (_ *libFS, err error) {
 
 func (l *libFS) Type() string { return "erofs" }
 
+// UsedBytes implements fsys.Sizer.
+func (l *libFS) UsedBytes() int64 { return l.sb.usedBytes() }
+
 func (l *libFS) Metadata() []fsys.Field { return append([]fsys.Field(nil), l.meta...) }
 
 func fsPath(p string) string {

@@ -3,7 +3,6 @@ package erofs
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -31,7 +30,7 @@ const (
 	maxDirEntries  = 1 << 22
 )
 
-var errCorrupt = errors.New("erofs: corrupt image")
+var errCorrupt = fmt.Errorf("erofs: %w", fsys.ErrCorrupt)
 
 // layoutNames name the data layouts for Entry.Attrs["layout"].
 var layoutNames = []string{"flat-plain", "compressed-full", "flat-inline", "compressed-compact", "chunk-based"}
@@ -946,6 +945,9 @@ func (img *image) extents(ino *inode) ([]fsys.Extent, error) {
 // fsys.FS
 
 func (img *image) Type() string { return "erofs" }
+
+// UsedBytes implements fsys.Sizer.
+func (img *image) UsedBytes() int64 { return img.sb.usedBytes() }
 
 // ConcurrentReads implements fsys.ConcurrentReader: the lazily loaded
 // caches are guarded by mu, and every Open builds its own reader, so the

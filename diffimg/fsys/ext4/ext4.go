@@ -153,6 +153,10 @@ func (f *FS) Type() string { return "ext4" }
 // Metadata implements fsys.FS.
 func (f *FS) Metadata() []fsys.Field { return f.meta }
 
+// UsedBytes implements fsys.Sizer: the block count (both halves with the
+// 64bit feature) times the block size.
+func (f *FS) UsedBytes() int64 { return f.blocks * f.blockSize }
+
 func uuidString(b []byte) string {
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
@@ -202,7 +206,7 @@ func (f *FS) buildMetadata() {
 		}
 		add(name, s, "timestamp", off, 4)
 	}
-	num := func(name string, off, length int64) {
+	numClass := func(name, class string, off, length int64) {
 		var v uint64
 		switch length {
 		case 1:
@@ -212,8 +216,14 @@ func (f *FS) buildMetadata() {
 		default:
 			v = f.u32(int(off))
 		}
-		add(name, fmt.Sprint(v), "", off, length)
+		add(name, fmt.Sprint(v), class, off, length)
 	}
+	num := func(name string, off, length int64) { numClass(name, "", off, length) }
+	// derived marks the counts that follow from the content and the size
+	// mkfs was given (class layout), so a difference in them is not taken
+	// for a cause of its own; the mount counters get the same class and
+	// the hint that says the image was mounted.
+	derived := func(name string, off, length int64) { numClass(name, "layout", off, length) }
 	add("uuid", uuidString(f.sb[0x68:0x78]), "uuid", 0x68, 16)
 	add("label", cstring(f.sb[0x78:0x88]), "", 0x78, 16)
 	add("hash-seed", uuidString(f.sb[0xEC:0xFC]), "uuid", 0xEC, 16)
@@ -223,8 +233,8 @@ func (f *FS) buildMetadata() {
 	ts("last-write-time", 0x30)
 	ts("last-check-time", 0x40)
 	add("last-mounted-on", cstring(f.sb[0x88:0xC8]), "", 0x88, 64)
-	num("mount-count", 0x34, 2)
-	num("max-mount-count", 0x36, 2)
+	derived("mount-count", 0x34, 2)
+	derived("max-mount-count", 0x36, 2)
 	add("state", fmt.Sprintf("0x%x", f.u16(0x3A)), "", 0x3A, 2)
 	num("errors-behaviour", 0x3C, 2)
 	num("creator-os", 0x48, 4)
@@ -233,14 +243,14 @@ func (f *FS) buildMetadata() {
 	add("features-incompat", featureString(f.u32(0x60), incompatNames), "", 0x60, 4)
 	add("features-ro-compat", featureString(f.u32(0x64), roNames), "", 0x64, 4)
 	add("block-size", fmt.Sprint(f.blockSize), "", 0x18, 4)
-	num("blocks-count", 0x04, 4)
-	num("reserved-blocks-count", 0x08, 4)
-	num("free-blocks-count", 0x0C, 4)
-	num("inodes-count", 0x00, 4)
-	num("free-inodes-count", 0x10, 4)
+	derived("blocks-count", 0x04, 4)
+	derived("reserved-blocks-count", 0x08, 4)
+	derived("free-blocks-count", 0x0C, 4)
+	derived("inodes-count", 0x00, 4)
+	derived("free-inodes-count", 0x10, 4)
 	num("first-data-block", 0x14, 4)
 	num("blocks-per-group", 0x20, 4)
-	num("inodes-per-group", 0x28, 4)
+	derived("inodes-per-group", 0x28, 4)
 	num("inode-size", 0x58, 2)
 	num("first-inode", 0x54, 4)
 	num("reserved-gdt-blocks", 0xCE, 2)
@@ -251,10 +261,10 @@ func (f *FS) buildMetadata() {
 	num("min-extra-isize", 0x15C, 2)
 	num("want-extra-isize", 0x15E, 2)
 	add("flags", fmt.Sprintf("0x%x", f.u32(0x160)), "", 0x160, 4)
-	num("checksum-seed", 0x270, 4)
+	numClass("checksum-seed", "checksum", 0x270, 4) // crc32c of the UUID at mkfs
 	// The kernel adds to it while the filesystem is mounted read-write.
 	add("kbytes-written", fmt.Sprint(binary.LittleEndian.Uint64(f.sb[0x178:])), "content", 0x178, 8)
-	add("checksum", fmt.Sprintf("0x%08x", f.u32(0x3FC)), "", 0x3FC, 4)
+	add("checksum", fmt.Sprintf("0x%08x", f.u32(0x3FC)), "checksum", 0x3FC, 4)
 	f.meta = m
 }
 

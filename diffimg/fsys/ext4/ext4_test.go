@@ -40,6 +40,7 @@ func openImage(t testing.TB, img string) *FS {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	fstest.CheckUsedBytes(t, f, st.Size())
 	return f
 }
 
@@ -75,6 +76,8 @@ func TestTree(t *testing.T) {
 			f := openImage(t, img)
 			got, _ := fstest.Collect(t, f)
 			fstest.Check(t, f, got, want, true, true)
+			fstest.CheckClasses(t, f, map[string]string{"free-blocks-count": "layout", "free-inodes-count": "layout",
+				"blocks-count": "layout", "checksum": "checksum", "block-size": "", "uuid": "uuid"})
 			if _, ok := got["/lost+found"]; !ok {
 				t.Error("lost+found missing")
 			}

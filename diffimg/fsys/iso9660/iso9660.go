@@ -160,7 +160,7 @@ func (f *FS) buildMetadata(types []string) {
 	add("volume-set-size", fmt.Sprint(le16(b[120:])), "", 120, 2)
 	add("volume-sequence-number", fmt.Sprint(le16(b[124:])), "", 124, 2)
 	add("logical-block-size", fmt.Sprint(le16(b[128:])), "", 128, 2)
-	add("path-table-size", fmt.Sprint(le32(b[132:])), "", 132, 4)
+	add("path-table-size", fmt.Sprint(le32(b[132:])), "layout", 132, 4)
 	str("volume-set-id", 190, 128)
 	str("publisher-id", 318, 128)
 	str("preparer-id", 446, 128)

@@ -49,6 +49,7 @@ func TestTree(t *testing.T) {
 	got, _ := fstest.Collect(t, f)
 	// ISO 9660 keeps the recording time of each record; Rock Ridge modes.
 	fstest.Check(t, f, got, want, true, false)
+	fstest.CheckClasses(t, f, map[string]string{"path-table-size": "layout", "volume-space-size": ""})
 	meta := map[string]fsys.Field{}
 	for _, m := range f.Metadata() {
 		meta[m.Name] = m

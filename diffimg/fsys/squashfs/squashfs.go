@@ -208,11 +208,11 @@ func (f *FS) buildMetadata() {
 		names = append(names, fmt.Sprintf("0x%x", extra))
 	}
 	add("flags", fmt.Sprintf("0x%04x %s", flags, strings.Join(names, ",")), "", 24, 2)
-	add("inode-count", fmt.Sprint(f.u32(4)), "", 4, 4)
-	add("fragment-count", fmt.Sprint(f.u32(16)), "", 16, 4)
-	add("id-count", fmt.Sprint(f.u16(26)), "", 26, 2)
-	add("root-inode", fmt.Sprintf("0x%012x", f.u64(32)), "", 32, 8)
-	add("bytes-used", fmt.Sprint(f.u64(40)), "", 40, 8)
+	add("inode-count", fmt.Sprint(f.u32(4)), "layout", 4, 4)
+	add("fragment-count", fmt.Sprint(f.u32(16)), "layout", 16, 4)
+	add("id-count", fmt.Sprint(f.u16(26)), "layout", 26, 2)
+	add("root-inode", fmt.Sprintf("0x%012x", f.u64(32)), "layout", 32, 8)
+	add("bytes-used", fmt.Sprint(f.u64(40)), "layout", 40, 8)
 	for _, t := range []struct {
 		name string
 		off  int64
@@ -222,9 +222,9 @@ func (f *FS) buildMetadata() {
 		if v == ^uint64(0) {
 			s = "none"
 		}
-		add(t.name, s, "", t.off, 8)
+		add(t.name, s, "layout", t.off, 8)
 	}
-	add("padding-to", fmt.Sprint(f.size), "", 0, 0)
+	add("padding-to", fmt.Sprint(f.size), "layout", 0, 0)
 	f.meta = m
 }
 
@@ -233,6 +233,10 @@ func (f *FS) Type() string { return "squashfs" }
 
 // Metadata implements fsys.FS.
 func (f *FS) Metadata() []fsys.Field { return f.meta }
+
+// UsedBytes implements fsys.Sizer: bytes used, rounded up to the 4 KiB
+// mksquashfs pads the image to.
+func (f *FS) UsedBytes() int64 { return (int64(f.u64(40)) + 4095) &^ 4095 }
 
 // attrsByType shares one read-only Attrs map per inode type: a map per
 // entry cost more memory than the rest of the entry on 100k-file stores.

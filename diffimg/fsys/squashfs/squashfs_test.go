@@ -65,6 +65,7 @@ func openImage(t testing.TB, img string) *FS {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	fstest.CheckUsedBytes(t, f, st.Size())
 	return f
 }
 
@@ -92,6 +93,8 @@ func TestCompressors(t *testing.T) {
 			f := openImage(t, img)
 			got, _ := fstest.Collect(t, f)
 			fstest.Check(t, f, got, want, true, true)
+			fstest.CheckClasses(t, f, map[string]string{"inode-table": "layout", "bytes-used": "layout",
+				"inode-count": "layout", "padding-to": "layout", "block-size": "", "compressor": ""})
 			if c := meta(f, "compressor"); c.Value != comp {
 				t.Errorf("compressor %+v", c)
 			}

@@ -220,6 +220,10 @@ func (f *FS) Type() string { return "vfat" }
 // Metadata implements fsys.FS.
 func (f *FS) Metadata() []fsys.Field { return f.meta }
 
+// UsedBytes implements fsys.Sizer: the boot sector's total sectors times
+// the sector size.
+func (f *FS) UsedBytes() int64 { return f.totalSectors * f.bytesPerSector }
+
 func printable(b []byte) string {
 	var sb strings.Builder
 	for _, c := range b {
@@ -251,7 +255,7 @@ func (f *FS) buildMetadata() {
 	num("bytes-per-sector", 11, 2)
 	num("sectors-per-cluster", 13, 1)
 	add("cluster-size", fmt.Sprint(f.clusterSize), "", 0, 0)
-	add("cluster-count", fmt.Sprint(f.clusterCount), "", 0, 0)
+	add("cluster-count", fmt.Sprint(f.clusterCount), "layout", 0, 0)
 	num("reserved-sectors", 14, 2)
 	num("fats", 16, 1)
 	num("root-entries", 17, 2)
@@ -336,8 +340,8 @@ func (f *FS) fat32Extras(add func(name, value, class string, off, length int64))
 			if _, err := f.r.ReadAt(s[:], off); err == nil &&
 				binary.LittleEndian.Uint32(s[0:]) == 0x41615252 &&
 				binary.LittleEndian.Uint32(s[484:]) == 0x61417272 {
-				add("fsinfo-free-clusters", fmt.Sprint(binary.LittleEndian.Uint32(s[488:])), "", off+488, 4)
-				add("fsinfo-next-free", fmt.Sprint(binary.LittleEndian.Uint32(s[492:])), "", off+492, 4)
+				add("fsinfo-free-clusters", fmt.Sprint(binary.LittleEndian.Uint32(s[488:])), "layout", off+488, 4)
+				add("fsinfo-next-free", fmt.Sprint(binary.LittleEndian.Uint32(s[492:])), "layout", off+492, 4)
 			}
 		}
 	}

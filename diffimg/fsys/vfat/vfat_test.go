@@ -58,6 +58,7 @@ func openFile(t testing.TB, path string) (*FS, *os.File) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	fstest.CheckUsedBytes(t, f, st.Size())
 	return f, fh
 }
 
@@ -80,6 +81,7 @@ func TestFATTypes(t *testing.T) {
 			}
 			got, _ := fstest.Collect(t, f)
 			fstest.Check(t, f, got, want, false, true)
+			fstest.CheckClasses(t, f, map[string]string{"cluster-count": "layout", "sectors-per-cluster": "", "volume-serial": "uuid"})
 
 			small := got["/dir1/sub/small.txt"]
 			if small.Attrs["short-name"] != "SMALL.TXT" {

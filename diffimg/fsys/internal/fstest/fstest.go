@@ -303,3 +303,32 @@ func Exercise(t testing.TB, open func() (fsys.FS, error), budget int64) {
 		}
 	}
 }
+
+// CheckUsedBytes asserts that a format implementing fsys.Sizer says its
+// filesystem fills the image the tool made (size bytes: mkfs tools size
+// the image file to the filesystem, mksquashfs pads it to 4 KiB).
+func CheckUsedBytes(t testing.TB, f fsys.FS, size int64) {
+	t.Helper()
+	s, ok := f.(fsys.Sizer)
+	if !ok {
+		t.Fatalf("%s does not implement fsys.Sizer", f.Type())
+	}
+	if got := s.UsedBytes(); got != size {
+		t.Errorf("%s: UsedBytes %d, want the image size %d", f.Type(), got, size)
+	}
+}
+
+// CheckClasses asserts the class the format gives each named superblock
+// field (derived counts and offsets "layout", checksums "checksum").
+func CheckClasses(t testing.TB, f fsys.FS, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, m := range f.Metadata() {
+		got[m.Name] = m.Class
+	}
+	for name, class := range want {
+		if c, ok := got[name]; !ok || c != class {
+			t.Errorf("%s: field %s has class %q (present %v), want %q", f.Type(), name, c, ok, class)
+		}
+	}
+}
