@@ -188,7 +188,7 @@ func TestBoundsChild(t *testing.T) {
 		os.Exit(2)
 	}
 	var lines []string
-	rep.Walk(func(d *report.Difference, _ int) { lines = append(lines, d.Kind+": "+d.Detail) })
+	rep.Walk(func(d *report.Difference, _ int) { lines = append(lines, string(d.Kind)+": "+d.Detail) })
 	fmt.Printf("BOUNDS %d differences\n%s\n", len(lines), strings.Join(lines, "\n"))
 	if rep.Identical {
 		os.Exit(0)

@@ -336,7 +336,7 @@ func (c *comparer) finishBudget() {
 	}
 	c.rep.Truncated = cuts
 	c.rep.Identical = false
-	c.rep.Differences = append(c.rep.Differences, &report.Difference{Kind: report.KindNote, Truncated: "budget",
+	c.rep.Differences = append(c.rep.Differences, &report.Difference{Kind: report.KindNote, Truncated: report.BoundBudget,
 		Detail: "the comparison was cut short: " + strings.Join(cuts, "; ")})
 }
 

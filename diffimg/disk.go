@@ -164,7 +164,7 @@ func gapName(t *layout.Table, s Span) string {
 
 // compareFields reports fields whose values differ, and returns the disk
 // ranges they explain.
-func (c *comparer) compareFields(part *int, fsName *string, kind string, fa, fb []layout.Field, base int64) []Span {
+func (c *comparer) compareFields(part *int, fsName *string, kind report.Kind, fa, fb []layout.Field, base int64) []Span {
 	var explained []Span
 	mb := map[string]layout.Field{}
 	for _, f := range fb {
@@ -217,7 +217,7 @@ func (c *comparer) addField(d *report.Difference, fsName *string, f layout.Field
 	return explained
 }
 
-func fieldHint(fsName *string, name, class string) string {
+func fieldHint(fsName *string, name string, class report.Class) string {
 	if fsName != nil {
 		return fsHint(*fsName, name, class)
 	}
@@ -328,7 +328,7 @@ func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []Span, 
 		if i == limit {
 			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindNote,
 				Detail:    fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")),
-				Truncated: "max-ranges"})
+				Truncated: report.BoundRanges})
 			break
 		}
 		d := &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindContent,
@@ -399,7 +399,7 @@ func (c *comparer) gapsAgainstZero(ta, tb *layout.Table) {
 			if i == limit {
 				c.add(&report.Difference{Kind: report.KindUnallocated,
 					Detail:    fmt.Sprintf("%d more non-zero ranges in %s's gaps (%s)", len(nonZero)-limit, x.name, plural(totalLen(nonZero[limit:]), "byte")),
-					Truncated: "max-ranges"})
+					Truncated: report.BoundRanges})
 				break
 			}
 			other := "b"

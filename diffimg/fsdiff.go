@@ -472,13 +472,13 @@ func entrySummary(e *fsys.Entry) string {
 	return fmt.Sprintf("mode %04o", e.Mode)
 }
 
-func (c *comparer) addEntry(part *int, fsName *string, p, kind, detail string, cause *report.Cause) *report.Difference {
+func (c *comparer) addEntry(part *int, fsName *string, p string, kind report.Kind, detail string, cause *report.Cause) *report.Difference {
 	d := &report.Difference{Partition: part, Filesystem: fsName, File: report.Str(p), Kind: kind, Detail: detail, Cause: cause}
 	c.add(d)
 	return d
 }
 
-func (c *comparer) field(part *int, fsName *string, p, kind, name, va, vb string, cause *report.Cause) {
+func (c *comparer) field(part *int, fsName *string, p string, kind report.Kind, name, va, vb string, cause *report.Cause) {
 	d := c.addEntry(part, fsName, p, kind, fmt.Sprintf("%s: %s -> %s", name, va, vb), cause)
 	d.Field, d.A, d.B = name, va, vb
 }
@@ -627,7 +627,7 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 	switch {
 	case c.opts.Content == nil:
 	case max(a.Size, b.Size) > maxLookInside:
-		d.Truncated = "max-look-inside"
+		d.Truncated = report.BoundLookInside
 		d.Detail += fmt.Sprintf("; not looked inside (larger than %s)", humanBytes(maxLookInside))
 	case c.opts.Budget.DifferencesSpent():
 		d.Truncated = budget.BoundDifferences
@@ -649,7 +649,7 @@ func (c *comparer) fileRangeChildren(part *int, fsName, file *string, fa, fb fsy
 	for i, s := range spans {
 		if i == limit {
 			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindNote,
-				Detail: fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")), Truncated: "max-ranges"})
+				Detail: fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")), Truncated: report.BoundRanges})
 			break
 		}
 		d := &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindContent,

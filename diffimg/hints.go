@@ -7,14 +7,14 @@ import (
 )
 
 // fsHint names the concrete fix for a differing superblock field.
-func fsHint(fsName, field, class string) string {
+func fsHint(fsName, field string, class report.Class) string {
 	f := strings.ToLower(field)
 	switch fsName {
 	case "vfat":
 		switch {
 		case strings.Contains(f, "serial"):
 			return "the vfat volume serial is random unless fixed: systemd-repart --seed (image.repart.seed), or `mkfs.vfat -i XXXXXXXX`"
-		case strings.HasPrefix(f, "root-dir-label-") && class == "timestamp":
+		case strings.HasPrefix(f, "root-dir-label-") && class == report.ClassTimestamp:
 			return labelTimeHint
 		case strings.Contains(f, "label"):
 			return "set the label explicitly: `mkfs.vfat -n LABEL` / Label= in the repart definition"
@@ -24,14 +24,14 @@ func fsHint(fsName, field, class string) string {
 			return "the FAT32 backup boot sector no longer matches the boot sector in one image: a tool rewrote only the primary (a label or serial change), or the image was changed after it was made"
 		}
 	case "squashfs":
-		if class == "timestamp" {
+		if class == report.ClassTimestamp {
 			return "set SOURCE_DATE_EPOCH, or `mksquashfs -mkfs-time N -all-time N`"
 		}
 	case "erofs":
-		if class == "uuid" {
+		if class == report.ClassUUID {
 			return "fix the erofs UUID: `mkfs.erofs -U <uuid>` (systemd-repart derives it from --seed)"
 		}
-		if class == "timestamp" {
+		if class == report.ClassTimestamp {
 			return "fix erofs times: `mkfs.erofs -T N` or SOURCE_DATE_EPOCH"
 		}
 	case "ext4":
@@ -40,24 +40,24 @@ func fsHint(fsName, field, class string) string {
 			return "the kernel updates this field when the filesystem is mounted read-write (files copied into a mounted image): populate it without mounting (`mkfs.ext4 -d DIR`), or never mount it read-write after mkfs"
 		case f == "hash-seed":
 			return "the directory hash seed is random unless fixed: `mkfs.ext4 -E hash_seed=<uuid>` (systemd-repart 252 derives the UUID from --seed but passes no hash seed)"
-		case class == "uuid":
+		case class == report.ClassUUID:
 			return "fix ext4's UUID: `mkfs.ext4 -U <uuid>` (systemd-repart derives it from --seed)"
-		case class == "timestamp":
+		case class == report.ClassTimestamp:
 			return "ext4 records mkfs and write times: `E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 ...` pins them (e2fsprogs 1.47.0 ignores SOURCE_DATE_EPOCH), and a read-write mount rewrites them: never mount the image read-write"
 		}
 	case "iso9660":
-		if class == "timestamp" {
+		if class == report.ClassTimestamp {
 			return "set SOURCE_DATE_EPOCH for xorriso/genisoimage, or pass fixed volume dates"
 		}
 	}
 	switch class {
-	case "timestamp":
+	case report.ClassTimestamp:
 		return "a build time is recorded here: set SOURCE_DATE_EPOCH"
-	case "uuid":
+	case report.ClassUUID:
 		return "a random identifier: derive it from a fixed seed"
-	case "layout":
+	case report.ClassLayout:
 		return "an offset, count or size that follows from the other differences in this filesystem; fix those"
-	case "checksum":
+	case report.ClassChecksum:
 		return "a checksum over other fields: it follows from the differences listed beside it"
 	}
 	return ""

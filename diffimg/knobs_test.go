@@ -17,7 +17,7 @@ import (
 type want struct {
 	partition int // 0: the disk itself (null)
 	fs, file  string
-	kind      string
+	kind      report.Kind
 	field     string
 }
 

@@ -49,11 +49,11 @@ type ManifestImage struct {
 
 // ManifestField is a named, located value.
 type ManifestField struct {
-	Name   string `json:"name"`
-	Value  string `json:"value"`
-	Offset int64  `json:"offset"`
-	Length int64  `json:"length"`
-	Class  string `json:"class,omitempty"`
+	Name   string       `json:"name"`
+	Value  string       `json:"value"`
+	Offset int64        `json:"offset"`
+	Length int64        `json:"length"`
+	Class  report.Class `json:"class,omitempty"`
 }
 
 // ManifestTable is the partition table.

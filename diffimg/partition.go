@@ -192,7 +192,7 @@ func (c *comparer) unallocated(part *int, fsName *string, spans []Span, ra, rb r
 		if i == limit {
 			c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,
 				Detail:    fmt.Sprintf("%d more unallocated ranges differ (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")),
-				Truncated: "max-ranges"})
+				Truncated: report.BoundRanges})
 			break
 		}
 		d := &report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,

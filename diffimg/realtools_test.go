@@ -373,7 +373,7 @@ func TestPlainESPCopyOrder(t *testing.T) {
 		if len(d.Children) > 0 {
 			return
 		}
-		class := ""
+		var class report.Class
 		if d.Cause != nil {
 			class = d.Cause.Class
 		}

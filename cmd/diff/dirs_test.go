@@ -109,7 +109,7 @@ func TestCompareDirectories(t *testing.T) {
 		}
 		got[*d.File] = d
 	}
-	want := map[string]string{"/share/stamp.txt": report.KindContent, "/share/only-a": report.KindRemoved,
+	want := map[string]report.Kind{"/share/stamp.txt": report.KindContent, "/share/only-a": report.KindRemoved,
 		"/share/only-b": report.KindAdded, "/share/evil\n::error::pwned \x1b[31m": report.KindContent, "/bin/hello": report.KindMode, "/lib/current": report.KindLink}
 	for p, kind := range want {
 		if d := got[p]; d == nil || d.Kind != kind {

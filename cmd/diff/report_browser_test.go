@@ -147,7 +147,7 @@ func browseReport(t *testing.T, html string, rep *report.Report) {
 	if !strings.Contains(before, file) || strings.Contains(before, hint) {
 		t.Errorf("collapsed page: file shown %v, hint hidden %v", strings.Contains(before, file), !strings.Contains(before, hint))
 	}
-	for _, s := range []string{file, "cause: " + want.Cause.Class, hint} {
+	for _, s := range []string{file, "cause: " + string(want.Cause.Class), hint} {
 		if !strings.Contains(after, s) {
 			t.Errorf("after a click on %s the page does not show %q:\n%s", file, s, after)
 		}
@@ -211,13 +211,13 @@ func syntheticReport(n int) *report.Report {
 		A: report.Input{Path: "a.raw", Size: 2 << 30, FileSize: 2 << 30, Format: "raw", Table: "gpt"},
 		B: report.Input{Path: "b.raw", Size: 2 << 30, FileSize: 2 << 30, Format: "raw", Table: "gpt"},
 	}
-	classes := []string{report.ClassTimestamp, report.ClassUUID, report.ClassBuildPath, report.ClassContent}
+	classes := []report.Class{report.ClassTimestamp, report.ClassUUID, report.ClassBuildPath, report.ClassContent}
 	for i := 0; i < n; i++ {
 		part, fsName := 1+i%2, []string{"vfat", "squashfs"}[i%2]
 		file := fmt.Sprintf("/nix/store/%032d-pkg%d/share/file-%d", i/20, i/20, i)
 		cl := classes[i%len(classes)]
 		d := &report.Difference{Partition: report.Int(part), Filesystem: report.Str(fsName), File: report.Str(file),
-			Kind: report.KindContent, Detail: "content differs", Cause: &report.Cause{Class: cl, Hint: "fix " + cl}}
+			Kind: report.KindContent, Detail: "content differs", Cause: &report.Cause{Class: cl, Hint: "fix " + string(cl)}}
 		if i%2 == 0 {
 			d.Children = []*report.Difference{{Partition: report.Int(part), Filesystem: report.Str(fsName), File: report.Str(file),
 				Kind: report.KindContent, Path: []string{"text"}, Detail: "text differs",

@@ -8,12 +8,14 @@ package budget
 import (
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // Defaults.
@@ -28,10 +30,10 @@ const (
 // Bound names, as they appear in the report's truncated notices and in
 // Difference.Truncated.
 const (
-	BoundTimeout         = "timeout"
-	BoundDecoded         = "max-decoded"
-	BoundDifferences     = "max-total-differences"
-	BoundFileDifferences = "max-file-differences"
+	BoundTimeout         = report.BoundTimeout
+	BoundDecoded         = report.BoundDecoded
+	BoundDifferences     = report.BoundDifferences
+	BoundFileDifferences = report.BoundFileDifferences
 )
 
 // Limits are a run's bounds; zero values take the defaults.
@@ -54,7 +56,7 @@ type Run struct {
 	decoded  atomic.Int64
 	diffs    atomic.Int64
 	mu       sync.Mutex
-	cuts     map[string]string
+	cuts     map[report.Bound]string
 }
 
 // New starts a run's budget now.
@@ -71,7 +73,7 @@ func New(l Limits) *Run {
 	if l.MaxFileDifferences <= 0 {
 		l.MaxFileDifferences = DefaultFileDifferences
 	}
-	return &Run{l: l, deadline: time.Now().Add(l.Timeout), cuts: map[string]string{}}
+	return &Run{l: l, deadline: time.Now().Add(l.Timeout), cuts: map[report.Bound]string{}}
 }
 
 // Limits returns the bounds in force.
@@ -176,7 +178,7 @@ func (r *Run) DifferencesSpent() bool {
 
 // Cut records that bound cut the comparison short, with a notice saying
 // what was cut (the first notice per bound is kept).
-func (r *Run) Cut(bound, notice string) {
+func (r *Run) Cut(bound report.Bound, notice string) {
 	if r == nil {
 		return
 	}
@@ -194,14 +196,14 @@ func (r *Run) Cuts() []string {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var bounds []string
+	var bounds []report.Bound
 	for b := range r.cuts {
 		bounds = append(bounds, b)
 	}
-	sort.Strings(bounds)
+	slices.Sort(bounds)
 	out := make([]string, len(bounds))
 	for i, b := range bounds {
-		out[i] = b + ": " + r.cuts[b]
+		out[i] = string(b) + ": " + r.cuts[b]
 	}
 	return out
 }

@@ -43,7 +43,7 @@ func TestBudgetCuts(t *testing.T) {
 		t.Fatal("difference budget of 3 not enforced")
 	}
 	cuts := strings.Join(r.Cuts(), "\n")
-	if !strings.Contains(cuts, BoundDecoded) || !strings.Contains(cuts, BoundDifferences) || strings.Contains(cuts, BoundTimeout) {
+	if !strings.Contains(cuts, string(BoundDecoded)) || !strings.Contains(cuts, string(BoundDifferences)) || strings.Contains(cuts, string(BoundTimeout)) {
 		t.Fatalf("cuts %q", cuts)
 	}
 	var none *Run

@@ -142,7 +142,7 @@ func newMemberDiff(p []string) *memberDiff {
 }
 
 // field adds a differing field (what names it in the member's summary).
-func (m *memberDiff) field(kind, name, va, vb string, cause *report.Cause) {
+func (m *memberDiff) field(kind report.Kind, name, va, vb string, cause *report.Cause) {
 	m.d.Children = append(m.d.Children, &report.Difference{Kind: kind, Path: m.d.Path, Field: name, A: va, B: vb,
 		Detail: fmt.Sprintf("%s: %s -> %s", name, va, vb), Cause: cause})
 	m.what = append(m.what, name)
@@ -194,7 +194,7 @@ func (s *session) archiveProblems(p, path []string, a, b blob, format string, er
 // readBounded copies r into a spool within the per-stream and session
 // bounds on decompressed bytes and the deadline: truncated names the bound
 // that cut it; err is a read error (what was read before it is kept).
-func (s *session) readBounded(sp *spool, r io.Reader) (truncated string, err error) {
+func (s *session) readBounded(sp *spool, r io.Reader) (truncated report.Bound, err error) {
 	s.mu.Lock()
 	left := min(s.o.MaxDecompressed, s.o.MaxDecompressedTotal-s.total)
 	s.mu.Unlock()

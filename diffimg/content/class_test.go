@@ -36,7 +36,7 @@ func TestClassPairsBinary(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		a, b  []byte
-		class string
+		class report.Class
 		hint  string
 	}{
 		{"time-like integer", blobWith(1024, le(1700000000)), blobWith(1024, le(1700050000)), report.ClassContent, "content"},
@@ -61,7 +61,7 @@ func TestClassPairsText(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		a, b  string
-		class string
+		class report.Class
 	}{
 		{"timestamp", "date=Thu Nov 14 10:22:01 UTC 2024", "date=Fri Nov 15 08:00:59 UTC 2024", report.ClassTimestamp},
 		{"build-path", "srcdir=/tmp/nix-build-hello-1.0.drv-0/source", "srcdir=/tmp/nix-build-hello-1.0.drv-7/source", report.ClassBuildPath},

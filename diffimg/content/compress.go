@@ -31,9 +31,9 @@ var errDeadline = errors.New("content timeout reached")
 // inflated is one decompressed stream.
 type inflated struct {
 	blob
-	err       error  // decoding error (data up to it is in blob)
-	truncated string // the bound that cut it, if any
-	header    string // gzip header summary (name, mtime)
+	err       error        // decoding error (data up to it is in blob)
+	truncated report.Bound // the bound that cut it, if any
+	header    string       // gzip header summary (name, mtime)
 	hdr       *gzip.Header
 }
 

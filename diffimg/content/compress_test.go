@@ -105,8 +105,8 @@ func TestGzipHeaderBesideContent(t *testing.T) {
 	a, _ := os.ReadFile(fa + ".gz")
 	b, _ := os.ReadFile(fb + ".gz")
 	rep := compareBytes(t, a, b, Options{})
-	want := map[string]string{"gzip mtime": report.ClassTimestamp, "gzip name": report.ClassBuildPath, "gzip xfl": report.ClassCompression}
-	got := map[string]string{}
+	want := map[string]report.Class{"gzip mtime": report.ClassTimestamp, "gzip name": report.ClassBuildPath, "gzip xfl": report.ClassCompression}
+	got := map[string]report.Class{}
 	text := false
 	for _, d := range leaves(rep) {
 		if d.Cause != nil && d.Field != "" {

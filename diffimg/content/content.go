@@ -105,11 +105,11 @@ const (
 
 // Bound names, as they appear in Difference.Truncated.
 const (
-	BoundDepth        = "max-depth"
-	BoundDecompressed = "max-decompressed"
-	BoundDiffLines    = "max-diff-lines"
-	BoundRanges       = "max-ranges"
-	BoundTimeout      = "content-timeout"
+	BoundDepth        = report.BoundDepth
+	BoundDecompressed = report.BoundDecompressed
+	BoundDiffLines    = report.BoundDiffLines
+	BoundRanges       = report.BoundRanges
+	BoundTimeout      = report.BoundContentTimeout
 )
 
 func (o Options) withDefaults() Options {
@@ -268,7 +268,7 @@ func (s *session) compareTop(path []string, a, b blob, depth int) (out []*report
 }
 
 // truncBytes is the bytes fallback with a bound named.
-func (s *session) truncBytes(path []string, a, b blob, bound, why string) []*report.Difference {
+func (s *session) truncBytes(path []string, a, b blob, bound report.Bound, why string) []*report.Difference {
 	ds := s.bytesDiff(path, a, b, why)
 	if len(ds) > 0 {
 		ds[0].Truncated = bound

@@ -18,7 +18,7 @@ func gzipHeaderFields(path []string, ha, hb *gzip.Header, a, b blob) []*report.D
 		return nil
 	}
 	var out []*report.Difference
-	field := func(name, va, vb, class, hint string) {
+	field := func(name, va, vb string, class report.Class, hint string) {
 		out = append(out, &report.Difference{Kind: report.KindMetadata, Path: path, Field: "gzip " + name, A: va, B: vb,
 			Detail: fmt.Sprintf("gzip header %s: %s -> %s", name, va, vb), Cause: &report.Cause{Class: class, Hint: hint}})
 	}

@@ -62,7 +62,7 @@ func dump(t testing.TB, rep *report.Report) string {
 
 // wantClass checks every leaf has class (and a hint), besides checksum
 // and layout leaves that follow from it, and returns those leaves.
-func wantClass(t *testing.T, rep *report.Report, class string) []*report.Difference {
+func wantClass(t *testing.T, rep *report.Report, class report.Class) []*report.Difference {
 	t.Helper()
 	ls := leaves(rep)
 	if len(ls) == 0 {

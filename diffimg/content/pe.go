@@ -23,7 +23,8 @@ func openPE(b blob) (f *pe.File, err error) {
 
 type kv struct {
 	name, value string
-	class, hint string
+	class       report.Class
+	hint        string
 }
 
 func peHeader(f *pe.File) []kv {
@@ -34,7 +35,7 @@ func peHeader(f *pe.File) []kv {
 		{"coff.NumberOfSections", fmt.Sprint(fh.NumberOfSections), "", ""},
 		{"coff.Characteristics", fmt.Sprintf("%#x", fh.Characteristics), "", ""},
 	}
-	add := func(name string, v any, class, hint string) {
+	add := func(name string, v any, class report.Class, hint string) {
 		out = append(out, kv{name, fmt.Sprint(v), class, hint})
 	}
 	layout := report.ClassLayout

@@ -25,10 +25,10 @@ import (
 // tarMember is one member of a tar archive.
 type tarMember struct {
 	*tar.Header
-	Data      blob   // content: a section of the archive, or a spool (sparse)
-	Sparse    bool   // Data was expanded from a sparse map
-	Truncated string // the bound that cut a sparse member's content
-	Err       error  // reading a sparse member's content failed
+	Data      blob         // content: a section of the archive, or a spool (sparse)
+	Sparse    bool         // Data was expanded from a sparse map
+	Truncated report.Bound // the bound that cut a sparse member's content
+	Err       error        // reading a sparse member's content failed
 }
 
 // tarArchive is a parsed tar archive.

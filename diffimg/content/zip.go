@@ -246,7 +246,7 @@ func zipData(b blob, m *zipMember) (blob, int64, error) {
 // zipContent is a member's decompressed content: the stored bytes
 // themselves for method store, else a spool within the decompression
 // bounds.
-func (s *session) zipContent(raw blob, m *zipMember) (c blob, truncated string, err error) {
+func (s *session) zipContent(raw blob, m *zipMember) (c blob, truncated report.Bound, err error) {
 	if m.Method == zip.Store {
 		return raw, "", nil
 	}

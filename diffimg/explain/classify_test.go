@@ -52,7 +52,7 @@ func TestBytesClasses(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		a, b  []byte
-		class string // "": not evidence (binary times and ids are classed only as named fields)
+		class report.Class // "": not evidence (binary times and ids are classed only as named fields)
 	}{
 		{"unix32le", le32(1700000000), le32(1700003600), ""},
 		{"unix32le-clamped", le32(1), le32(1700003600), ""},
@@ -70,7 +70,7 @@ func TestBytesClasses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b, lo, hi := window(tc.a, tc.b)
 			c := Bytes(a, b, 0, lo, hi)
-			got := ""
+			var got report.Class
 			if c != nil {
 				got = c.Class
 				if c.Hint == "" {

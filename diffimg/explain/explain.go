@@ -137,8 +137,8 @@ func Leaf(d *report.Difference) *report.Cause {
 // they agree, else the most frequent root cause (checksum and layout
 // follow from others, so they count only when alone).
 func aggregate(d *report.Difference) *report.Cause {
-	count := map[string]int{}
-	hint := map[string]string{}
+	count := map[report.Class]int{}
+	hint := map[report.Class]string{}
 	var rec func(x *report.Difference)
 	rec = func(x *report.Difference) {
 		if len(x.Children) == 0 || !hasLeaf(x) {
@@ -160,11 +160,11 @@ func aggregate(d *report.Difference) *report.Cause {
 		}
 	}
 	rec(d)
-	var classes []string
+	var classes []report.Class
 	for c := range count {
 		classes = append(classes, c)
 	}
-	rank := func(c string) int {
+	rank := func(c report.Class) int {
 		if c == report.ClassChecksum || c == report.ClassLayout {
 			return 0
 		}
@@ -198,7 +198,7 @@ func aggregate(d *report.Difference) *report.Cause {
 	return &report.Cause{Class: top, Hint: h}
 }
 
-func kindHint(kind string) string {
+func kindHint(kind report.Kind) string {
 	switch kind {
 	case report.KindAdded, report.KindRemoved:
 		return "a file or member exists in one build only: the build produced different outputs (a generated, cached or optional file); find what creates it"

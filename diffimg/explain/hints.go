@@ -1,5 +1,7 @@
 package explain
 
+import "github.com/org/immutos-action/diffimg/report"
+
 // Hints that name the concrete fix for a structure. Comparators that know
 // where a difference sits use these; Annotate falls back to ClassHint.
 const (
@@ -27,23 +29,23 @@ const (
 
 // ClassHint is the generic hint of a class, when nothing more specific is
 // known.
-func ClassHint(class string) string {
+func ClassHint(class report.Class) string {
 	switch class {
-	case "timestamp":
+	case report.ClassTimestamp:
 		return HintTimeRandom
-	case "uuid":
+	case report.ClassUUID:
 		return HintUUIDRandom
-	case "ordering":
+	case report.ClassOrdering:
 		return HintOrdering
-	case "build-path":
+	case report.ClassBuildPath:
 		return HintBuildPath
-	case "compression":
+	case report.ClassCompression:
 		return HintCompression
-	case "container":
+	case report.ClassContainer:
 		return HintContainer
-	case "checksum":
+	case report.ClassChecksum:
 		return HintChecksum
-	case "layout":
+	case report.ClassLayout:
 		return HintLayout
 	}
 	return HintContent

@@ -120,12 +120,12 @@ func TestImageSeveralCauses(t *testing.T) {
 			return file(d, "/00000000000000000000000000000000-explain/share/"+name) && len(d.Children) == 0 && d.Kind != report.KindNote
 		})
 	}
-	for name, class := range map[string]string{"build-info.txt": report.ClassBuildPath, "doc.txt.gz": report.ClassCompression, "list.txt": report.ClassOrdering} {
+	for name, class := range map[string]report.Class{"build-info.txt": report.ClassBuildPath, "doc.txt.gz": report.ClassCompression, "list.txt": report.ClassOrdering} {
 		if d := storeFile(name); d == nil || d.Cause.Class != class || *d.Partition != 2 {
 			fail("%s: want %s, got %+v", name, class, d)
 		}
 	}
-	for _, c := range []string{report.ClassUUID, report.ClassTimestamp, report.ClassBuildPath, report.ClassCompression, report.ClassOrdering} {
+	for _, c := range []report.Class{report.ClassUUID, report.ClassTimestamp, report.ClassBuildPath, report.ClassCompression, report.ClassOrdering} {
 		if rep.Summary[c] == 0 {
 			fail("summary %v lacks %s", rep.Summary, c)
 		}

@@ -13,6 +13,8 @@ import (
 	"io"
 	iofs "io/fs"
 	"time"
+
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // EntryType is the kind of a directory entry.
@@ -91,7 +93,7 @@ type Field struct {
 	// the fields that only follow from the content (table offsets,
 	// counts, free space, the image's own size) "layout" and checksums
 	// over other fields "checksum": the engine knows no field names.
-	Class string
+	Class report.Class
 	// Offset and Length locate the field relative to the filesystem start,
 	// when known (Length 0 otherwise).
 	Offset, Length int64

@@ -17,6 +17,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // Field is one named value of a table structure, located in the disk.
@@ -25,7 +27,7 @@ type Field struct {
 	Value  string
 	Offset int64
 	Length int64
-	Class  string // cause class when it differs: "uuid", "checksum", ...
+	Class  report.Class // cause class when it differs (uuid, checksum, ...)
 }
 
 // Region is a byte range the table claims (a header, an entry array).
@@ -130,7 +132,7 @@ func mbrFields(mbr []byte, valid bool) []Field {
 	}
 	f = append(f,
 		Field{Name: "mbr.boot-code", Value: shortHash(mbr[:440]), Offset: 0, Length: 440},
-		Field{Name: "mbr.disk-signature", Value: fmt.Sprintf("%08x", binary.LittleEndian.Uint32(mbr[440:444])), Offset: 440, Length: 4, Class: "uuid"},
+		Field{Name: "mbr.disk-signature", Value: fmt.Sprintf("%08x", binary.LittleEndian.Uint32(mbr[440:444])), Offset: 440, Length: 4, Class: report.ClassUUID},
 		Field{Name: "mbr.reserved", Value: fmt.Sprintf("%04x", binary.LittleEndian.Uint16(mbr[444:446])), Offset: 444, Length: 2},
 	)
 	for i := 0; i < 4; i++ {
@@ -324,7 +326,7 @@ func parseGPT(r io.ReaderAt, size, ss int64) *Table {
 		o := base + i*es
 		p.Fields = []Field{
 			{Name: "type-guid", Value: p.TypeGUID, Offset: o, Length: 16},
-			{Name: "unique-guid", Value: p.UniqueGUID, Offset: o + 16, Length: 16, Class: "uuid"},
+			{Name: "unique-guid", Value: p.UniqueGUID, Offset: o + 16, Length: 16, Class: report.ClassUUID},
 			{Name: "first-lba", Value: fmt.Sprint(p.FirstLBA), Offset: o + 32, Length: 8},
 			{Name: "last-lba", Value: fmt.Sprint(p.LastLBA), Offset: o + 40, Length: 8},
 			{Name: "attributes", Value: fmt.Sprintf("%#016x", p.Attributes), Offset: o + 48, Length: 8},
@@ -340,7 +342,7 @@ func parseGPT(r io.ReaderAt, size, ss int64) *Table {
 			ob := int64(other.entriesLBA)*ss + i*es
 			p.Fields = append(p.Fields,
 				Field{Name: "copy.type-guid", Value: guid(oe[0:16]), Offset: ob, Length: 16},
-				Field{Name: "copy.unique-guid", Value: guid(oe[16:32]), Offset: ob + 16, Length: 16, Class: "uuid"},
+				Field{Name: "copy.unique-guid", Value: guid(oe[16:32]), Offset: ob + 16, Length: 16, Class: report.ClassUUID},
 				Field{Name: "copy.first-lba", Value: fmt.Sprint(binary.LittleEndian.Uint64(oe[32:40])), Offset: ob + 32, Length: 8},
 				Field{Name: "copy.last-lba", Value: fmt.Sprint(binary.LittleEndian.Uint64(oe[40:48])), Offset: ob + 40, Length: 8},
 				Field{Name: "copy.attributes", Value: fmt.Sprintf("%#016x", binary.LittleEndian.Uint64(oe[48:56])), Offset: ob + 48, Length: 8},
@@ -369,7 +371,7 @@ func headerFields(name string, h *gptHeader, ss int64) []Field {
 	le32 := func(i int) string { return fmt.Sprint(binary.LittleEndian.Uint32(b[i : i+4])) }
 	le64 := func(i int) string { return fmt.Sprint(binary.LittleEndian.Uint64(b[i : i+8])) }
 	hex32 := func(i int) string { return fmt.Sprintf("%08x", binary.LittleEndian.Uint32(b[i:i+4])) }
-	f := func(n, v string, off, l int64, class string) Field {
+	f := func(n, v string, off, l int64, class report.Class) Field {
 		return Field{Name: name + "." + n, Value: v, Offset: o + off, Length: l, Class: class}
 	}
 	return []Field{
@@ -378,17 +380,17 @@ func headerFields(name string, h *gptHeader, ss int64) []Field {
 		f("signature", printable(b[0:8]), 0, 8, ""),
 		f("revision", hex32(8), 8, 4, ""),
 		f("header-size", le32(12), 12, 4, ""),
-		f("header-crc32", hex32(16), 16, 4, "checksum"),
+		f("header-crc32", hex32(16), 16, 4, report.ClassChecksum),
 		f("reserved-20", hex32(20), 20, 4, ""),
 		f("current-lba", le64(24), 24, 8, ""),
 		f("backup-lba", le64(32), 32, 8, ""),
 		f("first-usable-lba", le64(40), 40, 8, ""),
 		f("last-usable-lba", le64(48), 48, 8, ""),
-		f("disk-guid", guid(b[56:72]), 56, 16, "uuid"),
+		f("disk-guid", guid(b[56:72]), 56, 16, report.ClassUUID),
 		f("entries-lba", le64(72), 72, 8, ""),
 		f("entries-count", le32(80), 80, 4, ""),
 		f("entry-size", le32(84), 84, 4, ""),
-		f("entries-crc32", hex32(88), 88, 4, "checksum"),
+		f("entries-crc32", hex32(88), 88, 4, report.ClassChecksum),
 		f("reserved", shortHash(b[92:]), 92, ss-92, ""),
 	}
 }

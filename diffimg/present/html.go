@@ -47,7 +47,7 @@ func HTML(w io.Writer, r *report.Report, o HTMLOptions) error {
 		ins = append(ins, in)
 	}
 	type class struct {
-		Name string
+		Name report.Class
 		N    int
 	}
 	var classes []class

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"github.com/org/immutos-action/diffimg/report"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -145,17 +145,17 @@ func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 // partition and filesystem, one column per cause class.
 func causeTable(r *report.Report, groups []*diffGroup) string {
 	classes := r.Classes()
-	counts := map[string]map[string]int{}
+	counts := map[string]map[report.Class]int{}
 	var names []string
 	for _, g := range groups {
 		if counts[g.name] == nil {
-			counts[g.name] = map[string]int{}
+			counts[g.name] = map[report.Class]int{}
 			names = append(names, g.name)
 		}
 		for _, it := range g.items {
 			for _, d := range it.diffs {
-				var rec func(x *report.Difference, class string)
-				rec = func(x *report.Difference, class string) {
+				var rec func(x *report.Difference, class report.Class)
+				rec = func(x *report.Difference, class report.Class) {
 					if x.Cause != nil && x.Cause.Class != "" {
 						class = x.Cause.Class
 					}
@@ -171,25 +171,25 @@ func causeTable(r *report.Report, groups []*diffGroup) string {
 		}
 	}
 	// Classes only nested nodes carry still get a column.
-	seen := map[string]bool{}
+	seen := map[report.Class]bool{}
 	for _, c := range classes {
 		seen[c] = true
 	}
 	for _, n := range names {
-		var extra []string
+		var extra []report.Class
 		for c := range counts[n] {
 			if !seen[c] {
 				extra = append(extra, c)
 				seen[c] = true
 			}
 		}
-		sort.Strings(extra)
+		slices.Sort(extra)
 		classes = append(classes, extra...)
 	}
 	var b strings.Builder
 	b.WriteString("#### Differences by partition and cause\n\n| partition |")
 	for _, c := range classes {
-		b.WriteString(" " + c + " |")
+		b.WriteString(" " + string(c) + " |")
 	}
 	b.WriteString(" total |\n|---|")
 	for range classes {
@@ -244,7 +244,7 @@ func markdownDetails(d *report.Difference, maxLines int) string {
 			body.WriteString("\n")
 		}
 		if x.Truncated != "" {
-			fmt.Fprintf(&body, "\n_✂ cut short: %s_\n", EscapeMarkdown(trim(oneLine(x.Truncated), 300)))
+			fmt.Fprintf(&body, "\n_✂ cut short: %s_\n", EscapeMarkdown(trim(oneLine(string(x.Truncated)), 300)))
 		}
 		for _, blk := range []string{x.Diff, x.Hexdump} {
 			if blk != "" {
@@ -270,7 +270,7 @@ func markdownDetails(d *report.Difference, maxLines int) string {
 	title := d.Where()
 	class := ""
 	if d.Cause != nil && d.Cause.Class != "" {
-		class = " <em>(" + htmlEscape(d.Cause.Class) + ")</em>"
+		class = " <em>(" + htmlEscape(string(d.Cause.Class)) + ")</em>"
 	}
 	return fmt.Sprintf("<details><summary><code>%s</code> %s: %s%s</summary>\n\n%s\n</details>\n\n", htmlEscape(EscapeText(trim(title, 300))), d.Kind, htmlEscape(EscapeText(trim(oneLine(d.Detail), 160))), class, body.String())
 }
@@ -325,7 +325,7 @@ func causeCell(c *report.Cause) string {
 		return ""
 	}
 	if c.Hint == "" {
-		return c.Class
+		return string(c.Class)
 	}
 	return fmt.Sprintf("**%s**: %s", c.Class, hintEscape(trim(oneLine(c.Hint), 200)))
 }

@@ -17,7 +17,7 @@ func synthetic(n, diffLines int) *report.Report {
 		A: report.Input{Path: "a.raw", Size: 300 << 20, FileSize: 300 << 20, Format: "raw", Table: "gpt", SHA256: strings.Repeat("a", 64)},
 		B: report.Input{Path: "b.raw", Size: 300 << 20, FileSize: 300 << 20, Format: "raw", Table: "gpt", SHA256: strings.Repeat("b", 64)},
 	}
-	classes := []string{report.ClassTimestamp, report.ClassUUID, report.ClassBuildPath, report.ClassContent, report.ClassOrdering}
+	classes := []report.Class{report.ClassTimestamp, report.ClassUUID, report.ClassBuildPath, report.ClassContent, report.ClassOrdering}
 	var diff strings.Builder
 	diff.WriteString("--- a\n+++ b\n@@ -1,4 +1,4 @@\n")
 	for i := 0; i < diffLines; i++ {
@@ -29,7 +29,7 @@ func synthetic(n, diffLines int) *report.Report {
 		file := fmt.Sprintf("/%032x-pkg%d/share/doc/file-%d.txt", i/50, i/50, i)
 		cl := classes[i%len(classes)]
 		d := &report.Difference{Partition: report.Int(part), Filesystem: report.Str(fsName), File: report.Str(file), Kind: report.KindContent,
-			Detail: fmt.Sprintf("content differs: %d bytes in 1 range", i%97+1), Cause: &report.Cause{Class: cl, Hint: "hint for " + cl}}
+			Detail: fmt.Sprintf("content differs: %d bytes in 1 range", i%97+1), Cause: &report.Cause{Class: cl, Hint: "hint for " + string(cl)}}
 		d.Offset, d.Length = report.Range(int64(i)*4096, 16)
 		if i%3 == 0 {
 			d.Children = append(d.Children, &report.Difference{Partition: report.Int(part), Filesystem: report.Str(fsName), File: report.Str(file), Kind: report.KindContent,

@@ -260,20 +260,20 @@ func (p *printer) node(d *report.Difference, depth int, parent *report.Differenc
 	if np := nestedPath(d, parent); np != "" {
 		head = p.c(ansiBold, EscapeText(np)) + " "
 	}
-	head += p.c(ansiYellow, "["+d.Kind+"]") + " " + EscapeText(strings.ReplaceAll(d.Detail, "\n", " "))
+	head += p.c(ansiYellow, "["+string(d.Kind)+"]") + " " + EscapeText(strings.ReplaceAll(d.Detail, "\n", " "))
 	if wh := where(d); wh != "" {
 		head += " " + p.c(ansiDim, wh)
 	}
 	p.line(depth, head)
 	if d.Cause != nil && d.Cause.Class != "" && (parent == nil || parent.Cause == nil || *parent.Cause != *d.Cause) {
-		s := "cause: " + d.Cause.Class
+		s := "cause: " + string(d.Cause.Class)
 		if d.Cause.Hint != "" {
 			s += " - " + EscapeText(d.Cause.Hint)
 		}
 		p.line(depth+1, p.c(ansiCyan, s))
 	}
 	if d.Truncated != "" {
-		p.line(depth+1, p.c(ansiYellow, "(cut short: "+EscapeText(d.Truncated)+")"))
+		p.line(depth+1, p.c(ansiYellow, "(cut short: "+EscapeText(string(d.Truncated))+")"))
 	}
 	p.block(depth+1, d.Diff)
 	p.block(depth+1, d.Hexdump)

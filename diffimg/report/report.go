@@ -16,41 +16,6 @@ import (
 // Schema is the JSON report's schema name.
 const Schema = "immutos-diff/report/v1"
 
-// Difference kinds.
-const (
-	KindContent        = "content"
-	KindSize           = "size"
-	KindMode           = "mode"
-	KindOwner          = "owner"
-	KindMtime          = "mtime"
-	KindXattr          = "xattr"
-	KindLink           = "link"
-	KindType           = "type"
-	KindAdded          = "added"
-	KindRemoved        = "removed"
-	KindMetadata       = "metadata"
-	KindUnallocated    = "unallocated"
-	KindContainer      = "container"
-	KindPartitionTable = "partition-table"
-	KindExcluded       = "excluded"
-	KindNote           = "note"
-)
-
-// Cause classes.
-const (
-	ClassTimestamp   = "timestamp"
-	ClassUUID        = "uuid"
-	ClassOrdering    = "ordering"
-	ClassBuildPath   = "build-path"
-	ClassCompression = "compression"
-	ClassContainer   = "container"
-	ClassChecksum    = "checksum"
-	ClassContent     = "content"
-	// ClassLayout marks fields that follow from other differences: table
-	// offsets, counts and sizes that move when content changes.
-	ClassLayout = "layout"
-)
-
 // Input describes one compared input.
 type Input struct {
 	Path     string `json:"path"`
@@ -64,7 +29,7 @@ type Input struct {
 
 // Cause is why a difference most likely exists and how to fix it.
 type Cause struct {
-	Class string `json:"class"`
+	Class Class  `json:"class"`
 	Hint  string `json:"hint,omitempty"`
 	// Known says the engine knows this cause from structure (a damaged
 	// table, a truncated image): explain keeps it even when its class is
@@ -77,7 +42,7 @@ type Difference struct {
 	Partition  *int    `json:"partition"`
 	Filesystem *string `json:"filesystem"`
 	File       *string `json:"file"`
-	Kind       string  `json:"kind"`
+	Kind       Kind    `json:"kind"`
 	Detail     string  `json:"detail"`
 	Offset     *int64  `json:"offset,omitempty"`
 	Length     *int64  `json:"length,omitempty"`
@@ -95,21 +60,21 @@ type Difference struct {
 	Diff    string `json:"diff,omitempty"`
 	Hexdump string `json:"hexdump,omitempty"`
 	// Truncated says a bound cut this node's output or children short.
-	Truncated string        `json:"truncated,omitempty"`
+	Truncated Bound         `json:"truncated,omitempty"`
 	Children  []*Difference `json:"children"`
 }
 
 // Report is the result of a comparison.
 type Report struct {
-	Schema      string         `json:"schema"`
-	Tool        string         `json:"tool,omitempty"`
-	Identical   bool           `json:"identical"`
-	A           Input          `json:"a"`
-	B           Input          `json:"b"`
-	Summary     map[string]int `json:"summary"` // differences (leaves) per cause class
-	Differences []*Difference  `json:"differences"`
-	Excluded    []string       `json:"excluded,omitempty"`
-	Notes       []string       `json:"notes,omitempty"`
+	Schema      string        `json:"schema"`
+	Tool        string        `json:"tool,omitempty"`
+	Identical   bool          `json:"identical"`
+	A           Input         `json:"a"`
+	B           Input         `json:"b"`
+	Summary     map[Class]int `json:"summary"` // differences (leaves) per cause class
+	Differences []*Difference `json:"differences"`
+	Excluded    []string      `json:"excluded,omitempty"`
+	Notes       []string      `json:"notes,omitempty"`
 	// Omitted counts the differences (leaves) a presenter bound such as
 	// --max-differences left out of this copy of the report; the JSON
 	// report written by immutos-diff is never cut, so it is 0 there.
@@ -147,7 +112,7 @@ func (r *Report) Walk(fn func(d *Difference, depth int)) {
 // Finish fills the summary and fixes nil slices so JSON has [] not null.
 func (r *Report) Finish() {
 	r.Schema = Schema
-	r.Summary = map[string]int{}
+	r.Summary = map[Class]int{}
 	var fix func(ds []*Difference) []*Difference
 	fix = func(ds []*Difference) []*Difference {
 		if ds == nil {
@@ -173,8 +138,8 @@ func (r *Report) Finish() {
 }
 
 // Classes returns the summary's classes, most frequent first.
-func (r *Report) Classes() []string {
-	var cs []string
+func (r *Report) Classes() []Class {
+	var cs []Class
 	for c := range r.Summary {
 		cs = append(cs, c)
 	}

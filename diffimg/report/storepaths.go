@@ -105,7 +105,7 @@ func (r *Report) storePaths() []StorePath {
 			order = append(order, k)
 		}
 		files[k][*d.File] = true
-		s.Kinds[d.Kind]++
+		s.Kinds[string(d.Kind)]++
 	}
 	out := make([]StorePath, 0, len(order))
 	for _, k := range order {

@@ -26,13 +26,13 @@ var Version = "dev"
 
 // PairReport is the comparison of one artifact between build 1 and another build.
 type PairReport struct {
-	Build     string         `json:"build"` // the other build's id
-	Identical bool           `json:"identical"`
-	Summary   map[string]int `json:"summary,omitempty"`
-	JSON      string         `json:"json"`
-	Markdown  string         `json:"markdown"`
-	HTML      string         `json:"html"`
-	Report    *report.Report `json:"-"`
+	Build     string               `json:"build"` // the other build's id
+	Identical bool                 `json:"identical"`
+	Summary   map[report.Class]int `json:"summary,omitempty"`
+	JSON      string               `json:"json"`
+	Markdown  string               `json:"markdown"`
+	HTML      string               `json:"html"`
+	Report    *report.Report       `json:"-"`
 }
 
 // ArtifactResult is one image artifact across the builds.
@@ -256,7 +256,7 @@ func (c *Config) compareBuilds(res *Result, first, b *Build, k int, arts []artif
 			}
 			in := report.Input{Path: a.Path, Size: ar.Size, FileSize: ar.Size, Format: "raw", SHA256: d}
 			rep = &report.Report{Schema: report.Schema, Tool: res.Tool, Identical: true, A: in, B: in,
-				Summary: map[string]int{}, Differences: []*report.Difference{},
+				Summary: map[report.Class]int{}, Differences: []*report.Difference{},
 				Notes: []string{"nix --rebuild found this output identical; the same store path is compared with itself"}}
 		} else {
 			c.logf("comparing %s: %s vs %s", a.Name, a.Path, pb)
@@ -462,7 +462,7 @@ func differenceCounts(res *Result) map[string]int {
 	for _, a := range res.Artifacts {
 		for _, p := range a.Comparisons {
 			for k, v := range p.Summary {
-				out[k] += v
+				out[string(k)] += v
 			}
 		}
 	}

@@ -377,7 +377,7 @@ func compareRecorded(ra, rb *loadedRecord, a, b RecordArtifact, tool string) (*r
 			return report.Input{Path: x.Path, Size: x.Size, FileSize: x.Size, Format: "raw", SHA256: x.SHA256}
 		}
 		return &report.Report{Schema: report.Schema, Tool: tool, Identical: true, A: in(a), B: in(b),
-			Summary: map[string]int{}, Differences: []*report.Difference{},
+			Summary: map[report.Class]int{}, Differences: []*report.Difference{},
 			Notes: []string{"identical sha256 in both records"}}, nil
 	}
 	ia, err := ra.image(a)

@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 const (
@@ -276,14 +277,14 @@ func (sb *superblock) usedBytes() int64 { return int64(sb.blocks) << sb.blkszbit
 func (sb *superblock) metadata() []fsys.Field {
 	bt := time.Unix(int64(sb.buildTime), int64(sb.buildTimeNsec)).UTC()
 	f := []fsys.Field{
-		{Name: "uuid", Value: formatUUID(sb.uuid), Class: "uuid", Offset: sbOffset + 48, Length: 16},
-		{Name: "volume-name", Value: cstring(sb.volumeName[:]), Class: "label", Offset: sbOffset + 64, Length: 16},
-		{Name: "build-time", Value: bt.Format(time.RFC3339Nano), Class: "timestamp", Offset: sbOffset + 24, Length: 12},
+		{Name: "uuid", Value: formatUUID(sb.uuid), Class: report.ClassUUID, Offset: sbOffset + 48, Length: 16},
+		{Name: "volume-name", Value: cstring(sb.volumeName[:]), Class: report.ClassLabel, Offset: sbOffset + 64, Length: 16},
+		{Name: "build-time", Value: bt.Format(time.RFC3339Nano), Class: report.ClassTimestamp, Offset: sbOffset + 24, Length: 12},
 		{Name: "feature-compat", Value: flagNames(sb.featureCompat, compatNames), Offset: sbOffset + 8, Length: 4},
 		{Name: "feature-incompat", Value: flagNames(sb.featureIncompat, incompatNames), Offset: sbOffset + 80, Length: 4},
 		{Name: "block-size", Value: fmt.Sprint(uint64(1) << sb.blkszbits), Offset: sbOffset + 12, Length: 1},
 		{Name: "blocks", Value: fmt.Sprint(sb.blocks), Offset: sbOffset + 36, Length: 4},
-		{Name: "inode-count", Value: fmt.Sprint(sb.inos), Class: "layout", Offset: sbOffset + 16, Length: 8},
+		{Name: "inode-count", Value: fmt.Sprint(sb.inos), Class: report.ClassLayout, Offset: sbOffset + 16, Length: 8},
 		{Name: "root-nid", Value: fmt.Sprint(sb.rootNid), Offset: sbOffset + 14, Length: 2},
 		{Name: "meta-blkaddr", Value: fmt.Sprint(sb.metaBlkaddr), Offset: sbOffset + 40, Length: 4},
 		{Name: "xattr-blkaddr", Value: fmt.Sprint(sb.xattrBlkaddr), Offset: sbOffset + 44, Length: 4},
@@ -314,7 +315,7 @@ func (sb *superblock) metadata() []fsys.Field {
 			cs += " (mismatch)"
 		}
 	}
-	f = append(f, fsys.Field{Name: "checksum", Value: cs, Class: "checksum", Offset: sbOffset + 4, Length: 4})
+	f = append(f, fsys.Field{Name: "checksum", Value: cs, Class: report.ClassChecksum, Offset: sbOffset + 4, Length: 4})
 	return f
 }
 

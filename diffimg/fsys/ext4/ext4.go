@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // Magic is the superblock magic, at byte 1024+56.
@@ -192,7 +193,7 @@ func featureString(v uint64, names []string) string {
 
 func (f *FS) buildMetadata() {
 	var m []fsys.Field
-	add := func(name, value, class string, off, length int64) {
+	add := func(name, value string, class report.Class, off, length int64) {
 		if length > 0 {
 			off += sbOff
 		}
@@ -204,9 +205,9 @@ func (f *FS) buildMetadata() {
 		if v != 0 {
 			s = time.Unix(int64(v), 0).UTC().Format(time.RFC3339)
 		}
-		add(name, s, "timestamp", off, 4)
+		add(name, s, report.ClassTimestamp, off, 4)
 	}
-	numClass := func(name, class string, off, length int64) {
+	numClass := func(name string, class report.Class, off, length int64) {
 		var v uint64
 		switch length {
 		case 1:
@@ -223,11 +224,11 @@ func (f *FS) buildMetadata() {
 	// mkfs was given (class layout), so a difference in them is not taken
 	// for a cause of its own; the mount counters get the same class and
 	// the hint that says the image was mounted.
-	derived := func(name string, off, length int64) { numClass(name, "layout", off, length) }
-	add("uuid", uuidString(f.sb[0x68:0x78]), "uuid", 0x68, 16)
+	derived := func(name string, off, length int64) { numClass(name, report.ClassLayout, off, length) }
+	add("uuid", uuidString(f.sb[0x68:0x78]), report.ClassUUID, 0x68, 16)
 	add("label", cstring(f.sb[0x78:0x88]), "", 0x78, 16)
-	add("hash-seed", uuidString(f.sb[0xEC:0xFC]), "uuid", 0xEC, 16)
-	add("journal-uuid", uuidString(f.sb[0xD0:0xE0]), "uuid", 0xD0, 16)
+	add("hash-seed", uuidString(f.sb[0xEC:0xFC]), report.ClassUUID, 0xEC, 16)
+	add("journal-uuid", uuidString(f.sb[0xD0:0xE0]), report.ClassUUID, 0xD0, 16)
 	ts("mkfs-time", 0x108)
 	ts("last-mount-time", 0x2C)
 	ts("last-write-time", 0x30)
@@ -261,10 +262,10 @@ func (f *FS) buildMetadata() {
 	num("min-extra-isize", 0x15C, 2)
 	num("want-extra-isize", 0x15E, 2)
 	add("flags", fmt.Sprintf("0x%x", f.u32(0x160)), "", 0x160, 4)
-	numClass("checksum-seed", "checksum", 0x270, 4) // crc32c of the UUID at mkfs
+	numClass("checksum-seed", report.ClassChecksum, 0x270, 4) // crc32c of the UUID at mkfs
 	// The kernel adds to it while the filesystem is mounted read-write.
-	add("kbytes-written", fmt.Sprint(binary.LittleEndian.Uint64(f.sb[0x178:])), "content", 0x178, 8)
-	add("checksum", fmt.Sprintf("0x%08x", f.u32(0x3FC)), "checksum", 0x3FC, 4)
+	add("kbytes-written", fmt.Sprint(binary.LittleEndian.Uint64(f.sb[0x178:])), report.ClassContent, 0x178, 8)
+	add("checksum", fmt.Sprintf("0x%08x", f.u32(0x3FC)), report.ClassChecksum, 0x3FC, 4)
 	f.meta = m
 }
 

@@ -23,6 +23,7 @@ import (
 	diso "github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/fsys/internal/fsutil"
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 const (
@@ -144,7 +145,7 @@ func vdDate(b []byte) string {
 func (f *FS) buildMetadata(types []string) {
 	b := f.pvd[:]
 	var m []fsys.Field
-	add := func(name, value, class string, off, length int64) {
+	add := func(name, value string, class report.Class, off, length int64) {
 		if length > 0 {
 			off += vdStart
 		}
@@ -160,7 +161,7 @@ func (f *FS) buildMetadata(types []string) {
 	add("volume-set-size", fmt.Sprint(le16(b[120:])), "", 120, 2)
 	add("volume-sequence-number", fmt.Sprint(le16(b[124:])), "", 124, 2)
 	add("logical-block-size", fmt.Sprint(le16(b[128:])), "", 128, 2)
-	add("path-table-size", fmt.Sprint(le32(b[132:])), "layout", 132, 4)
+	add("path-table-size", fmt.Sprint(le32(b[132:])), report.ClassLayout, 132, 4)
 	str("volume-set-id", 190, 128)
 	str("publisher-id", 318, 128)
 	str("preparer-id", 446, 128)
@@ -168,10 +169,10 @@ func (f *FS) buildMetadata(types []string) {
 	str("copyright-file", 702, 37)
 	str("abstract-file", 739, 37)
 	str("bibliographic-file", 776, 37)
-	add("creation-date", vdDate(b[813:830]), "timestamp", 813, 17)
-	add("modification-date", vdDate(b[830:847]), "timestamp", 830, 17)
-	add("expiration-date", vdDate(b[847:864]), "timestamp", 847, 17)
-	add("effective-date", vdDate(b[864:881]), "timestamp", 864, 17)
+	add("creation-date", vdDate(b[813:830]), report.ClassTimestamp, 813, 17)
+	add("modification-date", vdDate(b[830:847]), report.ClassTimestamp, 830, 17)
+	add("expiration-date", vdDate(b[847:864]), report.ClassTimestamp, 847, 17)
+	add("effective-date", vdDate(b[864:881]), report.ClassTimestamp, 864, 17)
 	add("file-structure-version", fmt.Sprint(b[881]), "", 881, 1)
 	f.meta = m
 }

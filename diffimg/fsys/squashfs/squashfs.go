@@ -39,6 +39,7 @@ import (
 
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/fsys/internal/fsutil"
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // Magic is the little-endian "hsqs" at offset 0.
@@ -189,12 +190,12 @@ var flagNames = []string{
 
 func (f *FS) buildMetadata() {
 	var m []fsys.Field
-	add := func(name, value, class string, off, length int64) {
+	add := func(name, value string, class report.Class, off, length int64) {
 		m = append(m, fsys.Field{Name: name, Value: value, Class: class, Offset: off, Length: length})
 	}
 	add("version", fmt.Sprintf("%d.%d", f.u16(28), f.u16(30)), "", 28, 4)
 	mk := f.u32(8)
-	add("mkfs-time", time.Unix(int64(mk), 0).UTC().Format(time.RFC3339), "timestamp", 8, 4)
+	add("mkfs-time", time.Unix(int64(mk), 0).UTC().Format(time.RFC3339), report.ClassTimestamp, 8, 4)
 	add("compressor", compressors[uint16(f.u16(20))], "", 20, 2)
 	add("block-size", fmt.Sprint(f.u32(12)), "", 12, 4)
 	flags := f.u16(24)
@@ -208,11 +209,11 @@ func (f *FS) buildMetadata() {
 		names = append(names, fmt.Sprintf("0x%x", extra))
 	}
 	add("flags", fmt.Sprintf("0x%04x %s", flags, strings.Join(names, ",")), "", 24, 2)
-	add("inode-count", fmt.Sprint(f.u32(4)), "layout", 4, 4)
-	add("fragment-count", fmt.Sprint(f.u32(16)), "layout", 16, 4)
-	add("id-count", fmt.Sprint(f.u16(26)), "layout", 26, 2)
-	add("root-inode", fmt.Sprintf("0x%012x", f.u64(32)), "layout", 32, 8)
-	add("bytes-used", fmt.Sprint(f.u64(40)), "layout", 40, 8)
+	add("inode-count", fmt.Sprint(f.u32(4)), report.ClassLayout, 4, 4)
+	add("fragment-count", fmt.Sprint(f.u32(16)), report.ClassLayout, 16, 4)
+	add("id-count", fmt.Sprint(f.u16(26)), report.ClassLayout, 26, 2)
+	add("root-inode", fmt.Sprintf("0x%012x", f.u64(32)), report.ClassLayout, 32, 8)
+	add("bytes-used", fmt.Sprint(f.u64(40)), report.ClassLayout, 40, 8)
 	for _, t := range []struct {
 		name string
 		off  int64
@@ -222,9 +223,9 @@ func (f *FS) buildMetadata() {
 		if v == ^uint64(0) {
 			s = "none"
 		}
-		add(t.name, s, "layout", t.off, 8)
+		add(t.name, s, report.ClassLayout, t.off, 8)
 	}
-	add("padding-to", fmt.Sprint(f.size), "layout", 0, 0)
+	add("padding-to", fmt.Sprint(f.size), report.ClassLayout, 0, 0)
 	f.meta = m
 }
 

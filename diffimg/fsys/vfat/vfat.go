@@ -30,6 +30,7 @@ import (
 
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/fsys/internal/fsutil"
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // maxDirEntries is the FAT specification's limit on a directory (2 MiB).
@@ -239,7 +240,7 @@ func printable(b []byte) string {
 func (f *FS) buildMetadata() {
 	b := f.boot[:]
 	var m []fsys.Field
-	add := func(name, value, class string, off, length int64) {
+	add := func(name, value string, class report.Class, off, length int64) {
 		m = append(m, fsys.Field{Name: name, Value: value, Class: class, Offset: off, Length: length})
 	}
 	num := func(name string, off, length int64) {
@@ -255,7 +256,7 @@ func (f *FS) buildMetadata() {
 	num("bytes-per-sector", 11, 2)
 	num("sectors-per-cluster", 13, 1)
 	add("cluster-size", fmt.Sprint(f.clusterSize), "", 0, 0)
-	add("cluster-count", fmt.Sprint(f.clusterCount), "layout", 0, 0)
+	add("cluster-count", fmt.Sprint(f.clusterCount), report.ClassLayout, 0, 0)
 	num("reserved-sectors", 14, 2)
 	num("fats", 16, 1)
 	num("root-entries", 17, 2)
@@ -284,7 +285,7 @@ func (f *FS) buildMetadata() {
 	add("boot-signature", fmt.Sprintf("0x%02x", b[ext+2]), "", ext+2, 1)
 	if b[ext+2] == 0x29 || b[ext+2] == 0x28 {
 		serial := binary.LittleEndian.Uint32(b[ext+3:])
-		add("volume-serial", fmt.Sprintf("%04X-%04X", serial>>16, serial&0xffff), "uuid", ext+3, 4)
+		add("volume-serial", fmt.Sprintf("%04X-%04X", serial>>16, serial&0xffff), report.ClassUUID, ext+3, 4)
 	}
 	if b[ext+2] == 0x29 {
 		add("volume-label", strings.TrimRight(printable(b[ext+7:ext+18]), " "), "", ext+7, 11)
@@ -296,9 +297,9 @@ func (f *FS) buildMetadata() {
 		// The volume-label entry is a directory entry with times:
 		// mkfs.fat stamps it with the current time.
 		add("root-dir-label", strings.TrimRight(printable(e[:11]), " "), "", off, 11)
-		add("root-dir-label-mtime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[24:]), binary.LittleEndian.Uint16(e[22:]), 0)), "timestamp", off+22, 4)
-		add("root-dir-label-btime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[16:]), binary.LittleEndian.Uint16(e[14:]), e[13])), "timestamp", off+13, 5)
-		add("root-dir-label-atime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[18:]), 0, 0)), "timestamp", off+18, 2)
+		add("root-dir-label-mtime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[24:]), binary.LittleEndian.Uint16(e[22:]), 0)), report.ClassTimestamp, off+22, 4)
+		add("root-dir-label-btime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[16:]), binary.LittleEndian.Uint16(e[14:]), e[13])), report.ClassTimestamp, off+13, 5)
+		add("root-dir-label-atime", fmtFAT(fatTime(binary.LittleEndian.Uint16(e[18:]), 0, 0)), report.ClassTimestamp, off+18, 2)
 	}
 	if f.fatType == 32 {
 		f.fat32Extras(add)
@@ -322,15 +323,15 @@ func (f *FS) buildMetadata() {
 			}
 		}
 		if hi >= lo {
-			add("fat-copies-identical", same, "content", f.fatStart+int64(lo), int64(hi-lo+1))
+			add("fat-copies-identical", same, report.ClassContent, f.fatStart+int64(lo), int64(hi-lo+1))
 		} else {
-			add("fat-copies-identical", same, "content", 0, 0)
+			add("fat-copies-identical", same, report.ClassContent, 0, 0)
 		}
 	}
 	f.meta = m
 }
 
-func (f *FS) fat32Extras(add func(name, value, class string, off, length int64)) {
+func (f *FS) fat32Extras(add func(name, value string, class report.Class, off, length int64)) {
 	b := f.boot[:]
 	fsinfo := int64(binary.LittleEndian.Uint16(b[48:]))
 	if fsinfo != 0 && fsinfo != 0xFFFF {
@@ -340,8 +341,8 @@ func (f *FS) fat32Extras(add func(name, value, class string, off, length int64))
 			if _, err := f.r.ReadAt(s[:], off); err == nil &&
 				binary.LittleEndian.Uint32(s[0:]) == 0x41615252 &&
 				binary.LittleEndian.Uint32(s[484:]) == 0x61417272 {
-				add("fsinfo-free-clusters", fmt.Sprint(binary.LittleEndian.Uint32(s[488:])), "layout", off+488, 4)
-				add("fsinfo-next-free", fmt.Sprint(binary.LittleEndian.Uint32(s[492:])), "layout", off+492, 4)
+				add("fsinfo-free-clusters", fmt.Sprint(binary.LittleEndian.Uint32(s[488:])), report.ClassLayout, off+488, 4)
+				add("fsinfo-next-free", fmt.Sprint(binary.LittleEndian.Uint32(s[492:])), report.ClassLayout, off+492, 4)
 			}
 		}
 	}
@@ -355,11 +356,11 @@ func (f *FS) fat32Extras(add func(name, value, class string, off, length int64))
 				same = "yes"
 			}
 		}
-		add("backup-boot-sector-identical", same, "content", off, 512)
+		add("backup-boot-sector-identical", same, report.ClassContent, off, 512)
 		if same == "no" && s[66] == 0x29 {
 			// The fields firmware or fsck may read from the backup.
 			serial := binary.LittleEndian.Uint32(s[67:])
-			add("backup-volume-serial", fmt.Sprintf("%04X-%04X", serial>>16, serial&0xffff), "uuid", off+67, 4)
+			add("backup-volume-serial", fmt.Sprintf("%04X-%04X", serial>>16, serial&0xffff), report.ClassUUID, off+67, 4)
 			add("backup-volume-label", strings.TrimRight(printable(s[71:82]), " "), "", off+71, 11)
 		}
 	}

@@ -324,7 +324,7 @@ func CheckClasses(t testing.TB, f fsys.FS, want map[string]string) {
 	t.Helper()
 	got := map[string]string{}
 	for _, m := range f.Metadata() {
-		got[m.Name] = m.Class
+		got[m.Name] = string(m.Class)
 	}
 	for name, class := range want {
 		if c, ok := got[name]; !ok || c != class {
