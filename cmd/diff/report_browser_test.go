@@ -147,6 +147,10 @@ func browseReport(t *testing.T, html string, rep *report.Report) {
 	if !strings.Contains(before, file) || strings.Contains(before, hint) {
 		t.Errorf("collapsed page: file shown %v, hint hidden %v", strings.Contains(before, file), !strings.Contains(before, hint))
 	}
+	// The causes lead; the squashfs table fields are folded after them.
+	if fold := strings.Index(before, "derived fields follow from the differences above"); fold < 0 || fold < strings.Index(before, file) || strings.Contains(before, "inode-table") {
+		t.Errorf("collapsed page: the derived fields are not folded after the causes:\n%s", before)
+	}
 	for _, s := range []string{file, "cause: " + string(want.Cause.Class), hint} {
 		if !strings.Contains(after, s) {
 			t.Errorf("after a click on %s the page does not show %q:\n%s", file, s, after)
@@ -217,7 +221,7 @@ func syntheticReport(n int) *report.Report {
 		file := fmt.Sprintf("/nix/store/%032d-pkg%d/share/file-%d", i/20, i/20, i)
 		cl := classes[i%len(classes)]
 		d := &report.Difference{Partition: report.Int(part), Filesystem: report.Str(fsName), File: report.Str(file),
-			Kind: report.KindContent, Detail: "content differs", Cause: &report.Cause{Class: cl, Hint: "fix " + string(cl)}}
+			Kind: report.KindContent, Detail: "content differs", Cause: &report.Cause{Class: cl, Hint: fmt.Sprintf("fix %s in file %d", cl, i)}}
 		if i%2 == 0 {
 			d.Children = []*report.Difference{{Partition: report.Int(part), Filesystem: report.Str(fsName), File: report.Str(file),
 				Kind: report.KindContent, Path: []string{"text"}, Detail: "text differs",

@@ -7,8 +7,8 @@ import (
 )
 
 // HintAlone replaces a derived field's "follows from the other
-// differences" when there are none beside it.
-const HintAlone = "only derived fields (checksums, hashes, counts) differ here, and nothing they are computed from was found to differ: the covered data differs in bytes this tool does not decode, or the field itself was changed"
+// differences" when there are none beside it (the presenters know it).
+const HintAlone = report.HintDerivedAlone
 
 func derived(d *report.Difference) bool {
 	return d.Cause != nil && (d.Cause.Class == report.ClassChecksum || d.Cause.Class == report.ClassLayout)

@@ -12,6 +12,9 @@ type HTMLOptions struct {
 	// FullReport names where the complete report is, for the line saying
 	// how many differences a bound left out.
 	FullReport string
+	// MaxDifferences bounds the differences (leaves) the page embeds (0:
+	// no bound), so that a browser can render it.
+	MaxDifferences int
 }
 
 // HTML writes one self-contained page (inline CSS and JS, nothing
@@ -22,10 +25,20 @@ type HTMLOptions struct {
 // collapsed, lists in pages of 200) so that tens of thousands of
 // differences load without freezing the browser; a filter box narrows it
 // by path, kind or cause.
-func HTML(w io.Writer, r *report.Report, o HTMLOptions) error {
+func HTML(w io.Writer, full *report.Report, o HTMLOptions) error {
+	// The places in the view (causes first, derived ones folded, many
+	// alike as one) come from the whole report; Limit keeps a prefix of
+	// the top-level differences, so they line up with the cut one's.
+	places := viewPlaces(full)
+	r := full.Limit(o.MaxDifferences)
+	places = places[:len(r.Differences)]
 	// json.Marshal escapes <, > and & in strings, so the data cannot end
 	// the script element or open a comment.
 	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	view, err := json.Marshal(places)
 	if err != nil {
 		return err
 	}
@@ -54,9 +67,9 @@ func HTML(w io.Writer, r *report.Report, o HTMLOptions) error {
 	for _, c := range r.Classes() {
 		classes = append(classes, class{c, r.Summary[c]})
 	}
-	full := o.FullReport
-	if full == "" {
-		full = "the JSON report"
+	fullReport := o.FullReport
+	if fullReport == "" {
+		fullReport = "the JSON report"
 	}
 	return htmlPage.Execute(w, struct {
 		R          *report.Report
@@ -66,7 +79,8 @@ func HTML(w io.Writer, r *report.Report, o HTMLOptions) error {
 		Leaves     int
 		FullReport string
 		Data       template.JS
-	}{r, Verdict(r, false), ins, classes, r.Leaves(), full, template.JS(data)})
+		View       template.JS
+	}{r, Verdict(r, false), ins, classes, r.Leaves(), fullReport, template.JS(data), template.JS(view)})
 }
 
 func htmlEscape(s string) string { return template.HTMLEscapeString(s) }
@@ -150,9 +164,12 @@ noscript{display:block;padding:12px 24px}
 <main><noscript>This report needs JavaScript for the difference tree; the same data is in the JSON report.</noscript><div id="tree"></div></main>
 <footer>{{with .R.Tool}}{{.}} · {{end}}{{.R.Schema}}</footer>
 <script type="application/json" id="data">{{.Data}}</script>
+<script type="application/json" id="view">{{.View}}</script>
 <script>
 "use strict";
 const R = JSON.parse(document.getElementById("data").textContent);
+const V = JSON.parse(document.getElementById("view").textContent);
+(R.differences||[]).forEach((d,i)=>{d._place=V[i];});
 const PAGE = 200, MAXLINES = 1000, AUTOOPEN = 3;
 function el(tag, cls, text){const e=document.createElement(tag);if(cls)e.className=cls;if(text!=null)e.textContent=text;return e;}
 function human(n){if(n<1024)return n+" B";let u=-1;do{n/=1024;u++;}while(n>=1024&&u<5);return n.toFixed(1)+" "+"KMGTPE"[u]+"iB";}
@@ -160,7 +177,9 @@ function counts(d){return !(d.children&&d.children.length)&&d.kind!=="note"&&d.k
 function leaves(d){if(d._n==null){let n=counts(d)?1:0;for(const c of d.children||[])n+=leaves(c);d._n=n;}return d._n;}
 function nestedPath(d,parent){let p=d.path||[];const q=(parent&&parent.path)||[];if(q.length<=p.length&&q.every((x,i)=>x===p[i]))p=p.slice(q.length);return p.join(" › ");}
 
-// Group top-level differences: partition > filesystem > file.
+// Group top-level differences: partition > filesystem > file; then, in
+// each, the causes first, many alike as one finding, and the derived
+// differences folded last (their places come from the Go side, #view).
 function group(list){
   const parts=new Map();
   function add(parent,d){
@@ -181,7 +200,31 @@ function group(list){
       f.n+=leaves(d);add(f,d);
     }else add(p,d);
   }
+  for(const p of parts.values()){fold(p);for(const f of p.fss.values())fold(f);}
   return [...parts.values()];
+}
+function placeOf(it){
+  if(it.type!=="file")return it._place||"cause";
+  const ps=new Set(it.items.map(d=>d._place||"cause"));
+  return ps.size===1?[...ps][0]:"cause";
+}
+function fold(node){
+  const items=[],derived=[],mass=new Map();let nd=0;
+  for(const it of node.items){
+    if(it.type==="fs"){items.push(it);continue;}
+    const pl=placeOf(it),n=it.type==="file"?it.n:leaves(it);
+    if(pl==="derived"){derived.push(it);nd+=n;continue;}
+    if(pl.startsWith("mass:")){
+      let m=mass.get(pl);
+      if(!m){const d=it.type==="file"?it.items[0]:it;m={type:"mass",items:[],n:0,kind:d.kind,cls:d.cause&&d.cause.class};mass.set(pl,m);items.push(m);}
+      m.items.push(it);m.n+=n;continue;
+    }
+    if(pl==="alone")it.alone=true;
+    items.push(it);
+  }
+  for(const m of mass.values())m.label=m.n+" "+m.kind+" differences in "+m.items.length+(m.items.length===1?" file":" files");
+  if(derived.length)items.push({type:"derived",items:derived,n:nd,label:nd+(nd===1?" derived field follows":" derived fields follow")+" from the differences above"});
+  node.items=items;
 }
 
 function code(text, numbered){
@@ -224,10 +267,12 @@ function view(it, depth, parent){
   const tw=el("span","tw",hasBody?"▸":"");row.appendChild(tw);
   if(!hasBody)row.classList.add("leaf");
   if(it.type==="part"||it.type==="fs"){row.appendChild(el("span","grp",it.label));row.appendChild(el("span","n",it.n+(it.n===1?" difference":" differences")));}
+  else if(it.type==="mass"||it.type==="derived"){row.appendChild(el("span","grp",it.label));if(it.cls)row.appendChild(el("span","cls cls-"+it.cls,it.cls));}
   else if(it.type==="file"){
     row.dataset.file=it.label;row.appendChild(el("span","file",it.label));
     for(const k of it.kinds)row.appendChild(el("span","kind k-"+k,k));
     for(const c of it.classes)row.appendChild(el("span","cls cls-"+c,c));
+    if(it.alone)row.appendChild(el("span","off warn","derived, differs alone"));
     if(it.n>1)row.appendChild(el("span","n",it.n+" differences"));
   }else{
     row.dataset.kind=it.kind;if(it.file!=null)row.dataset.file=it.file;
@@ -235,6 +280,7 @@ function view(it, depth, parent){
     row.appendChild(el("span","kind k-"+it.kind,it.kind));
     row.appendChild(document.createTextNode(it.detail));
     if(it.cause&&it.cause.class)row.appendChild(el("span","cls cls-"+it.cause.class,it.cause.class));
+    if(it.alone||it._place==="alone")row.appendChild(el("span","off warn","derived, differs alone"));
     if(it.truncated)row.appendChild(el("span","off warn","✂ cut short"));
     if(kids.length)row.appendChild(el("span","n",leaves(it)+" nested"));
   }
@@ -320,6 +366,7 @@ function render(collapsed){
   list(tree,groups,0,null,false);
   for(const g of tree.children){if(g.open){g.open(true,false);}}
   for(const fs of tree.querySelectorAll(".node.part>.body>.node.fs"))fs.open(true,false);
+  for(const m of tree.querySelectorAll(".node.part .node.mass"))m.open(true,false);
   if(openFiles)for(const f of tree.querySelectorAll(".node.file"))f.open(true);
 }
 let timer=0;

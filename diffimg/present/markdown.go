@@ -18,6 +18,9 @@ type MarkdownOptions struct {
 	FullReport string
 	// MaxLines bounds the lines of each diff or hexdump (default 60).
 	MaxLines int
+	// MaxDifferences bounds the differences (leaves) shown one by one
+	// (0: no bound); counts are always of the whole report.
+	MaxDifferences int
 }
 
 // Per-block bounds, so that one huge difference cannot crowd out the rest.
@@ -67,7 +70,7 @@ func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 		fmt.Fprintf(&head, "> %s\n\n", EscapeMarkdown(trim(n, 500)))
 	}
 	head.WriteString(storePathTable(r))
-	groups := groupDifferences(r.Differences)
+	groups := buildView(r.Differences)
 	if len(r.Summary) > 0 {
 		head.WriteString(causeTable(r, groups))
 	}
@@ -94,7 +97,7 @@ func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 	fmt.Fprintf(&tail, "**%s**\n", Verdict(r, false))
 
 	// What is left of the budget goes to the table and the details, in
-	// order, each top-level difference whole or not at all.
+	// order, each finding whole or not at all.
 	where := "the full JSON or HTML report"
 	if o.FullReport != "" {
 		where = "`" + o.FullReport + "`"
@@ -102,20 +105,21 @@ func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 	const cutLineRoom = 400
 	budget := o.MaxBytes - head.Len() - tail.Len() - cutLineRoom
 	var table, details bytes.Buffer
-	shownLeaves, shown := 0, 0
-	for _, d := range r.Differences {
-		if budget <= 0 || shown >= mdMaxRows {
-			break
+	shown, bySize, byCount := 0, 0, 0
+	remaining := o.MaxDifferences
+	for _, row := range markdownRows(groups, o.MaxLines) {
+		switch {
+		case o.MaxDifferences > 0 && row.cost > remaining:
+			byCount += row.represents
+		case budget <= 0 || shown >= mdMaxRows || table.Len()+details.Len()+len(row.row)+len(row.details) > budget:
+			budget = 0 // each later row is cut too, keeping the table in order
+			bySize += row.represents
+		default:
+			table.WriteString(row.row)
+			details.WriteString(row.details)
+			shown++
+			remaining -= row.cost
 		}
-		row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", shortGroup(d), code(d.File), d.Kind, EscapeMarkdown(trim(oneLine(d.Detail), 200)), causeCell(d.Cause))
-		det := markdownDetails(d, o.MaxLines)
-		if table.Len()+details.Len()+len(row)+len(det) > budget {
-			break
-		}
-		table.WriteString(row)
-		details.WriteString(det)
-		shown++
-		shownLeaves += leaves(d)
 	}
 
 	var b bytes.Buffer
@@ -126,13 +130,13 @@ func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 		b.WriteString("\n")
 		b.Write(details.Bytes())
 	}
-	if left := total - shownLeaves; left > 0 && !r.Identical {
+	if left := bySize + byCount + r.Omitted; left > 0 && !r.Identical {
 		var why []string
-		if bySize := left - r.Omitted; bySize > 0 {
+		if bySize > 0 {
 			why = append(why, fmt.Sprintf("%d to stay under %d KiB", bySize, o.MaxBytes>>10))
 		}
-		if r.Omitted > 0 {
-			why = append(why, fmt.Sprintf("%d by --max-differences", r.Omitted))
+		if n := byCount + r.Omitted; n > 0 {
+			why = append(why, fmt.Sprintf("%d by --max-differences", n))
 		}
 		fmt.Fprintf(&b, "\n> [!NOTE]\n> %d of %s left out (%s); see %s for all of them.\n\n", left, plural(total, "difference"), strings.Join(why, ", "), where)
 	}
@@ -141,9 +145,84 @@ func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 	return err
 }
 
+// A mdRow is one row of the differences table with its <details> block:
+// represents counts the differences (leaves) it stands for, cost those it
+// shows one by one (--max-differences).
+type mdRow struct {
+	row, details     string
+	represents, cost int
+}
+
+// markdownRows are the table rows of every finding, partition by
+// partition, each partition's derived differences last in one row.
+func markdownRows(groups []*groupView, maxLines int) []mdRow {
+	var rows []mdRow
+	for _, g := range groups {
+		for _, f := range g.findings {
+			d := f.diffs[0]
+			if !f.mass {
+				cause := causeCell(d.Cause)
+				if f.alone {
+					cause = "_derived, differs alone:_ " + cause
+				}
+				rows = append(rows, mdRow{
+					row:     fmt.Sprintf("| %s | %s | %s | %s | %s |\n", shortGroup(d), code(d.File), d.Kind, EscapeMarkdown(trim(oneLine(d.Detail), 200)), cause),
+					details: markdownDetails(d, maxLines), represents: f.leaves, cost: f.leaves})
+				continue
+			}
+			var eg []string
+			var det strings.Builder
+			cost := 0
+			for _, x := range f.examples() {
+				eg = append(eg, code(x.File)+": "+EscapeMarkdown(trim(oneLine(x.Detail), 120)))
+				det.WriteString(markdownDetails(x, maxLines))
+				cost += leaves(x)
+			}
+			rows = append(rows, mdRow{
+				row: fmt.Sprintf("| %s | **%s**, in %s | %s | e.g. %s | %s |\n", shortGroup(d), EscapeMarkdown(f.massTitle()),
+					EscapeMarkdown(trim(f.where(5), 300)), d.Kind, strings.Join(eg, "; "), causeCell(d.Cause)),
+				details: det.String(), represents: f.leaves, cost: cost})
+		}
+		if len(g.derived) > 0 {
+			var names []string
+			for i, d := range g.derived {
+				if i == 12 {
+					names = append(names, "…")
+					break
+				}
+				names = append(names, EscapeMarkdown(trim(fieldName(d), 60)))
+			}
+			cause := ""
+			if c := g.derivedCause(); c != nil {
+				cause = causeCell(c)
+			}
+			rows = append(rows, mdRow{
+				row: fmt.Sprintf("| %s | | %s | %s: %s | %s |\n", shortGroup(g.derived[0]), g.derived[0].Kind,
+					EscapeMarkdown(g.derivedLine()), strings.Join(names, ", "), cause),
+				represents: g.derivedLeaves, cost: g.derivedLeaves})
+		}
+	}
+	return rows
+}
+
+// fieldName names a derived difference: its field, else its detail up to
+// the colon, else its file.
+func fieldName(d *report.Difference) string {
+	if d.Field != "" {
+		return d.Field
+	}
+	if name, _, ok := strings.Cut(d.Detail, ":"); ok {
+		return name
+	}
+	if d.File != nil {
+		return *d.File
+	}
+	return oneLine(d.Detail)
+}
+
 // causeTable is a table of difference counts (leaves): one row per
 // partition and filesystem, one column per cause class.
-func causeTable(r *report.Report, groups []*diffGroup) string {
+func causeTable(r *report.Report, groups []*groupView) string {
 	classes := r.Classes()
 	counts := map[string]map[report.Class]int{}
 	var names []string
@@ -152,22 +231,8 @@ func causeTable(r *report.Report, groups []*diffGroup) string {
 			counts[g.name] = map[report.Class]int{}
 			names = append(names, g.name)
 		}
-		for _, it := range g.items {
-			for _, d := range it.diffs {
-				var rec func(x *report.Difference, class report.Class)
-				rec = func(x *report.Difference, class report.Class) {
-					if x.Cause != nil && x.Cause.Class != "" {
-						class = x.Cause.Class
-					}
-					if x.Counts() {
-						counts[g.name][class]++
-					}
-					for _, c := range x.Children {
-						rec(c, class)
-					}
-				}
-				rec(d, report.ClassContent)
-			}
+		for _, d := range g.all {
+			eachLeaf(d, report.ClassContent, "", func(_ *report.Difference, class report.Class, _ string) { counts[g.name][class]++ })
 		}
 	}
 	// Classes only nested nodes carry still get a column.

@@ -70,7 +70,10 @@ func (o Outputs) fullReport() string {
 	return ""
 }
 
-// Write writes every requested report.
+// Write writes every requested report. Text and Markdown get the whole
+// report, so that their counts are of every difference, and show at most
+// Limits.MaxDifferences one by one; the HTML page embeds the report cut to
+// that many (a browser renders it).
 func (o Outputs) Write(r *report.Report) error {
 	lim := o.Limits
 	write := func(dest string, fn func(io.Writer) error) error {
@@ -103,16 +106,16 @@ func (o Outputs) Write(r *report.Report) error {
 				mdFull = ""
 			}
 		}
-		return Markdown(w, cut, MarkdownOptions{FullReport: mdFull, MaxBytes: lim.MarkdownBytes})
+		return Markdown(w, r, MarkdownOptions{FullReport: mdFull, MaxBytes: lim.MarkdownBytes, MaxDifferences: lim.MaxDifferences})
 	}); err != nil {
 		return err
 	}
 	if err := write(o.HTML, func(w io.Writer) error {
-		return HTML(w, cut, HTMLOptions{FullReport: full})
+		return HTML(w, r, HTMLOptions{FullReport: full, MaxDifferences: lim.MaxDifferences})
 	}); err != nil {
 		return err
 	}
 	return write(o.Text, func(w io.Writer) error {
-		return Text(w, cut, TextOptions{Color: o.Color && o.Text == "-", MaxLines: lim.MaxLines, FullReport: full})
+		return Text(w, r, TextOptions{Color: o.Color && o.Text == "-", MaxLines: lim.MaxLines, FullReport: full, MaxDifferences: lim.MaxDifferences})
 	})
 }

@@ -4,13 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/org/immutos-action/diffimg/report"
 )
 
-func hugeReport(n int) *report.Report {
+// hugeReport has n differing files with one cause (alike: one finding),
+// or each with a hint of its own (distinct: n findings).
+func hugeReport(n int, distinct bool) *report.Report {
 	diff := "--- a\n+++ b\n@@ -1,80 +1,80 @@\n" + strings.Repeat("-built at 2024-01-01 12:00:00 in /build/a\n+built at 2024-01-02 12:00:00 in /build/b\n", 80)
 	r := &report.Report{A: report.Input{Path: "a.raw", Size: 1 << 30, Format: "raw"}, B: report.Input{Path: "b.raw", Size: 1 << 30, Format: "raw"}}
 	for i := 0; i < n; i++ {
@@ -18,6 +21,9 @@ func hugeReport(n int) *report.Report {
 		d := &report.Difference{Partition: report.Int(2), Filesystem: report.Str("squashfs"), File: report.Str(f),
 			Kind: report.KindContent, Detail: "content differs", Cause: &report.Cause{Class: report.ClassTimestamp, Hint: "set SOURCE_DATE_EPOCH"},
 			Children: []*report.Difference{{Partition: report.Int(2), Filesystem: report.Str("squashfs"), File: report.Str(f), Kind: report.KindContent, Path: []string{"text"}, Detail: "text differs", Diff: diff}}}
+		if distinct {
+			d.Cause.Hint += fmt.Sprintf(" in file %d", i)
+		}
 		if i%10 != 0 { // big diffs on every tenth file only, to keep the JSON small
 			d.Children[0].Diff = diff[:200]
 		}
@@ -33,7 +39,7 @@ func hugeReport(n int) *report.Report {
 // report, and the JSON report keeps every difference.
 func TestWriteBounds(t *testing.T) {
 	dir := t.TempDir()
-	r := hugeReport(50000)
+	r := hugeReport(50000, true)
 	o := Outputs{Text: filepath.Join(dir, "r.txt"), JSON: filepath.Join(dir, "r.json"), Markdown: filepath.Join(dir, "r.md"), HTML: filepath.Join(dir, "r.html"), Limits: DefaultLimits(), Color: true}
 	if err := o.Write(r); err != nil {
 		t.Fatal(err)
@@ -42,9 +48,15 @@ func TestWriteBounds(t *testing.T) {
 	if len(md) >= 1<<20 || !strings.Contains(string(md), "left out") || !strings.Contains(string(md), o.JSON) {
 		t.Errorf("Markdown: %d bytes, cut line naming %s: %v", len(md), o.JSON, strings.Contains(string(md), o.JSON))
 	}
+	if !regexp.MustCompile(`\| partition 2 \(squashfs\) \|.* \*\*50000\*\* \|\n`).Match(md) {
+		t.Errorf("Markdown does not count every difference in its table")
+	}
 	txt, _ := os.ReadFile(o.Text)
 	if want := fmt.Sprintf("45000 more differences left out by --max-differences; %s has them all", o.JSON); !strings.Contains(string(txt), want) {
 		t.Errorf("text lacks %q", want)
+	}
+	if !strings.Contains(string(txt), "partition 2 (squashfs) (50000 differences)") {
+		t.Errorf("text does not count every difference of the partition")
 	}
 	if strings.Contains(string(txt), "\x1b[") {
 		t.Errorf("colour in a text report written to a file")
@@ -64,5 +76,25 @@ func TestWriteBounds(t *testing.T) {
 	}
 	if len(r.Differences) != 50000 {
 		t.Fatal("Write changed the report")
+	}
+}
+
+// Differences with one cause are one finding in text and Markdown: the
+// count, where and a few examples; nothing is left out, nothing repeated.
+func TestWriteAlike(t *testing.T) {
+	dir := t.TempDir()
+	o := Outputs{Text: filepath.Join(dir, "r.txt"), Markdown: filepath.Join(dir, "r.md"), Limits: DefaultLimits()}
+	if err := o.Write(hugeReport(50000, false)); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{o.Text, o.Markdown} {
+		out, _ := os.ReadFile(name)
+		s := string(out)
+		if !strings.Contains(s, "50000 content differences in 50000 files") || strings.Contains(s, "left out") || len(out) > 64<<10 {
+			t.Errorf("%s: %d bytes, want one finding of 50000:\n%s", filepath.Base(name), len(out), s[:min(len(s), 2000)])
+		}
+		if c := strings.Count(s, "/file-"); c < 3 || c > 12 {
+			t.Errorf("%s names %d files, want a few examples", filepath.Base(name), c)
+		}
 	}
 }

@@ -29,7 +29,7 @@ func synthetic(n, diffLines int) *report.Report {
 		file := fmt.Sprintf("/%032x-pkg%d/share/doc/file-%d.txt", i/50, i/50, i)
 		cl := classes[i%len(classes)]
 		d := &report.Difference{Partition: report.Int(part), Filesystem: report.Str(fsName), File: report.Str(file), Kind: report.KindContent,
-			Detail: fmt.Sprintf("content differs: %d bytes in 1 range", i%97+1), Cause: &report.Cause{Class: cl, Hint: "hint for " + string(cl)}}
+			Detail: fmt.Sprintf("content differs: %d bytes in 1 range", i%97+1), Cause: &report.Cause{Class: cl, Hint: fmt.Sprintf("hint for %s in file %d", cl, i)}}
 		d.Offset, d.Length = report.Range(int64(i)*4096, 16)
 		if i%3 == 0 {
 			d.Children = append(d.Children, &report.Difference{Partition: report.Int(part), Filesystem: report.Str(fsName), File: report.Str(file), Kind: report.KindContent,
@@ -93,8 +93,8 @@ func TestHTMLEscapes(t *testing.T) {
 	if strings.Contains(out, "<script>alert") || strings.Contains(out, "<img src=x") || strings.Contains(out, "<!-- <b>") {
 		t.Fatal("unescaped input in HTML")
 	}
-	if strings.Count(out, "</script>") != 2 {
-		t.Fatalf("%d </script>, want 2", strings.Count(out, "</script>"))
+	if strings.Count(out, "</script>") != 3 { // the data, the view places, the code
+		t.Fatalf("%d </script>, want 3", strings.Count(out, "</script>"))
 	}
 	b.Reset()
 	if err := HTML(&b, synthetic(3, 2), HTMLOptions{}); err != nil {
@@ -122,5 +122,36 @@ func TestTruncatedShown(t *testing.T) {
 	}
 	if !strings.Contains(html.String(), `"truncated":"--max-ranges 16"`) || !strings.Contains(html.String(), "✂ cut short") {
 		t.Errorf("HTML lacks the truncated note")
+	}
+}
+
+// Names in a finding of many alike (its examples, its top directories)
+// are escaped as everywhere else.
+func TestMassFindingEscapes(t *testing.T) {
+	r := &report.Report{}
+	for i := 0; i < 12; i++ {
+		f := fmt.Sprintf("/evil\n::error::x|`%d/\x1b[31mfile%d", i%2, i)
+		r.Differences = append(r.Differences, &report.Difference{Partition: report.Int(2), Filesystem: report.Str("squashfs"), File: report.Str(f),
+			Kind: report.KindMtime, Detail: "mtime: 1 -> 2", Cause: &report.Cause{Class: report.ClassTimestamp, Hint: "clamp"}})
+	}
+	r.Finish()
+	var txt, md bytes.Buffer
+	Text(&txt, r, TextOptions{})
+	Markdown(&md, r, MarkdownOptions{})
+	for name, s := range map[string]string{"text": txt.String(), "Markdown": md.String()} {
+		if !strings.Contains(s, "12 mtime differences in 12 files") {
+			t.Errorf("%s: no finding of 12:\n%s", name, s)
+		}
+		if strings.ContainsAny(s, "\x1b\r") || strings.Contains(s, "\n::") {
+			t.Errorf("%s holds a control character or a command line from a name:\n%q", name, s)
+		}
+	}
+	if !strings.Contains(txt.String(), `e.g. /evil\n::error::x|`+"`"+`0/\x1b[31mfile0`) {
+		t.Errorf("text example not escaped:\n%s", txt.String())
+	}
+	for _, l := range strings.Split(md.String(), "\n") {
+		if strings.HasPrefix(l, "| 2 squashfs") && strings.Count(strings.ReplaceAll(l, `\|`, ""), "|") != 6 {
+			t.Errorf("a name broke the table row: %q", l)
+		}
 	}
 }

@@ -16,6 +16,9 @@ type TextOptions struct {
 	// FullReport names where the complete report is, for the line saying
 	// how many differences a bound left out.
 	FullReport string
+	// MaxDifferences bounds the differences (leaves) shown one by one
+	// (0: no bound); counts are always of the whole report.
+	MaxDifferences int
 }
 
 const (
@@ -51,27 +54,17 @@ func Text(w io.Writer, r *report.Report, o TextOptions) error {
 			p.line(1, row)
 		}
 	}
-	for _, g := range groupDifferences(r.Differences) {
+	b := newBudget(o.MaxDifferences)
+	for _, g := range buildView(r.Differences) {
 		p.line(0, p.c(ansiBold+ansiBlue, g.name)+p.c(ansiDim, " ("+plural(g.leaves, "difference")+")"))
-		for _, f := range g.items {
-			if f.file == "" {
-				for _, d := range f.diffs {
-					p.node(d, 1, nil)
-				}
-				continue
-			}
-			p.line(1, p.c(ansiBold, EscapeText(f.file)))
-			for _, d := range f.diffs {
-				p.node(d, 2, nil)
-			}
-		}
+		p.group(g, b)
 	}
-	if r.Omitted > 0 {
+	if left := b.left + r.Omitted; left > 0 {
 		where := "the JSON report"
 		if o.FullReport != "" {
 			where = o.FullReport
 		}
-		p.line(0, p.c(ansiYellow, fmt.Sprintf("... %s left out by --max-differences; %s has them all", plural(r.Omitted, "more difference"), where)))
+		p.line(0, p.c(ansiYellow, fmt.Sprintf("... %s left out by --max-differences; %s has them all", plural(left, "more difference"), where)))
 	}
 	if len(r.Excluded) > 0 {
 		roots := r.ExcludedRoots()
@@ -167,44 +160,6 @@ func group(d *report.Difference) string {
 	return s
 }
 
-// A diffGroup is the top-level differences of one partition/filesystem,
-// with consecutive differences of one file gathered.
-type diffGroup struct {
-	name   string
-	leaves int
-	items  []fileItems
-}
-
-type fileItems struct {
-	file  string // "" for differences that are not of a file
-	diffs []*report.Difference
-}
-
-func groupDifferences(ds []*report.Difference) []*diffGroup {
-	var gs []*diffGroup
-	byName := map[string]*diffGroup{}
-	for _, d := range ds {
-		name := group(d)
-		g := byName[name]
-		if g == nil {
-			g = &diffGroup{name: name}
-			byName[name] = g
-			gs = append(gs, g)
-		}
-		g.leaves += leaves(d)
-		file := ""
-		if d.File != nil {
-			file = *d.File
-		}
-		if n := len(g.items); n > 0 && g.items[n-1].file == file {
-			g.items[n-1].diffs = append(g.items[n-1].diffs, d)
-			continue
-		}
-		g.items = append(g.items, fileItems{file: file, diffs: []*report.Difference{d}})
-	}
-	return gs
-}
-
 // nestedPath is the part of d.Path below its parent's, " > "-joined.
 func nestedPath(d, parent *report.Difference) string {
 	p := d.Path
@@ -255,7 +210,95 @@ func (p *printer) line(depth int, s string) {
 	_, p.err = fmt.Fprintf(p.w, "%s\n", CommandSafeLine(strings.Repeat("  ", depth)+s))
 }
 
+// group prints one partition's findings, then the derived differences
+// that follow from them.
+func (p *printer) group(g *groupView, b *budget) {
+	lastFile := ""
+	for _, f := range g.findings {
+		if b.spent() {
+			b.skip(f.leaves)
+			continue
+		}
+		if f.mass {
+			p.mass(f, b)
+			lastFile = ""
+			continue
+		}
+		d := b.take(f.diffs[0])
+		depth := 1
+		if file := f.file(); file != "" {
+			if file != lastFile {
+				p.line(1, p.c(ansiBold, EscapeText(file)))
+			}
+			depth = 2
+		}
+		lastFile = f.file()
+		p.nodeFlagged(d, depth, nil, f.alone)
+	}
+	if len(g.derived) == 0 {
+		return
+	}
+	if b.spent() {
+		b.skip(g.derivedLeaves)
+		return
+	}
+	p.line(1, p.c(ansiBold, g.derivedLine()))
+	shared := g.derivedCause()
+	if shared != nil {
+		p.cause(2, shared)
+	}
+	for _, d := range g.derived {
+		if d = b.take(d); d == nil {
+			continue
+		}
+		depth := 2
+		if d.File != nil {
+			p.line(2, p.c(ansiBold, EscapeText(*d.File)))
+			depth = 3
+		}
+		p.node(d, depth, &report.Difference{Cause: shared})
+	}
+}
+
+// mass prints a finding of many differences alike: the count, the cause
+// once, where they are and a few examples.
+func (p *printer) mass(f *finding, b *budget) {
+	p.line(1, p.c(ansiBold, f.massTitle()))
+	c := f.diffs[0].Cause
+	if c != nil {
+		p.cause(2, c)
+	}
+	p.line(2, "in "+EscapeText(f.where(5)))
+	shown := 0
+	for _, d := range f.examples() {
+		if d = b.take(d); d == nil {
+			continue
+		}
+		p.line(2, p.c(ansiBold, "e.g. "+EscapeText(*d.File)))
+		p.node(d, 3, &report.Difference{Cause: c})
+		shown += leaves(d)
+	}
+	if rest := f.leaves - shown; rest > 0 {
+		p.line(2, p.c(ansiDim, fmt.Sprintf("... and %d more like these (every one is in the JSON report)", rest)))
+	}
+}
+
+// cause prints "cause: class - hint".
+func (p *printer) cause(depth int, c *report.Cause) {
+	s := "cause: " + string(c.Class)
+	if c.Hint != "" {
+		s += " - " + EscapeText(c.Hint)
+	}
+	p.line(depth, p.c(ansiCyan, s))
+}
+
 func (p *printer) node(d *report.Difference, depth int, parent *report.Difference) {
+	p.nodeFlagged(d, depth, parent, false)
+}
+
+// nodeFlagged prints d; alone flags a derived difference with nothing it
+// follows from.
+func (p *printer) nodeFlagged(d *report.Difference, depth int, parent *report.Difference, alone bool) {
 	head := ""
 	if np := nestedPath(d, parent); np != "" {
 		head = p.c(ansiBold, EscapeText(np)) + " "
@@ -264,13 +307,12 @@ func (p *printer) node(d *report.Difference, depth int, parent *report.Differenc
 	if wh := where(d); wh != "" {
 		head += " " + p.c(ansiDim, wh)
 	}
+	if alone {
+		head += " " + p.c(ansiYellow, "(derived, differs alone)")
+	}
 	p.line(depth, head)
 	if d.Cause != nil && d.Cause.Class != "" && (parent == nil || parent.Cause == nil || *parent.Cause != *d.Cause) {
-		s := "cause: " + string(d.Cause.Class)
-		if d.Cause.Hint != "" {
-			s += " - " + EscapeText(d.Cause.Hint)
-		}
-		p.line(depth+1, p.c(ansiCyan, s))
+		p.cause(depth+1, d.Cause)
 	}
 	if d.Truncated != "" {
 		p.line(depth+1, p.c(ansiYellow, "(cut short: "+EscapeText(string(d.Truncated))+")"))

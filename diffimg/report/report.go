@@ -16,6 +16,12 @@ import (
 // Schema is the JSON report's schema name.
 const Schema = "immutos-diff/report/v1"
 
+// HintDerivedAlone is the hint of a derived difference (class layout or
+// checksum) with nothing beside it that it could follow from. Package
+// explain sets it; the presenters show such a difference as a finding of
+// its own, never folded under other differences.
+const HintDerivedAlone = "only derived fields (checksums, hashes, counts) differ here, and nothing they are computed from was found to differ: the covered data differs in bytes this tool does not decode, or the field itself was changed"
+
 // Input describes one compared input.
 type Input struct {
 	Path     string `json:"path"`
