@@ -204,6 +204,22 @@ func TestHTMLReportLarge(t *testing.T) {
 	if !strings.Contains(count, "of "+fmt.Sprint(r.Leaves())+" differences match") {
 		t.Errorf("filter count %q", count)
 	}
+	// Cut to 100 differences, the page still counts every one of each
+	// partition.
+	cut := filepath.Join(dir, "cut.html")
+	f, err = os.Create(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := present.HTML(f, r, present.HTMLOptions{MaxDifferences: 100}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b.do(t, chromedp.Navigate(fileURL(cut)), chromedp.WaitVisible(ready))
+	parts := get(t, b, chromedp.Evaluate[string](`[...document.querySelectorAll(".node.part > .row")].map(e => e.textContent).join("; ")`))
+	if parts != "▾partition 15000 differences; ▾partition 25000 differences" {
+		t.Errorf("partition rows of the cut page: %q", parts)
+	}
 	b.noErrors(t)
 	t.Logf("10,000 differences: %d KiB of HTML, ready %.0f ms after navigation start (%v wall, including chromium start-up); %d file rows rendered at first", st.Size()>>10, readyMS, loaded.Round(time.Millisecond), files)
 }

@@ -2,9 +2,11 @@ package present
 
 import (
 	"encoding/json"
-	"github.com/org/immutos-action/diffimg/report"
+	"fmt"
 	"html/template"
 	"io"
+
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // HTMLOptions tune the HTML presenter.
@@ -32,13 +34,30 @@ func HTML(w io.Writer, full *report.Report, o HTMLOptions) error {
 	places := viewPlaces(full)
 	r := full.Limit(o.MaxDifferences)
 	places = places[:len(r.Differences)]
+	// The tree's partition and filesystem counts are of the whole report,
+	// whatever the page embeds.
+	counts := map[string]int{}
+	for _, d := range full.Differences {
+		part := "disk"
+		if d.Partition != nil {
+			part = fmt.Sprintf("partition %d", *d.Partition)
+		}
+		n := leaves(d)
+		counts[part] += n
+		if d.Filesystem != nil {
+			counts[part+"/"+*d.Filesystem] += n
+		}
+	}
 	// json.Marshal escapes <, > and & in strings, so the data cannot end
 	// the script element or open a comment.
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	view, err := json.Marshal(places)
+	view, err := json.Marshal(struct {
+		Places []string       `json:"places"`
+		Counts map[string]int `json:"counts"`
+	}{places, counts})
 	if err != nil {
 		return err
 	}
@@ -169,7 +188,7 @@ noscript{display:block;padding:12px 24px}
 "use strict";
 const R = JSON.parse(document.getElementById("data").textContent);
 const V = JSON.parse(document.getElementById("view").textContent);
-(R.differences||[]).forEach((d,i)=>{d._place=V[i];});
+(R.differences||[]).forEach((d,i)=>{d._place=V.places[i];});
 const PAGE = 200, MAXLINES = 1000, AUTOOPEN = 3;
 function el(tag, cls, text){const e=document.createElement(tag);if(cls)e.className=cls;if(text!=null)e.textContent=text;return e;}
 function human(n){if(n<1024)return n+" B";let u=-1;do{n/=1024;u++;}while(n>=1024&&u<5);return n.toFixed(1)+" "+"KMGTPE"[u]+"iB";}
@@ -180,7 +199,7 @@ function nestedPath(d,parent){let p=d.path||[];const q=(parent&&parent.path)||[]
 // Group top-level differences: partition > filesystem > file; then, in
 // each, the causes first, many alike as one finding, and the derived
 // differences folded last (their places come from the Go side, #view).
-function group(list){
+function group(list,whole){
   const parts=new Map();
   function add(parent,d){
     if(d.file==null){parent.items.push(d);return;}
@@ -201,6 +220,9 @@ function group(list){
     }else add(p,d);
   }
   for(const p of parts.values()){fold(p);for(const f of p.fss.values())fold(f);}
+  // Unfiltered, partitions and filesystems count every difference of the
+  // report, also those a bound kept off this page.
+  if(whole)for(const [pk,p] of parts){p.n=V.counts[pk]??p.n;for(const [fk,f] of p.fss)f.n=V.counts[pk+"/"+fk]??f.n;}
   return [...parts.values()];
 }
 function placeOf(it){
@@ -360,7 +382,7 @@ function render(collapsed){
   const n=shown.reduce((s,d)=>s+leaves(d),0);
   count.textContent=m?n+" of "+total+" differences match":total+" differences"+(R.omitted?" shown, "+R.omitted+" left out":"");
   if(!all.length){tree.appendChild(el("p",null,R.identical?"The inputs are identical.":"No differences listed."));return;}
-  const groups=group(shown);
+  const groups=group(shown,!m);
   // Partitions and filesystems open; files open only for small results.
   const openFiles=!collapsed&&shown.length<=(m?50:8);
   list(tree,groups,0,null,false);

@@ -3,10 +3,11 @@ package present
 import (
 	"bytes"
 	"fmt"
-	"github.com/org/immutos-action/diffimg/report"
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // MarkdownOptions tune the Markdown presenter.

@@ -2,9 +2,10 @@ package present
 
 import (
 	"fmt"
-	"github.com/org/immutos-action/diffimg/report"
 	"io"
 	"strings"
+
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // TextOptions tune the text presenter.
