@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -80,3 +81,32 @@ var codeSpans = regexp.MustCompile("````.*?````|```.*?```|``.*?``|`[^`]*`")
 
 // markup is what would be a link, an image, HTML or code if it were not escaped.
 var markup = regexp.MustCompile("(^|[^\\\\])(<img|\\]\\(|`)")
+
+// TestStepSummaryFolds: the job summary shows a pair's report as immutos-diff's Markdown
+// does: the cause first, derived fields folded under it in one row, and 25,000
+// timestamps of one cause as one finding whose count is the report's, not the rows'.
+func TestStepSummaryFolds(t *testing.T) {
+	part, fs := report.Int(2), report.Str("squashfs")
+	rep := &report.Report{}
+	for _, f := range []string{"bytes-used", "inode-table", "directory-table"} {
+		rep.Differences = append(rep.Differences, &report.Difference{Partition: part, Filesystem: fs, Kind: report.KindMetadata, Field: f,
+			Detail: f + ": 1 -> 2", Cause: &report.Cause{Class: report.ClassLayout, Hint: "follows from the others"}})
+	}
+	for i := 0; i < 25000; i++ {
+		rep.Differences = append(rep.Differences, &report.Difference{Partition: part, Filesystem: fs, File: report.Str(fmt.Sprintf("/abc-p%d/f%d", i%7, i)),
+			Kind: report.KindMtime, Detail: "mtime: 1 -> 2", Cause: &report.Cause{Class: report.ClassTimestamp, Hint: "clamp file times"}})
+	}
+	rep.Finish()
+	res := &Result{Mode: "rebuild", Builds: []*Build{{ID: "build-1"}, {ID: "build-2"}},
+		Artifacts: []*ArtifactResult{{Name: "nixos.raw", SHA256: []string{"aa", "bb"},
+			Comparisons: []*PairReport{{Build: "build-2", JSON: "reports/nixos.raw.run-2.json", Report: rep}}}}}
+	out := Markdown(res, MarkdownBudget)
+	rows := regexp.MustCompile(`(?m)^\| 2 squashfs \|.*$`).FindAllString(out, -1)
+	if len(rows) != 2 || !strings.Contains(rows[0], "25000 mtime differences in 25000 files") ||
+		!strings.Contains(rows[1], "3 derived fields (layout) follow from the difference above: bytes-used, inode-table, directory-table") {
+		t.Errorf("summary rows:\n%s", strings.Join(rows, "\n"))
+	}
+	if !strings.Contains(out, "| partition 2 (squashfs) | 25000 | 3 | **25003** |") || strings.Contains(out, "left out") {
+		t.Errorf("summary counts:\n%s", out)
+	}
+}
