@@ -13,16 +13,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/org/immutos-action/diffimg/budget"
 	"hash"
 	"io"
 	"path"
 	"sort"
 	"strings"
 
+	"github.com/org/immutos-action/diffimg/budget"
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/image"
+	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
@@ -103,7 +104,7 @@ type comparer struct {
 	a, b     *image.Image
 	rep      *report.Report
 	excluded map[string]bool
-	curSpans []Span // differing spans of the disk, for extent checks
+	curSpans []region.Span // differing spans of the disk, for extent checks
 	// excludedEntries are the entries joinWalks left out, for the
 	// filesystem's byte account.
 	excludedEntries []*fsys.Entry
@@ -172,16 +173,16 @@ func (c *comparer) run() error {
 	// Pass 1: the files' own bytes. For raw inputs this is also the disk
 	// comparison; for containers it only decides "identical".
 	filesEqual := a.FileSize == b.FileSize
-	var diskSpans []Span
+	var diskSpans []region.Span
 	if bothRaw || c.opts.Digests || filesEqual {
 		p.Describe("files")
 		n := min(a.FileSize, b.FileSize)
-		sa, sb := source{r: a.File, hash: ha, stop: c.opts.Budget.Expired}, source{r: b.File, hash: hb}
+		sa, sb := region.Source{R: a.File, Hash: ha, Stop: c.opts.Budget.Expired}, region.Source{R: b.File, Hash: hb}
 		if bothRaw {
 			// The files are the disks: their holes are skipped unread.
-			sa.skip, sb.skip = zeroRange(a), zeroRange(b)
+			sa.Skip, sb.Skip = zeroRange(a), zeroRange(b)
 		}
-		spans, err := scan(sa, sb, n, !bothRaw && !c.opts.Digests, p.Add)
+		spans, err := region.Scan(sa, sb, n, !bothRaw && !c.opts.Digests, p.Add)
 		if err != nil {
 			return c.readErr(err)
 		}
@@ -202,7 +203,7 @@ func (c *comparer) run() error {
 		if bothRaw {
 			diskSpans = spans
 			if a.Size != b.Size {
-				diskSpans = append(diskSpans, Span{n, max(a.Size, b.Size) - n})
+				diskSpans = append(diskSpans, region.Span{Offset: n, Length: max(a.Size, b.Size) - n})
 			}
 		}
 	}
@@ -225,13 +226,13 @@ func (c *comparer) run() error {
 	if !bothRaw {
 		p.Describe("decoded disks")
 		n := min(a.Size, b.Size)
-		spans, err := scan(source{r: a, skip: zeroRange(a), stop: c.opts.Budget.Expired}, source{r: b, skip: zeroRange(b)}, n, false, p.Add)
+		spans, err := region.Scan(region.Source{R: a, Skip: zeroRange(a), Stop: c.opts.Budget.Expired}, region.Source{R: b, Skip: zeroRange(b)}, n, false, p.Add)
 		if err != nil {
 			return c.readErr(err)
 		}
 		diskSpans = spans
 		if a.Size != b.Size {
-			diskSpans = append(diskSpans, Span{n, max(a.Size, b.Size) - n})
+			diskSpans = append(diskSpans, region.Span{Offset: n, Length: max(a.Size, b.Size) - n})
 		}
 		if len(diskSpans) == 0 {
 			c.add(&report.Difference{
@@ -251,13 +252,13 @@ func (c *comparer) run() error {
 }
 
 func (c *comparer) readErr(err error) error {
-	var se *sideError
+	var se *region.SideError
 	if errors.As(err, &se) {
 		path := c.a.Path
-		if se.side == 1 {
+		if se.Side == 1 {
 			path = c.b.Path
 		}
-		return &InputError{Path: path, Err: se.err}
+		return &InputError{Path: path, Err: se.Err}
 	}
 	return &InputError{Path: c.a.Path + " or " + c.b.Path, Err: err}
 }

@@ -8,16 +8,17 @@ import (
 	"strings"
 
 	"github.com/org/immutos-action/diffimg/layout"
+	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
 // compareDisks explains the differing spans of two decoded disks:
 // partition table fields, then each paired partition, then the bytes no
 // structure claims.
-func (c *comparer) compareDisks(spans []Span) {
+func (c *comparer) compareDisks(spans []region.Span) {
 	// Sorted by offset (the scan yields them in order; sorting a copy
 	// keeps overlapsDiff's binary search right whatever the source).
-	c.curSpans = slices.SortedFunc(slices.Values(spans), func(x, y Span) int { return cmp.Compare(x.Offset, y.Offset) })
+	c.curSpans = slices.SortedFunc(slices.Values(spans), func(x, y region.Span) int { return cmp.Compare(x.Offset, y.Offset) })
 	ta, errA := layout.Parse(c.a, c.a.Size)
 	tb, errB := layout.Parse(c.b, c.b.Size)
 	if errA != nil || errB != nil {
@@ -41,7 +42,7 @@ func (c *comparer) compareDisks(spans []Span) {
 	truncated := c.truncation(ta, tb)
 	before := len(c.rep.Differences)
 	// Table-level fields (MBR, GPT headers).
-	var explained []Span
+	var explained []region.Span
 	explained = append(explained, c.compareFields(nil, nil, report.KindPartitionTable, ta.Fields, tb.Fields, 0)...)
 	for _, pr := range ta.Problems {
 		if !contains(tb.Problems, pr) {
@@ -69,9 +70,9 @@ func (c *comparer) compareDisks(spans []Span) {
 	}()
 	// Partitions, paired by type and name, then by order.
 	pairs, onlyA, onlyB := pairPartitions(ta.Partitions, tb.Partitions)
-	var claimed []Span
+	var claimed []region.Span
 	for _, p := range append(append([]*layout.Partition{}, ta.Partitions...), tb.Partitions...) {
-		claimed = append(claimed, Span{p.Offset, p.Size})
+		claimed = append(claimed, region.Span{Offset: p.Offset, Length: p.Size})
 	}
 	for _, pa := range onlyA {
 		c.add(&report.Difference{Partition: report.Int(pa.Index), Kind: report.KindRemoved,
@@ -90,25 +91,25 @@ func (c *comparer) compareDisks(spans []Span) {
 				Detail: fmt.Sprintf("partition %s is entry %d in b", pa.Label(), pb.Index),
 				Field:  "index", A: fmt.Sprint(pa.Index), B: fmt.Sprint(pb.Index)})
 		}
-		var pspans []Span
+		var pspans []region.Span
 		if pa.Offset == pb.Offset && pa.Size == pb.Size {
-			pspans = clipSpans(spans, pa.Offset, pa.Size)
+			pspans = region.Clip(spans, pa.Offset, pa.Size)
 		} else {
 			// Moved or resized: compare the partitions' own bytes.
 			n := min(pa.Size, pb.Size)
-			s, err := scan(source{r: c.a, off: pa.Offset}, source{r: c.b, off: pb.Offset}, n, false, nil)
+			s, err := region.Scan(region.Source{R: c.a, Off: pa.Offset}, region.Source{R: c.b, Off: pb.Offset}, n, false, nil)
 			if err != nil {
-				s = []Span{{0, n}}
+				s = []region.Span{{Offset: 0, Length: n}}
 			}
 			if pa.Size != pb.Size {
-				s = append(s, Span{n, max(pa.Size, pb.Size) - n})
+				s = append(s, region.Span{Offset: n, Length: max(pa.Size, pb.Size) - n})
 			}
 			pspans = s
 		}
 		if len(pspans) == 0 {
 			continue
 		}
-		c.comparePartition(idx, region{pa.Offset, pa.Size, pa.Label()}, region{pb.Offset, pb.Size, pb.Label()}, pspans)
+		c.comparePartition(idx, place{pa.Offset, pa.Size, pa.Label()}, place{pb.Offset, pb.Size, pb.Label()}, pspans)
 	}
 	// Gap bytes of one image that lie inside a partition of the other
 	// were compared with that partition's bytes, which are compared with
@@ -116,7 +117,7 @@ func (c *comparer) compareDisks(spans []Span) {
 	// partition only one side has): compare them with zeros instead.
 	c.gapsAgainstZero(ta, tb)
 	// Whatever differs outside every partition and every reported field.
-	rest := subtract(subtract(spans, claimed), explained)
+	rest := region.Subtract(region.Subtract(spans, claimed), explained)
 	for _, s := range rest {
 		where := gapName(ta, s)
 		d := &report.Difference{
@@ -130,14 +131,14 @@ func (c *comparer) compareDisks(spans []Span) {
 	}
 }
 
-type region struct {
+type place struct {
 	off, size int64
 	name      string
 }
 
-func wholeDisk(size int64) region { return region{0, size, "disk"} }
+func wholeDisk(size int64) place { return place{0, size, "disk"} }
 
-func gapName(t *layout.Table, s Span) string {
+func gapName(t *layout.Table, s region.Span) string {
 	for _, r := range t.Regions {
 		if s.Offset >= r.Offset && s.Offset < r.Offset+r.Length {
 			return "in " + r.Name
@@ -164,8 +165,8 @@ func gapName(t *layout.Table, s Span) string {
 
 // compareFields reports fields whose values differ, and returns the disk
 // ranges they explain.
-func (c *comparer) compareFields(part *int, fsName *string, kind report.Kind, fa, fb []layout.Field, base int64) []Span {
-	var explained []Span
+func (c *comparer) compareFields(part *int, fsName *string, kind report.Kind, fa, fb []layout.Field, base int64) []region.Span {
+	var explained []region.Span
 	mb := map[string]layout.Field{}
 	for _, f := range fb {
 		mb[f.Name] = f
@@ -205,10 +206,10 @@ func (c *comparer) compareFields(part *int, fsName *string, kind report.Kind, fa
 // addField locates a field difference by the field (when it has a
 // place), gives it the field's class, adds it and returns explained with
 // the field's bytes.
-func (c *comparer) addField(d *report.Difference, fsName *string, f layout.Field, base int64, explained []Span) []Span {
+func (c *comparer) addField(d *report.Difference, fsName *string, f layout.Field, base int64, explained []region.Span) []region.Span {
 	if f.Length > 0 {
 		d.Offset, d.Length = report.Range(base+f.Offset, f.Length)
-		explained = append(explained, Span{base + f.Offset, f.Length})
+		explained = append(explained, region.Span{Offset: base + f.Offset, Length: f.Length})
 	}
 	if f.Class != "" {
 		d.Cause = &report.Cause{Class: f.Class, Hint: fieldHint(fsName, f.Name, f.Class)}
@@ -305,7 +306,7 @@ func plural(n int64, w string) string {
 
 // bytesDiff reports differing spans of a region as raw bytes, with why
 // they could not be explained further.
-func (c *comparer) bytesDiff(part *int, fsName *string, file *string, spans []Span, why string, base int64) {
+func (c *comparer) bytesDiff(part *int, fsName *string, file *string, spans []region.Span, why string, base int64) {
 	if len(spans) == 0 {
 		return
 	}
@@ -321,13 +322,13 @@ func (c *comparer) bytesDiff(part *int, fsName *string, file *string, spans []Sp
 }
 
 // rangeChildren lists up to MaxRanges spans as children with hexdumps.
-func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []Span, base int64, ra, rb io.ReaderAt, offA, offB int64) []*report.Difference {
+func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []region.Span, base int64, ra, rb io.ReaderAt, offA, offB int64) []*report.Difference {
 	var out []*report.Difference
 	limit := c.opts.maxRanges()
 	for i, s := range spans {
 		if i == limit {
 			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindNote,
-				Detail:    fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")),
+				Detail:    fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(region.Total(spans[limit:]), "byte")),
 				Truncated: report.BoundRanges})
 			break
 		}
@@ -358,47 +359,47 @@ func (c *comparer) gapsAgainstZero(ta, tb *layout.Table) {
 		zeroA      bool
 	}{{"a", c.a, c.a.Size, ta, tb, false}, {"b", c.b, c.b.Size, tb, ta, true}}
 	for _, x := range sides {
-		var inOther []Span
+		var inOther []region.Span
 		for _, p := range x.other.Partitions {
 			lo, hi := max(p.Offset, 0), min(p.Offset+p.Size, x.size)
 			if lo < hi {
-				inOther = append(inOther, Span{lo, hi - lo})
+				inOther = append(inOther, region.Span{Offset: lo, Length: hi - lo})
 			}
 		}
 		if len(inOther) == 0 {
 			continue
 		}
-		var own []Span
+		var own []region.Span
 		for _, p := range x.own.Partitions {
-			own = append(own, Span{p.Offset, p.Size})
+			own = append(own, region.Span{Offset: p.Offset, Length: p.Size})
 		}
 		for _, r := range x.own.Regions {
-			own = append(own, Span{r.Offset, r.Length})
+			own = append(own, region.Span{Offset: r.Offset, Length: r.Length})
 		}
-		var nonZero []Span
-		for _, g := range subtractSorted(inOther, own) {
-			src := source{r: x.img, off: g.Offset}
+		var nonZero []region.Span
+		for _, g := range region.Subtract(inOther, own) {
+			src := region.Source{R: x.img, Off: g.Offset}
 			if im, ok := x.img.(interface {
 				Allocated(off, n int64) (bool, int64)
 			}); ok {
-				src.skip = func(off, n int64) (bool, int64) {
+				src.Skip = func(off, n int64) (bool, int64) {
 					alloc, end := im.Allocated(off, n)
 					return !alloc, end
 				}
 			}
-			s, err := scan(src, source{r: zeroReader{}}, g.Length, false, nil)
+			s, err := region.Scan(src, region.Source{R: zeroReader{}}, g.Length, false, nil)
 			if err != nil {
-				s = []Span{{0, g.Length}}
+				s = []region.Span{{Offset: 0, Length: g.Length}}
 			}
 			for _, sp := range s {
-				nonZero = append(nonZero, Span{g.Offset + sp.Offset, sp.Length})
+				nonZero = append(nonZero, region.Span{Offset: g.Offset + sp.Offset, Length: sp.Length})
 			}
 		}
 		limit := c.opts.maxRanges()
 		for i, sp := range nonZero {
 			if i == limit {
 				c.add(&report.Difference{Kind: report.KindUnallocated,
-					Detail:    fmt.Sprintf("%d more non-zero ranges in %s's gaps (%s)", len(nonZero)-limit, x.name, plural(totalLen(nonZero[limit:]), "byte")),
+					Detail:    fmt.Sprintf("%d more non-zero ranges in %s's gaps (%s)", len(nonZero)-limit, x.name, plural(region.Total(nonZero[limit:]), "byte")),
 					Truncated: report.BoundRanges})
 				break
 			}
@@ -439,8 +440,8 @@ func sameProblems(a, b []string) bool {
 // differ: "N bytes differ", or "N of M bytes differ" when the spans merge
 // runs a few equal bytes apart. Past 64 MiB of spans it gives the span
 // total rather than read them all again.
-func (c *comparer) countDiffering(spans []Span, base int64) string {
-	total := totalLen(spans)
+func (c *comparer) countDiffering(spans []region.Span, base int64) string {
+	total := region.Total(spans)
 	if total > 64<<20 {
 		return plural(total, "byte") + " differ"
 	}

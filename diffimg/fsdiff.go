@@ -18,6 +18,7 @@ import (
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/image"
 	"github.com/org/immutos-action/diffimg/layout"
+	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/guard"
 )
@@ -25,7 +26,7 @@ import (
 // compareFS compares two filesystems of the same type: superblock
 // metadata, then every entry by path. It returns how many differences it
 // added.
-func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb region, spans []Span) int {
+func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb place, spans []region.Span) int {
 	n, _ := c.compareFSAccounted(part, fa, fb, ra, rb, spans)
 	return n
 }
@@ -45,7 +46,7 @@ type fsAccount struct {
 	// explained are the extents of entries whose data differs or moved,
 	// of entries only one side has, every superblock field of both sides
 	// and both sides' metadata regions.
-	explained []Span
+	explained []region.Span
 	// damaged are the directories one side could not list (walk order
 	// puts them before what lies below them).
 	damaged []*damagedDir
@@ -66,7 +67,7 @@ func (acc *fsAccount) fail(why string) {
 func (acc *fsAccount) addExtents(xs []fsys.Extent) {
 	for _, x := range xs {
 		if x.Length > 0 {
-			acc.explained = append(acc.explained, Span{x.Offset, x.Length})
+			acc.explained = append(acc.explained, region.Span{Offset: x.Offset, Length: x.Length})
 		}
 	}
 }
@@ -90,7 +91,7 @@ func (acc *fsAccount) addEntryData(e *fsys.Entry) {
 func (acc *fsAccount) regions(f fsys.FS) {
 	for _, fl := range f.Metadata() {
 		if fl.Length > 0 {
-			acc.explained = append(acc.explained, Span{fl.Offset, fl.Length})
+			acc.explained = append(acc.explained, region.Span{Offset: fl.Offset, Length: fl.Length})
 		}
 	}
 	mr, ok := f.(fsys.MetadataRegions)
@@ -115,7 +116,7 @@ func callRegions(mr fsys.MetadataRegions) (xs []fsys.Extent, err error) {
 
 // compareFSAccounted is compareFS that also returns what the reported
 // differences and the filesystems' structures explain.
-func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb region, spans []Span) (int, *fsAccount) {
+func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb place, spans []region.Span) (int, *fsAccount) {
 	acc := &fsAccount{complete: true, geometryDiffers: geometryDiffers(fa.Metadata(), fb.Metadata())}
 	before := len(c.rep.Differences)
 	fsName := report.Str(fa.Type())
@@ -231,7 +232,7 @@ func excludedPairChanged(a, b *fsys.Entry) bool {
 
 // comparePairs reports how each pair of joined entries differs, reading
 // the files that must be read on both cores first.
-func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs []entryPair, ra, rb region, acc *fsAccount) {
+func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs []entryPair, ra, rb place, acc *fsAccount) {
 	same := c.precheckContent(fa, fb, pairs, ra, rb)
 	for i, p := range pairs {
 		if c.opts.Budget.Expired() {
@@ -368,7 +369,7 @@ func (c *comparer) joinSources(sa, sb *entrySource, limit int) []entryPair {
 // byte) and marks those found equal, so the reporting pass that follows
 // skips them. It does nothing unless both filesystems allow concurrent
 // reads and there are enough files to pay for it; nil means "not checked".
-func (c *comparer) precheckContent(fa, fb fsys.FS, pairs []entryPair, ra, rb region) []bool {
+func (c *comparer) precheckContent(fa, fb fsys.FS, pairs []entryPair, ra, rb place) []bool {
 	_, okA := fa.(fsys.ConcurrentReader)
 	_, okB := fb.(fsys.ConcurrentReader)
 	if !okA || !okB {
@@ -487,7 +488,7 @@ func (c *comparer) field(part *int, fsName *string, p string, kind report.Kind, 
 // sameContent says their contents were already read and found equal.
 // It returns whether a difference in the entries' data (type, link
 // target, file content or size) was reported.
-func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region, sameContent bool) (dataDiffers bool) {
+func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb place, sameContent bool) (dataDiffers bool) {
 	p := a.Path
 	if a.Type != b.Type {
 		c.field(part, fsName, p, report.KindType, "type", string(a.Type), string(b.Type), nil)
@@ -580,14 +581,15 @@ func unionKeys(a, b map[string]string) []string {
 // compareContent streams both files and reports differing byte ranges,
 // then asks the content comparer to look inside. It returns whether it
 // reported a difference.
-func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb region) bool {
+func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb place) bool {
 	p := a.Path
 	if !c.mustRead(a, b, ra, rb) {
 		return false
 	}
-	if ma, ok := fa.(*manifestFSys); ok {
-		if mb, ok := fb.(*manifestFSys); ok {
-			da, db := ma.digest(p), mb.digest(p)
+	if ma, ok := fa.(fsys.Digester); ok {
+		if mb, ok := fb.(fsys.Digester); ok {
+			da, _ := ma.Digest(a)
+			db, _ := mb.Digest(b)
 			if da != db {
 				kind, detail := report.KindContent, "sha256 "+short(da)+" -> "+short(db)
 				if a.Size != b.Size {
@@ -610,7 +612,7 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 		return false
 	}
 	kind := report.KindContent
-	detail := fmt.Sprintf("content differs: %s in %s", plural(totalLen(spans), "byte"), plural(int64(len(spans)), "range"))
+	detail := fmt.Sprintf("content differs: %s in %s", plural(region.Total(spans), "byte"), plural(int64(len(spans)), "range"))
 	if a.Size != b.Size {
 		kind = report.KindSize
 		detail = fmt.Sprintf("size %d -> %d; %s", a.Size, b.Size, detail)
@@ -643,13 +645,13 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 	return true
 }
 
-func (c *comparer) fileRangeChildren(part *int, fsName, file *string, fa, fb fsys.FS, a, b *fsys.Entry, ra region, spans []Span) []*report.Difference {
+func (c *comparer) fileRangeChildren(part *int, fsName, file *string, fa, fb fsys.FS, a, b *fsys.Entry, ra place, spans []region.Span) []*report.Difference {
 	var out []*report.Difference
 	limit := c.opts.maxRanges()
 	for i, s := range spans {
 		if i == limit {
 			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindNote,
-				Detail: fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")), Truncated: report.BoundRanges})
+				Detail: fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(region.Total(spans[limit:]), "byte")), Truncated: report.BoundRanges})
 			break
 		}
 		d := &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindContent,
@@ -684,7 +686,7 @@ func (c *comparer) charge(d *report.Difference, kids []*report.Difference) []*re
 
 // fileHexdump reads the bytes around a span of both files (streaming to
 // the offset; files are read only when they differ).
-func fileHexdump(fa, fb fsys.FS, p string, s Span) string {
+func fileHexdump(fa, fb fsys.FS, p string, s region.Span) string {
 	start := s.Offset &^ 15
 	n := min(s.End()-start, maxHexdump)
 	n = (n + 15) &^ 15
@@ -778,7 +780,7 @@ func (o offsetReader) ReadAt(p []byte, off int64) (int, error) { return o.r.Read
 
 // fileSpans streams two files side by side and returns differing spans;
 // an engine boundary (package guard): the filesystems' readers run here.
-func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []Span, err error) {
+func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []region.Span, err error) {
 	defer guard.Recover(&err, "file reader")
 	r1, err := fsys.OpenEntry(fa, a)
 	if err != nil {
@@ -795,14 +797,14 @@ func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []Span, err er
 		c.fileBufs = [2][]byte{make([]byte, bs), make([]byte, bs)}
 	}
 	b1, b2 := c.fileBufs[0], c.fileBufs[1]
-	var spans []Span
+	var spans []region.Span
 	var off int64
 	n := min(a.Size, b.Size)
 	za, okA := r1.(fsys.ZeroSkipper)
 	zb, okB := r2.(fsys.ZeroSkipper)
 	for off < n {
 		if c.opts.Budget.Expired() {
-			return nil, errTimeout
+			return nil, region.ErrTimeout
 		}
 		if okA && okB {
 			// Sparse runs both files hold are equal: skipped unread.
@@ -822,13 +824,13 @@ func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []Span, err er
 			return nil, fmt.Errorf("b: reading %s at %d: %w", b.Path, off, err)
 		}
 		if !bytes.Equal(b1[:k], b2[:k]) {
-			spans = appendDiffSpans(spans, b1[:k], b2[:k], off)
+			spans = region.AppendDiffSpans(spans, b1[:k], b2[:k], off)
 		}
 		c.progress().Add(int64(k))
 		off += int64(k)
 	}
 	if a.Size != b.Size {
-		spans = append(spans, Span{n, max(a.Size, b.Size) - n})
+		spans = append(spans, region.Span{Offset: n, Length: max(a.Size, b.Size) - n})
 	}
 	return spans, nil
 }
@@ -842,7 +844,7 @@ func short(h string) string {
 
 // mustRead says whether two files' bytes must be read to compare them:
 // not when they sit in the same, unchanged disk extents.
-func (c *comparer) mustRead(a, b *fsys.Entry, ra, rb region) bool {
+func (c *comparer) mustRead(a, b *fsys.Entry, ra, rb place) bool {
 	return !sameExtents(a, b) || ra.off != rb.off || c.overlapsDiff(a, ra)
 }
 
@@ -861,29 +863,16 @@ func sameExtents(a, b *fsys.Entry) bool {
 // overlapsDiff reports whether any of the entry's extents holds a
 // differing disk byte. The spans are not kept per partition here, so the
 // caller only uses it when both partitions sit at the same offset.
-func (c *comparer) overlapsDiff(e *fsys.Entry, r region) bool {
+func (c *comparer) overlapsDiff(e *fsys.Entry, r place) bool {
 	if c.curSpans == nil {
 		return true
 	}
 	for _, x := range e.Extents {
-		if overlapsSorted(c.curSpans, r.off+x.Offset, x.Length) {
+		if region.Overlaps(c.curSpans, r.off+x.Offset, x.Length) {
 			return true
 		}
 	}
 	return false
-}
-
-// overlapsSorted reports whether [off, off+n) meets any of spans, which
-// are sorted by offset and do not overlap (a binary search: a store of
-// 100,000 files whose data all moved asks once per file).
-func overlapsSorted(spans []Span, off, n int64) bool {
-	i, _ := slices.BinarySearchFunc(spans, off, func(s Span, t int64) int {
-		if s.End() <= t {
-			return -1
-		}
-		return 1
-	})
-	return i < len(spans) && spans[i].Offset < off+n && n > 0
 }
 
 // diskOffset maps a file offset to an offset in the filesystem, when the

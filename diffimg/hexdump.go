@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/org/immutos-action/diffimg/content"
+	"github.com/org/immutos-action/diffimg/region"
 )
 
 // maxHexdump bounds the bytes shown per differing range.
@@ -34,7 +35,7 @@ func differing(ra, rb io.ReaderAt, offA, offB, n int64) (count int64, ok bool) {
 	ba, bb := make([]byte, min(n, chunk)), make([]byte, min(n, chunk))
 	for done := int64(0); done < n; {
 		k := min(n-done, chunk)
-		if readFull(ra, ba[:k], offA+done) != nil || readFull(rb, bb[:k], offB+done) != nil {
+		if region.ReadFull(ra, ba[:k], offA+done) != nil || region.ReadFull(rb, bb[:k], offB+done) != nil {
 			return 0, false
 		}
 		for i := int64(0); i < k; i++ {

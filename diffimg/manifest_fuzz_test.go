@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/org/immutos-action/diffimg/manifest"
 )
 
 // FuzzDecodeManifest decodes mutated manifests (seeded with the manifests
@@ -12,7 +14,7 @@ import (
 // identical to itself, every error is one line.
 func FuzzDecodeManifest(f *testing.F) {
 	dir := f.TempDir()
-	var seeds []*Manifest
+	var seeds []*manifest.Manifest
 	for i, s := range []smallSpec{{}, {Store: "erofs", Serial: "CAFEF00D"}} {
 		img := smallImage(f, dir, string(rune('a'+i)), s)
 		m, err := BuildManifest(img, ManifestOptions{Tool: "fuzz"})
@@ -28,7 +30,7 @@ func FuzzDecodeManifest(f *testing.F) {
 	}
 	f.Add([]byte(`{"schema":"immutos-diff/manifest/v1","image":{"sha256":"x","disk_sha256":"y"},"partitions":[{"index":1,"sha256":"a","filesystem":{"type":"vfat","files":[{"path":"/a","type":"file","mode":"0644","device":"1:2","mtime":"x"}]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := DecodeManifest(bytes.NewReader(data))
+		m, err := manifest.Decode(bytes.NewReader(data))
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error is not one line: %q", err)
@@ -51,7 +53,7 @@ func FuzzDecodeManifest(f *testing.F) {
 		CompareManifests(m, &m2, Options{})
 		// Partitions whose digests differ while nothing else does must
 		// still be reported.
-		m2.Partitions = append([]ManifestPartition(nil), m.Partitions...)
+		m2.Partitions = append([]manifest.Partition(nil), m.Partitions...)
 		for i := range m2.Partitions {
 			m2.Partitions[i].SHA256 += "x"
 		}

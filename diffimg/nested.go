@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/org/immutos-action/diffimg/content"
+	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
@@ -27,7 +28,7 @@ func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer)
 		rep:      &report.Report{},
 		excluded: map[string]bool{},
 	}
-	n := c.compareFS(nil, fa, fb, region{0, sizeA, "nested"}, region{0, sizeB, "nested"}, []Span{{0, max(sizeA, sizeB)}})
+	n := c.compareFS(nil, fa, fb, place{0, sizeA, "nested"}, place{0, sizeB, "nested"}, []region.Span{{Offset: 0, Length: max(sizeA, sizeB)}})
 	if n == 0 {
 		return nil
 	}

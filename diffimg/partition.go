@@ -3,11 +3,12 @@ package diffimg
 import (
 	"errors"
 	"fmt"
-	"github.com/org/immutos-action/internal/guard"
 	"io"
 
 	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/guard"
 )
 
 // OpenFS recognises and opens the filesystem in a partition or bare image.
@@ -41,7 +42,7 @@ func openBoth(a io.ReaderAt, sizeA int64, b io.ReaderAt, sizeB int64) (fa fsys.F
 
 // comparePartition explains differing spans (relative to the partition
 // start) of a paired partition, or of a whole bare disk when part is nil.
-func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
+func (c *comparer) comparePartition(part *int, ra, rb place, spans []region.Span) {
 	what := "partition " + ra.name
 	if part == nil {
 		what = "image"
@@ -57,14 +58,14 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 		// (the larger of the two: bytes inside b's filesystem but past a's
 		// end belong to b's filesystem)
 		if end := max(usedBytes(fa), usedBytes(fb)); end > 0 && end < ra.size {
-			var tail []Span
+			var tail []region.Span
 			for _, s := range spans {
 				if s.End() > end {
 					lo := max(s.Offset, end)
-					tail = append(tail, Span{lo, s.End() - lo})
+					tail = append(tail, region.Span{Offset: lo, Length: s.End() - lo})
 				}
 			}
-			spans = subtract(spans, []Span{{end, max(ra.size, rb.size) - end}})
+			spans = region.Subtract(spans, []region.Span{{Offset: end, Length: max(ra.size, rb.size) - end}})
 			c.unallocated(part, report.Str(fa.Type()), tail, ra, rb, "past the end of the filesystem")
 		}
 		n := 0
@@ -83,7 +84,7 @@ func (c *comparer) comparePartition(part *int, ra, rb region, spans []Span) {
 			// Other differences were found: report the bytes that none of
 			// them, no superblock field and no filesystem structure
 			// explains.
-			c.unallocated(part, report.Str(fa.Type()), c.dropOneSidedZeros(subtractSorted(spans, acc.explained), ra, rb), ra, rb,
+			c.unallocated(part, report.Str(fa.Type()), c.dropOneSidedZeros(region.Subtract(spans, acc.explained), ra, rb), ra, rb,
 				"outside every file, superblock field and filesystem structure (free space, padding, or slack past the end of a file whose content is the same)")
 		}
 	case errA == nil && errB == nil:
@@ -133,7 +134,7 @@ func errString(err error) string {
 // of two regions has: past the shorter one's end, a zero is padding, and
 // the size difference is reported by the structures that set it (the
 // partition entry, a superblock's size field). Non-zero bytes there stay.
-func (c *comparer) dropOneSidedZeros(spans []Span, ra, rb region) []Span {
+func (c *comparer) dropOneSidedZeros(spans []region.Span, ra, rb place) []region.Span {
 	if ra.size == rb.size {
 		return spans
 	}
@@ -144,8 +145,8 @@ func (c *comparer) dropOneSidedZeros(spans []Span, ra, rb region) []Span {
 	}
 	const chunk = 64 << 10
 	buf := make([]byte, chunk)
-	var out []Span
-	keep := func(x Span) {
+	var out []region.Span
+	keep := func(x region.Span) {
 		if n := len(out); n > 0 && out[n-1].End() == x.Offset {
 			out[n-1].Length += x.Length
 			return
@@ -158,14 +159,14 @@ func (c *comparer) dropOneSidedZeros(spans []Span, ra, rb region) []Span {
 			continue
 		}
 		if s.Offset < short {
-			keep(Span{s.Offset, short - s.Offset})
-			s = Span{short, s.End() - short}
+			keep(region.Span{Offset: s.Offset, Length: short - s.Offset})
+			s = region.Span{Offset: short, Length: s.End() - short}
 		}
 		for off := s.Offset; off < s.End(); off += chunk {
 			n := min(chunk, s.End()-off)
 			b := buf[:n]
-			if err := readFull(img, b, long.off+off); err != nil {
-				keep(Span{off, n}) // unreadable: keep it reported
+			if err := region.ReadFull(img, b, long.off+off); err != nil {
+				keep(region.Span{Offset: off, Length: n}) // unreadable: keep it reported
 				continue
 			}
 			first := 0
@@ -179,19 +180,19 @@ func (c *comparer) dropOneSidedZeros(spans []Span, ra, rb region) []Span {
 			for b[last] == 0 {
 				last--
 			}
-			keep(Span{off + int64(first), int64(last-first) + 1})
+			keep(region.Span{Offset: off + int64(first), Length: int64(last-first) + 1})
 		}
 	}
 	return out
 }
 
 // unallocated reports spans no file or field explains.
-func (c *comparer) unallocated(part *int, fsName *string, spans []Span, ra, rb region, where string) {
+func (c *comparer) unallocated(part *int, fsName *string, spans []region.Span, ra, rb place, where string) {
 	limit := c.opts.maxRanges()
 	for i, s := range spans {
 		if i == limit {
 			c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,
-				Detail:    fmt.Sprintf("%d more unallocated ranges differ (%s)", len(spans)-limit, plural(totalLen(spans[limit:]), "byte")),
+				Detail:    fmt.Sprintf("%d more unallocated ranges differ (%s)", len(spans)-limit, plural(region.Total(spans[limit:]), "byte")),
 				Truncated: report.BoundRanges})
 			break
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/layout"
 	"github.com/org/immutos-action/diffimg/present"
+	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/fixture"
 	"github.com/org/immutos-action/internal/testtool"
@@ -310,14 +311,14 @@ func checkRegions(t *testing.T, img string, flip int64) {
 	if err != nil {
 		t.Fatalf("%s: MetadataRegions: %v", img, err)
 	}
-	var meta []Span
+	var meta []region.Span
 	for _, r := range regions {
 		if r.Offset < 0 || r.Length <= 0 || r.Offset+r.Length > size {
 			t.Errorf("%s: region %+v outside the filesystem (%d bytes)", img, r, size)
 		}
-		meta = append(meta, Span{r.Offset, r.Length})
+		meta = append(meta, region.Span{Offset: r.Offset, Length: r.Length})
 	}
-	if len(clipSpans(meta, flip-off, 1)) > 0 {
+	if len(region.Clip(meta, flip-off, 1)) > 0 {
 		t.Errorf("%s: the free byte at partition offset %d lies in a metadata region", img, flip-off)
 	}
 	entries, err := collect(f)
@@ -329,7 +330,7 @@ func checkRegions(t *testing.T, img string, flip int64) {
 			continue
 		}
 		for _, x := range e.Extents {
-			if in := clipSpans(meta, x.Offset, x.Length); len(in) > 0 {
+			if in := region.Clip(meta, x.Offset, x.Length); len(in) > 0 {
 				t.Errorf("%s: %s data extent %+v overlaps a metadata region at +%d", img, e.Path, x, in[0].Offset)
 				return
 			}

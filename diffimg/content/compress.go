@@ -1,25 +1,15 @@
 package content
 
 import (
-	"compress/bzip2"
 	"compress/gzip"
 	"errors"
 	"fmt"
-	"github.com/org/immutos-action/internal/guard"
 	"io"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
-
+	"github.com/org/immutos-action/diffimg/codec"
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
-)
-
-// Bounds on decoder memory that a stream header can ask for.
-const (
-	maxZstdWindow = 128 << 20 // zstd --long=27
-	maxXzDict     = 256 << 20 // xz -9 uses 64 MiB; the kernel at most 32 MiB
+	"github.com/org/immutos-action/internal/guard"
 )
 
 // errBound is returned when a decompressed stream passes a bound.
@@ -37,118 +27,25 @@ type inflated struct {
 	hdr       *gzip.Header
 }
 
-// newDecoder returns a reader of the decompressed stream.
+// newDecoder returns a reader of the decompressed stream (package codec
+// holds the decoders and their bounds).
 func newDecoder(k kind, r io.Reader) (io.Reader, func(), error) {
-	nop := func() {}
-	switch k {
-	case kindGzip:
-		z, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, nop, err
-		}
-		return z, nop, nil
-	case kindXz:
-		br := &peekReader{r: r}
-		if err := checkXzDict(br.peek(64)); err != nil {
-			return nil, nop, err
-		}
-		z, err := xz.NewReader(br)
-		return z, nop, err
-	case kindZstd:
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow),
-			zstd.WithDecoderMaxMemory(maxZstdWindow*2), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, nop, err
-		}
-		return z, z.Close, nil
-	case kindLZ4, kindLZ4Legacy:
-		z := lz4.NewReader(r)
-		if err := z.Apply(lz4.ConcurrencyOption(1)); err != nil {
-			return nil, nop, err
-		}
-		return z, nop, nil
-	case kindBzip2:
-		return bzip2.NewReader(r), nop, nil
-	}
-	return nil, nop, fmt.Errorf("not a compressed stream")
+	return codec.NewReader(codecKinds[k], r)
 }
 
-// peekReader lets the xz header be checked before the decoder sees it.
-type peekReader struct {
-	r   io.Reader
-	buf []byte
-}
-
-func (p *peekReader) peek(n int) []byte {
-	b := make([]byte, n)
-	k, _ := io.ReadFull(p.r, b)
-	p.buf = b[:k]
-	return p.buf
-}
-
-func (p *peekReader) Read(b []byte) (int, error) {
-	if len(p.buf) > 0 {
-		n := copy(b, p.buf)
-		p.buf = p.buf[n:]
-		return n, nil
-	}
-	return p.r.Read(b)
-}
-
-// checkXzDict reads the first block header's LZMA2 dictionary size and
-// refuses one that would need more memory than maxXzDict (the decoder
-// allocates the whole dictionary up front). Later blocks and streams are
-// not checked.
-func checkXzDict(h []byte) error {
-	if len(h) < 12+2 {
-		return nil
-	}
-	b := h[12:]
-	hsize := (int(b[0]) + 1) * 4
-	if b[0] == 0 || len(b) < hsize {
-		return nil
-	}
-	flags := b[1]
-	i := 2
-	varint := func() uint64 {
-		var v uint64
-		for s := 0; i < hsize && s < 63; s += 7 {
-			c := b[i]
-			i++
-			v |= uint64(c&0x7f) << s
-			if c&0x80 == 0 {
-				break
-			}
+// codecKinds maps the compressed kinds onto codec's, compressedKinds
+// back.
+var (
+	codecKinds = map[kind]codec.Kind{kindGzip: codec.Gzip, kindXz: codec.Xz, kindZstd: codec.Zstd,
+		kindLZ4: codec.LZ4, kindLZ4Legacy: codec.LZ4Legacy, kindBzip2: codec.Bzip2}
+	compressedKinds = func() map[codec.Kind]kind {
+		m := map[codec.Kind]kind{}
+		for k, c := range codecKinds {
+			m[c] = k
 		}
-		return v
-	}
-	if flags&0x40 != 0 {
-		varint()
-	}
-	if flags&0x80 != 0 {
-		varint()
-	}
-	nf := int(flags&3) + 1
-	for f := 0; f < nf && i < hsize; f++ {
-		id := varint()
-		psize := int(varint())
-		if id == 0x21 && psize == 1 && i < hsize {
-			p := b[i]
-			if p > 40 {
-				return fmt.Errorf("xz: invalid LZMA2 dictionary size %#x", p)
-			}
-			dict := uint64(2|p&1) << (p/2 + 11)
-			if p == 40 {
-				dict = 1<<32 - 1
-			}
-			if dict > maxXzDict {
-				return fmt.Errorf("xz: dictionary of %d MiB asked for (more than %d MiB): not decompressed", dict>>20, maxXzDict>>20)
-			}
-		}
-		i += psize
-	}
-	return nil
-}
+		return m
+	}()
+)
 
 // deadlineReader stops a decoder when the session's time is up.
 type deadlineReader struct {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/org/immutos-action/diffimg/codec"
 	"github.com/org/immutos-action/diffimg/fsys/detect"
 )
 
@@ -44,19 +45,10 @@ func sniff(b blob) kind {
 		return kindEmpty
 	}
 	h := b.read(0, 4096)
+	if k, ok := compressedKinds[codec.Sniff(h)]; ok {
+		return k
+	}
 	switch {
-	case bytes.HasPrefix(h, []byte{0x1f, 0x8b}):
-		return kindGzip
-	case bytes.HasPrefix(h, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return kindXz
-	case bytes.HasPrefix(h, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return kindZstd
-	case bytes.HasPrefix(h, []byte{0x04, 0x22, 0x4d, 0x18}):
-		return kindLZ4
-	case bytes.HasPrefix(h, []byte{0x02, 0x21, 0x4c, 0x18}):
-		return kindLZ4Legacy
-	case len(h) >= 4 && bytes.HasPrefix(h, []byte("BZh")) && h[3] >= '1' && h[3] <= '9':
-		return kindBzip2
 	case bytes.HasPrefix(h, []byte("070701")), bytes.HasPrefix(h, []byte("070702")), bytes.HasPrefix(h, []byte("070707")):
 		return kindCPIO
 	case isBinCPIO(b, h):

@@ -14,7 +14,7 @@ import (
 	iofs "io/fs"
 	"time"
 
-	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/diffimg/region"
 )
 
 // EntryType is the kind of a directory entry.
@@ -79,25 +79,11 @@ type Entry struct {
 }
 
 // Extent is a byte range relative to the start of the filesystem.
-type Extent struct {
-	Offset, Length int64
-}
+type Extent = region.Span
 
 // Field is one piece of filesystem metadata that is not a file: a
 // superblock's UUID, label, creation time, feature flags, a volume serial.
-type Field struct {
-	Name  string // stable name, e.g. "uuid", "mkfs-time", "volume-serial"
-	Value string // printable value
-	// Class is the likely cause class when this field differs
-	// ("timestamp", "uuid", ...); empty when unknown. The format marks
-	// the fields that only follow from the content (table offsets,
-	// counts, free space, the image's own size) "layout" and checksums
-	// over other fields "checksum": the engine knows no field names.
-	Class report.Class
-	// Offset and Length locate the field relative to the filesystem start,
-	// when known (Length 0 otherwise).
-	Offset, Length int64
-}
+type Field = region.Field
 
 // FS is a read-only filesystem tree.
 type FS interface {

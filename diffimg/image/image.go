@@ -14,11 +14,9 @@ package image
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/org/immutos-action/diffimg/budget"
 	"io"
 	"os"
 
@@ -26,7 +24,9 @@ import (
 	qimage "github.com/lima-vm/go-qcow2reader/image"
 	"github.com/lima-vm/go-qcow2reader/image/qcow2"
 	qlog "github.com/lima-vm/go-qcow2reader/log"
-	"github.com/ulikunitz/xz"
+
+	"github.com/org/immutos-action/diffimg/budget"
+	"github.com/org/immutos-action/diffimg/codec"
 )
 
 // Container formats.
@@ -173,24 +173,18 @@ func (im *Image) Close() error {
 	return first
 }
 
-var (
-	magicQcow2 = []byte{'Q', 'F', 'I', 0xfb}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
-	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	magicGzip  = []byte{0x1f, 0x8b}
-)
+var magicQcow2 = []byte{'Q', 'F', 'I', 0xfb}
+
+// streamFormats are the compressed streams an image may come in.
+var streamFormats = map[codec.Kind]string{codec.Zstd: FormatZstd, codec.Xz: FormatXz, codec.Gzip: FormatGzip}
 
 // Detect names the container format from the first bytes of a file.
 func Detect(head []byte) string {
-	switch {
-	case bytes.HasPrefix(head, magicQcow2):
+	if bytes.HasPrefix(head, magicQcow2) {
 		return FormatQcow2
-	case bytes.HasPrefix(head, magicZstd):
-		return FormatZstd
-	case bytes.HasPrefix(head, magicXz):
-		return FormatXz
-	case bytes.HasPrefix(head, magicGzip):
-		return FormatGzip
+	}
+	if f, ok := streamFormats[codec.Sniff(head)]; ok {
+		return f
 	}
 	return FormatRaw
 }
@@ -386,26 +380,10 @@ func checkQcow2Header(head []byte, fileSize int64) error {
 }
 
 func (im *Image) decoder() (io.Reader, func(), error) {
-	src := io.NewSectionReader(im.File, 0, im.FileSize)
-	switch im.Format {
-	case FormatZstd:
-		d, err := zstd.NewReader(src, zstd.WithDecoderMaxMemory(256<<20), zstd.WithDecoderConcurrency(2))
-		if err != nil {
-			return nil, nil, err
+	for k, f := range streamFormats {
+		if f == im.Format {
+			return codec.NewReader(k, io.NewSectionReader(im.File, 0, im.FileSize), codec.Concurrency(2))
 		}
-		return d, d.Close, nil
-	case FormatXz:
-		d, err := xz.NewReader(src)
-		if err != nil {
-			return nil, nil, err
-		}
-		return d, func() {}, nil
-	case FormatGzip:
-		d, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, nil, err
-		}
-		return d, func() { d.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("no decoder for %s", im.Format)
 }

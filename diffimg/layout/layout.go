@@ -18,17 +18,12 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
 // Field is one named value of a table structure, located in the disk.
-type Field struct {
-	Name   string
-	Value  string
-	Offset int64
-	Length int64
-	Class  report.Class // cause class when it differs (uuid, checksum, ...)
-}
+type Field = region.Field
 
 // Region is a byte range the table claims (a header, an entry array).
 type Region struct {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/org/immutos-action/diffimg"
+	"github.com/org/immutos-action/diffimg/manifest"
 	"github.com/org/immutos-action/diffimg/present"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/jsonerr"
@@ -208,7 +209,7 @@ func imageOf(recs []*loadedRecord, a RecordArtifact) (string, error) {
 
 // manifest reads an artifact's manifest from inside the record's directory; its image
 // digest must be the recorded one.
-func (r *loadedRecord) manifest(a RecordArtifact) (*diffimg.Manifest, []byte, error) {
+func (r *loadedRecord) manifest(a RecordArtifact) (*manifest.Manifest, []byte, error) {
 	if a.Manifest == "" {
 		return nil, nil, fmt.Errorf("record %s: artifact %s has no manifest", r.path, a.Name)
 	}
@@ -216,7 +217,7 @@ func (r *loadedRecord) manifest(a RecordArtifact) (*diffimg.Manifest, []byte, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("record %s: artifact %s: %v", r.path, a.Name, err)
 	}
-	m, err := diffimg.DecodeManifest(bytes.NewReader(data))
+	m, err := manifest.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, nil, fmt.Errorf("record %s: artifact %s: manifest %s: %v", r.path, a.Name, a.Manifest, err)
 	}
