@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/org/immutos-action/diffimg/image"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/testtool"
 )
@@ -52,7 +51,7 @@ func TestBounds(t *testing.T) {
 		a       string // side A (default: the small image)
 		b       string
 		exit    int
-		maxDec  int64    // image.MaxDecodedSize in the child (0: default)
+		maxDec  int64    // Options.MaxDiskSize in the child (0: default)
 		want    []string // substrings of the error or of the report
 		skipWhy string
 	}
@@ -179,10 +178,8 @@ func TestBoundsChild(t *testing.T) {
 	if os.Getenv("IMMUTOS_BOUNDS_CHILD") == "" {
 		t.Skip("run by TestBounds")
 	}
-	if v, _ := strconv.ParseInt(os.Getenv("IMMUTOS_BOUNDS_MAXDEC"), 10, 64); v > 0 {
-		image.MaxDecodedSize = v
-	}
-	rep, err := Compare(os.Getenv("IMMUTOS_BOUNDS_A"), os.Getenv("IMMUTOS_BOUNDS_B"), Options{})
+	maxDec, _ := strconv.ParseInt(os.Getenv("IMMUTOS_BOUNDS_MAXDEC"), 10, 64)
+	rep, err := Compare(os.Getenv("IMMUTOS_BOUNDS_A"), os.Getenv("IMMUTOS_BOUNDS_B"), Options{MaxDiskSize: maxDec})
 	if err != nil {
 		fmt.Printf("BOUNDS error: %s\n", err)
 		os.Exit(2)

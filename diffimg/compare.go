@@ -45,8 +45,27 @@ type Options struct {
 	// Tool names the tool and version in the report.
 	Tool string
 	// Budget bounds the whole run (deadline, decoded bytes, differences),
-	// shared with the content comparer; nil: no bounds.
+	// shared by both inputs and the content comparer; nil: no deadline
+	// and no bound on differences, and the inputs' decoded data bounded
+	// together by half the free space of the temporary directory.
 	Budget *budget.Run
+	// GoDecoders decodes compressed inputs with the Go decoders only,
+	// never the system zstd and xz (the CLIs set it from
+	// IMMUTOS_GO_DECODERS).
+	GoDecoders bool
+	// MaxDiskSize bounds a compressed input's decoded size (holes
+	// included) and a qcow2's virtual size (0: image.DefaultMaxSize).
+	MaxDiskSize int64
+}
+
+// imageOptions are how the inputs are opened: both draw their decoded
+// data from the run's one budget.
+func (o *Options) imageOptions() image.Options {
+	imo := image.Options{Budget: o.Budget, GoDecoders: o.GoDecoders, MaxSize: o.MaxDiskSize}
+	if imo.Budget == nil {
+		imo.Budget = budget.New(budget.Limits{})
+	}
+	return imo
 }
 
 // Progress receives progress updates.
@@ -86,12 +105,13 @@ func (e *InputError) Unwrap() error { return e.Err }
 // input cannot be read at all; every other problem (a corrupt partition
 // table, an unparsable filesystem) becomes part of the report.
 func Compare(pathA, pathB string, opts Options) (*report.Report, error) {
-	a, err := image.OpenDeferred(pathA)
+	imo := opts.imageOptions()
+	a, err := image.OpenDeferred(pathA, imo)
 	if err != nil {
 		return nil, &InputError{pathA, err}
 	}
 	defer a.Close()
-	b, err := image.OpenDeferred(pathB)
+	b, err := image.OpenDeferred(pathB, imo)
 	if err != nil {
 		return nil, &InputError{pathB, err}
 	}

@@ -21,11 +21,13 @@ import (
 type ManifestOptions struct {
 	Tool     string
 	Progress Progress
+	// GoDecoders decodes a compressed image with the Go decoders only.
+	GoDecoders bool
 }
 
 // BuildManifest walks one image.
 func BuildManifest(path string, opts ManifestOptions) (*manifest.Manifest, error) {
-	im, err := image.Open(path)
+	im, err := image.Open(path, image.Options{GoDecoders: opts.GoDecoders})
 	if err != nil {
 		return nil, &InputError{path, err}
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/org/immutos-action/diffimg"
 	"github.com/org/immutos-action/diffimg/budget"
 	"github.com/org/immutos-action/diffimg/content"
-	"github.com/org/immutos-action/diffimg/image"
 	"github.com/org/immutos-action/diffimg/present"
 )
 
@@ -70,7 +69,7 @@ func (f *flags) register(fl *pflag.FlagSet) {
 		"keep the Markdown report under `BYTES` (GitHub's step summary takes 1 MiB)")
 
 	fl.DurationVar(&f.timeout, "timeout", budget.DefaultTimeout, "stop comparing after `DURATION` in all (the report says what was cut, and is never identical)")
-	fl.StringVar(&f.maxDecoded, "max-decoded", "", "write at most `SIZE` of decoded data to the temporary directory per compressed input, and decompress at most that inside files in all (K, M, G, T suffixes; default: half the free space of the temporary directory)")
+	fl.StringVar(&f.maxDecoded, "max-decoded", "", "write at most `SIZE` of decoded data to the temporary directory and decompress at most that inside files, both inputs and all files together (K, M, G, T suffixes; default: half the free space of the temporary directory)")
 	fl.IntVar(&f.maxDifferences, "max-total-differences", budget.DefaultMaxDifferences, "collect at most `N` differences in all, nested ones included (the JSON report too; it says what was cut)")
 	fl.IntVar(&f.fileDifferences, "max-file-differences", budget.DefaultFileDifferences, "list at most `N` differing members inside one file")
 }
@@ -106,23 +105,18 @@ func (f *flags) validate() error {
 }
 
 // options turns the flags into the comparison's options: the run's
-// budget, the content bounds (--max-depth 0: no look inside files) and
-// what a compressed input may write to the temporary directory.
+// budget (one for the whole run, both inputs' decoded data included) and
+// the content bounds (--max-depth 0: no look inside files).
 func (f *flags) options() (diffimg.Options, error) {
-	opts := diffimg.Options{Digests: f.digests, Exclude: f.exclude, MaxRanges: f.maxRanges, Tool: "immutos-diff " + version}
+	opts := diffimg.Options{Digests: f.digests, Exclude: f.exclude, MaxRanges: f.maxRanges, Tool: "immutos-diff " + version, GoDecoders: goDecoders()}
 	l := budget.Limits{Timeout: f.timeout, MaxDifferences: f.maxDifferences, MaxFileDifferences: f.fileDifferences}
-	image.MaxTempSource = "set on the command line"
-	if f.maxDecoded == "" {
-		l.MaxDecoded, image.MaxTempSource = budget.DefaultMaxDecoded()
-		image.MaxTempSource = "by default " + image.MaxTempSource
-	} else {
+	if f.maxDecoded != "" {
 		n, err := parseSize(f.maxDecoded)
 		if err != nil {
 			return opts, fmt.Errorf("--max-decoded: %w", err)
 		}
-		l.MaxDecoded = n
+		l.MaxDecoded, l.MaxDecodedWhy = n, "set on the command line"
 	}
-	image.MaxTempBytes = l.MaxDecoded
 	opts.Budget = budget.New(l)
 	n, err := parseSize(f.maxDecompressed)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -367,5 +368,37 @@ func TestSparseStreamPastDataBound(t *testing.T) {
 	w := runWatched(t, "--max-decoded", "64M", zs[0], zs[1])
 	if w.code != 1 {
 		t.Fatalf("exit %d, stderr %q; want 1 (the disks differ in their last byte)", w.code, w.stderr)
+	}
+}
+
+// --max-decoded is one count for the whole run: two .raw.zst whose data
+// each fits the bound, but not both together, cut the run (exit 2, one
+// line naming the bound), with the system decoders and the Go ones.
+func TestDecodedBudgetPerRun(t *testing.T) {
+	testtool.Need(t, "zstd")
+	dir := t.TempDir()
+	ones := bytes.Repeat([]byte{0xff}, 40<<20) // 40 MiB of data, not holes
+	var zs []string
+	for _, name := range []string{"a.raw", "b.raw"} {
+		ones[0] = name[0]
+		raw := filepath.Join(dir, name)
+		if err := os.WriteFile(raw, ones, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testtool.Run(t, nil, "zstd", "-q", "--rm", raw, "-o", raw+".zst")
+		zs = append(zs, raw+".zst")
+	}
+	const limit = 64 << 20
+	for _, env := range []string{"", "1"} {
+		t.Setenv("IMMUTOS_GO_DECODERS", env)
+		code, _, stderr := runBin(t, "--max-decoded", "64M", zs[0], zs[1])
+		line := strings.TrimSpace(stderr)
+		if code != 2 || strings.Contains(line, "\n") || !strings.Contains(line, fmt.Sprint(limit)) || !strings.Contains(line, "--max-decoded") {
+			t.Fatalf("IMMUTOS_GO_DECODERS=%q: exit %d, stderr %q; want exit 2 naming --max-decoded and %d", env, code, stderr, limit)
+		}
+	}
+	// 80 MiB of data in all fits 100M.
+	if code, _, stderr := runBin(t, "--max-decoded", "100M", zs[0], zs[1]); code != 1 {
+		t.Fatalf("--max-decoded 100M: exit %d, %s", code, stderr)
 	}
 }

@@ -78,6 +78,10 @@ file, and explains each difference. A and B may also be manifests written by
 	return code
 }
 
+// goDecoders: IMMUTOS_GO_DECODERS set leaves the system zstd and xz
+// aside.
+func goDecoders() bool { return os.Getenv("IMMUTOS_GO_DECODERS") != "" }
+
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
 }
@@ -87,7 +91,7 @@ func execute(cmd *cobra.Command, f *flags, args []string) (int, error) {
 		if len(args) != 1 {
 			return 2, errors.New("--manifest takes exactly one IMAGE")
 		}
-		m, err := diffimg.BuildManifest(args[0], diffimg.ManifestOptions{Tool: "immutos-diff " + version})
+		m, err := diffimg.BuildManifest(args[0], diffimg.ManifestOptions{Tool: "immutos-diff " + version, GoDecoders: goDecoders()})
 		if err != nil {
 			return 2, err
 		}

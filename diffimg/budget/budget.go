@@ -41,8 +41,12 @@ type Limits struct {
 	Timeout time.Duration
 	// MaxDecoded bounds the bytes decoded from compressed images and
 	// decompressed by the content comparers, all of which may sit in
-	// temporary files (default: DefaultMaxDecoded()).
+	// temporary files (default: DefaultMaxDecoded()). It is one count
+	// for the whole run: both inputs and every nested decoder share it.
 	MaxDecoded int64
+	// MaxDecodedWhy says where MaxDecoded came from, for the error that
+	// names it (set by New for the default).
+	MaxDecodedWhy string
 	// MaxDifferences bounds the differences a report collects, nested
 	// ones included; MaxFileDifferences those inside one file.
 	MaxDifferences     int
@@ -65,7 +69,8 @@ func New(l Limits) *Run {
 		l.Timeout = DefaultTimeout
 	}
 	if l.MaxDecoded <= 0 {
-		l.MaxDecoded, _ = DefaultMaxDecoded()
+		l.MaxDecoded, l.MaxDecodedWhy = DefaultMaxDecoded()
+		l.MaxDecodedWhy = "by default " + l.MaxDecodedWhy
 	}
 	if l.MaxDifferences <= 0 {
 		l.MaxDifferences = DefaultMaxDifferences
@@ -131,6 +136,23 @@ func (r *Run) Decode(n int64) int64 {
 			return grant
 		}
 	}
+}
+
+// DecodedLeft is how many more decoded bytes the run allows.
+func (r *Run) DecodedLeft() int64 {
+	if r == nil {
+		return MaxDecodedCeiling
+	}
+	return max(0, r.l.MaxDecoded-r.decoded.Load())
+}
+
+// DecodedError is the error of a decoder the run's decoded bytes cut.
+func (r *Run) DecodedError() error {
+	why := ""
+	if r != nil && r.l.MaxDecodedWhy != "" {
+		why = ", " + r.l.MaxDecodedWhy
+	}
+	return fmt.Errorf("decodes to more than %d bytes of data in the temporary directory, counted over the whole run (--max-decoded%s)", r.Limits().MaxDecoded, why)
 }
 
 // Release gives back n bytes Decode granted but that were not decoded.

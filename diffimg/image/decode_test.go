@@ -2,12 +2,14 @@ package image
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/org/immutos-action/diffimg/budget"
 	"github.com/org/immutos-action/internal/testtool"
 )
 
@@ -21,15 +23,15 @@ func TestDecodedHoles(t *testing.T) {
 
 // bothDecoders runs test with the system decompressors, then with the
 // Go ones.
-func bothDecoders(t *testing.T, test func(*testing.T)) {
-	defer func(v bool) { UseExternalDecoders = v }(UseExternalDecoders)
-	for _, external := range []bool{true, false} {
-		UseExternalDecoders = external
-		t.Run(map[bool]string{true: "system-tools", false: "go"}[external], test)
+func bothDecoders(t *testing.T, test func(*testing.T, Options)) {
+	for _, goOnly := range []bool{false, true} {
+		t.Run(map[bool]string{false: "system-tools", true: "go"}[goOnly], func(t *testing.T) {
+			test(t, Options{GoDecoders: goOnly})
+		})
 	}
 }
 
-func testDecodedHoles(t *testing.T) {
+func testDecodedHoles(t *testing.T, o Options) {
 	dir := t.TempDir()
 	raw := make([]byte, 5*holeSize+1000) // data, hole, hole, data, hole, short tail
 	copy(raw, "data at 0")
@@ -40,7 +42,7 @@ func testDecodedHoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	testtool.Run(t, nil, "zstd", "-q", src, "-o", src+".zst")
-	im, err := OpenDeferred(src + ".zst")
+	im, err := OpenDeferred(src+".zst", o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +80,6 @@ func testDecodedHoles(t *testing.T) {
 // bytes stops the tool.
 func TestExternalDecoderErrors(t *testing.T) {
 	testtool.Need(t, "zstd", "xz")
-	if !UseExternalDecoders {
-		t.Skip("IMMUTOS_GO_DECODERS is set")
-	}
 	dir := t.TempDir()
 	raw := bytes.Repeat([]byte("immutos external decoder test data "), 100000)
 	src := filepath.Join(dir, "disk.raw")
@@ -96,7 +95,7 @@ func TestExternalDecoderErrors(t *testing.T) {
 		}
 		bad := filepath.Join(dir, "bad-"+filepath.Base(c.file))
 		os.WriteFile(bad, data[:len(data)*2/3], 0o644)
-		im, err := OpenDeferred(bad)
+		im, err := OpenDeferred(bad, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,11 +104,8 @@ func TestExternalDecoderErrors(t *testing.T) {
 		}
 		im.Close()
 
-		old := MaxDecodedSize
-		MaxDecodedSize = 1 << 20
-		im, _ = OpenDeferred(c.file)
+		im, _ = OpenDeferred(c.file, Options{MaxSize: 1 << 20})
 		err = im.Decode()
-		MaxDecodedSize = old
 		if err == nil || !strings.Contains(err.Error(), "more than") {
 			t.Errorf("%s: a 3.5 MB stream under a 1 MiB bound: %v", c.tool, err)
 		}
@@ -133,7 +129,7 @@ func TestDecodedSizeListed(t *testing.T) {
 	testtool.Run(t, nil, "xz", "-k", src)
 	testtool.Run(t, nil, "sh", "-c", "zstd -q -c < "+src+" > "+src+".piped.zst")
 	for _, f := range []string{src + ".zst", src + ".xz", src + ".piped.zst"} {
-		im, err := OpenDeferred(f)
+		im, err := OpenDeferred(f, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,15 +137,64 @@ func TestDecodedSizeListed(t *testing.T) {
 		if want := !strings.HasSuffix(f, ".piped.zst"); listed != want {
 			t.Errorf("%s: listed %v, want %v", filepath.Base(f), listed, want)
 		}
-		for _, external := range []bool{true, false} {
-			old := UseExternalDecoders
-			UseExternalDecoders = external
+		for _, goOnly := range []bool{false, true} {
+			im.opts.GoDecoders = goOnly
 			n, err := im.DecodedSize()
-			UseExternalDecoders = old
 			if err != nil || n != int64(len(raw)) {
-				t.Errorf("%s (system tools %v): DecodedSize %d, %v; want %d", filepath.Base(f), external, n, err, len(raw))
+				t.Errorf("%s (Go decoders only %v): DecodedSize %d, %v; want %d", filepath.Base(f), goOnly, n, err, len(raw))
 			}
 		}
 		im.Close()
+	}
+}
+
+// TestDecodedBudgetShared: two compressed images opened with one run's
+// budget draw on one count of decoded bytes. Each fits the bound alone;
+// together they do not, and the second decode fails naming the bound.
+func TestDecodedBudgetShared(t *testing.T) {
+	testtool.Need(t, "zstd")
+	bothDecoders(t, testDecodedBudgetShared)
+}
+
+func testDecodedBudgetShared(t *testing.T, o Options) {
+	dir := t.TempDir()
+	const data = 3 << 20 // real data (0xff), not holes
+	var zs []string
+	for _, name := range []string{"a.raw", "b.raw"} {
+		raw := bytes.Repeat([]byte{0xff}, data)
+		raw[len(raw)-1] = name[0]
+		src := filepath.Join(dir, name)
+		if err := os.WriteFile(src, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testtool.Run(t, nil, "zstd", "-q", src, "-o", src+".zst")
+		zs = append(zs, src+".zst")
+	}
+	const limit = 5 << 20
+	decode := func(p string, o Options) error {
+		im, err := OpenDeferred(p, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { im.Close() })
+		return im.Decode()
+	}
+	for _, z := range zs {
+		alone := o
+		alone.Budget = budget.New(budget.Limits{MaxDecoded: limit})
+		if err := decode(z, alone); err != nil {
+			t.Fatalf("%s alone under --max-decoded %d: %v", z, limit, err)
+		}
+	}
+	o.Budget = budget.New(budget.Limits{MaxDecoded: limit, MaxDecodedWhy: "set on the command line"})
+	errA, errB := decode(zs[0], o), decode(zs[1], o)
+	if errA != nil {
+		t.Fatalf("a, first: %v", errA)
+	}
+	if errB == nil || !strings.Contains(errB.Error(), fmt.Sprint(limit)) || !strings.Contains(errB.Error(), "--max-decoded") {
+		t.Fatalf("b after a: %v; want an error naming --max-decoded %d", errB, limit)
+	}
+	if got := o.Budget.Decoded(); got > limit {
+		t.Errorf("%d bytes charged, more than the bound %d", got, limit)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,16 +24,14 @@ import (
 // slower than `xz -d`. Piping their output through this process instead
 // cost more than it saved (0.63 s against 0.22 s for zstd alone: pipes
 // are slow here). The Go decoders remain the fallback and serve
-// DecodedSize. The same bound applies: a watchdog stops a tool whose
-// output passes MaxDecodedSize.
+// DecodedSize. The same bounds apply: the tool runs under RLIMIT_FSIZE
+// at what the run's decoded bytes still allow, and a watchdog charges
+// what it writes to them and stops it once they run out (the other
+// input, decoding at the same time, draws on the same count).
 var externalDecoders = map[string][]string{
 	FormatZstd: {"zstd", "-d", "-c", "-q", "--sparse"},
 	FormatXz:   {"xz", "-d", "-c", "-q"}, // sparse by default into a regular file
 }
-
-// UseExternalDecoders turns the system decompressors on or off (on unless
-// IMMUTOS_GO_DECODERS is set; tests run both).
-var UseExternalDecoders = os.Getenv("IMMUTOS_GO_DECODERS") == ""
 
 // errNoExternal says no system decoder applies; the Go one is used.
 var errNoExternal = errors.New("no system decoder")
@@ -41,7 +40,7 @@ var errNoExternal = errors.New("no system decoder")
 // returns the decoded size.
 func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 	args, found := externalDecoders[im.Format]
-	if !UseExternalDecoders || !found {
+	if im.opts.GoDecoders || !found {
 		return 0, errNoExternal
 	}
 	path, err := exec.LookPath(args[0])
@@ -56,7 +55,8 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 	// has already overshot by what it wrote in 20 ms (tens of MB under
 	// load). The limit is on the file's size, holes included, so a sparse
 	// disk larger than the data bound trips it too: see fileTooLarge.
-	fsize := min(MaxDecodedSize, tempLimit()) + 1
+	run := im.opts.Budget
+	fsize := min(im.opts.maxSize(), run.DecodedLeft()) + 1
 	if prlimit, err := exec.LookPath("prlimit"); err == nil && fsize > 0 {
 		cmd = exec.CommandContext(ctx, prlimit, append([]string{"--fsize=" + strconv.FormatInt(fsize, 10), path}, args[1:]...)...)
 	}
@@ -67,9 +67,25 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, errNoExternal
 	}
-	// Watch the output grow: a stream that decodes past the bound is
-	// stopped, as the Go path's LimitReader would.
-	tooBig := make(chan bool, 1)
+	// Watch the output grow: its data is charged to the run's decoded
+	// bytes as it is written, and a stream that passes a bound is
+	// stopped, as the Go path's copy would be.
+	var charged int64
+	var cut error
+	charge := func(st os.FileInfo) error {
+		if err := im.opts.checkSize(st.Size()); err != nil {
+			return err
+		}
+		if more := allocated(st) - charged; more > 0 {
+			g := run.Decode(more)
+			charged += g
+			if g < more {
+				return run.DecodedError()
+			}
+		}
+		return nil
+	}
+	var mu sync.Mutex
 	go func() {
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
@@ -78,8 +94,17 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if st, err := tmp.Stat(); err == nil && (st.Size() > MaxDecodedSize || allocated(st) > tempLimit()) {
-					tooBig <- true
+				st, err := tmp.Stat()
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				if cut == nil {
+					cut = charge(st)
+				}
+				stop := cut != nil
+				mu.Unlock()
+				if stop {
 					cancel()
 					return
 				}
@@ -88,25 +113,26 @@ func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
 	}()
 	werr := cmd.Wait()
 	cancel()
+	mu.Lock()
+	defer mu.Unlock()
 	st, err := tmp.Stat()
 	if err != nil {
 		return 0, err
 	}
-	if err := checkDecoded(st.Size(), allocated(st)); err != nil {
-		return 0, err
+	if cut == nil {
+		cut = charge(st)
 	}
-	select {
-	case <-tooBig:
-		return 0, checkDecoded(MaxDecodedSize+1, 0)
-	default:
+	if cut != nil {
+		return 0, cut
 	}
 	if werr != nil && fileTooLarge(werr, stderr.String()) {
 		// The limit tripped on a sparse file's size, not on its data
-		// (checkDecoded above passed): the Go decoder, which counts data
-		// and size apart, decodes it again from the start.
+		// (the bounds above held): the Go decoder, which counts data and
+		// size apart, decodes it again from the start.
 		if err := tmp.Truncate(0); err != nil {
 			return 0, err
 		}
+		run.Release(charged)
 		return 0, errNoExternal
 	}
 	if werr != nil {
@@ -194,7 +220,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // pure-Go xz reader took 12.6 s on a 256 MiB disk that `xz -l` sizes at
 // once. ok is false when the tool is missing or cannot tell.
 func (im *Image) listedSize() (n int64, ok bool) {
-	if !UseExternalDecoders {
+	if im.opts.GoDecoders {
 		return 0, false
 	}
 	if st, err := os.Stat(im.Path); err != nil || !st.Mode().IsRegular() || st.Size() != im.FileSize {

@@ -38,39 +38,37 @@ const (
 	FormatGzip  = "gzip"
 )
 
-// MaxDecodedSize bounds the decoded size of a compressed image (and a
-// qcow2's virtual size) so that a bomb cannot fill the disk.
-var MaxDecodedSize int64 = 1 << 40
+// DefaultMaxSize bounds the decoded size of a compressed image (and a
+// qcow2's virtual size) unless Options say otherwise.
+const DefaultMaxSize = 1 << 40
 
-// MaxTempBytes bounds the data (holes left out) a decoded stream writes
-// to the temporary directory; 0 takes budget.DefaultMaxDecoded, half the
-// free space there, so a small stream cannot fill the disk.
-// MaxTempSource says where the bound came from, for the error.
-var (
-	MaxTempBytes  int64
-	MaxTempSource string
-)
-
-func tempLimit() int64 {
-	if MaxTempBytes > 0 {
-		return MaxTempBytes
-	}
-	n, _ := budget.DefaultMaxDecoded()
-	return n
+// Options tune how an image is opened; the zero value is safe.
+type Options struct {
+	// MaxSize bounds the decoded size of a compressed image (holes
+	// included) and a qcow2's virtual size, so that a bomb cannot claim
+	// an endless disk (0: DefaultMaxSize).
+	MaxSize int64
+	// Budget is the run's budget: the data a compressed image writes to
+	// the temporary directory is charged to its decoded bytes, which the
+	// other input and the content comparers share (nil: a budget of its
+	// own, half the free space of the temporary directory).
+	Budget *budget.Run
+	// GoDecoders leaves the system zstd and xz aside (the CLIs set it
+	// from IMMUTOS_GO_DECODERS).
+	GoDecoders bool
 }
 
-// checkDecoded fails a stream that decoded past a bound: its size past
-// MaxDecodedSize, or its data past the temporary-space limit.
-func checkDecoded(size, data int64) error {
-	if size > MaxDecodedSize {
-		return fmt.Errorf("decodes to more than %d bytes", MaxDecodedSize)
+func (o Options) maxSize() int64 {
+	if o.MaxSize > 0 {
+		return o.MaxSize
 	}
-	if limit := tempLimit(); data > limit {
-		why := MaxTempSource
-		if MaxTempBytes <= 0 {
-			_, why = budget.DefaultMaxDecoded()
-		}
-		return fmt.Errorf("decodes to more than %d bytes of data in the temporary directory (--max-decoded, %s)", limit, why)
+	return DefaultMaxSize
+}
+
+// checkSize fails a stream whose decoded size passed MaxSize.
+func (o Options) checkSize(size int64) error {
+	if size > o.maxSize() {
+		return fmt.Errorf("decodes to more than %d bytes", o.maxSize())
 	}
 	return nil
 }
@@ -92,6 +90,7 @@ type Image struct {
 	// zeros back from the temporary file.
 	holes []uint64
 	l1    l1Table // qcow2 only
+	opts  Options
 	// closers run in order on Close.
 	closers []func() error
 }
@@ -205,8 +204,8 @@ func init() {
 
 // Open opens path and decodes its container. Errors name the file and
 // what is wrong, in one line.
-func Open(path string) (*Image, error) {
-	im, err := OpenDeferred(path)
+func Open(path string, opts Options) (*Image, error) {
+	im, err := OpenDeferred(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -249,13 +248,16 @@ func (im *Image) DecodedSize() (int64, error) {
 		return 0, err
 	}
 	defer done()
-	return io.Copy(io.Discard, io.LimitReader(dec, MaxDecodedSize+1))
+	return io.Copy(io.Discard, io.LimitReader(dec, im.opts.maxSize()+1))
 }
 
 // OpenDeferred opens path like Open but leaves a compressed stream
 // undecoded until Decode, so two identical compressed files are compared
 // as files without decoding them to disk.
-func OpenDeferred(path string) (*Image, error) {
+func OpenDeferred(path string, opts Options) (*Image, error) {
+	if opts.Budget == nil {
+		opts.Budget = budget.New(budget.Limits{})
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -269,7 +271,7 @@ func OpenDeferred(path string) (*Image, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: is a directory", path)
 	}
-	im := &Image{Path: path, FileSize: st.Size(), File: f, r: f, Size: st.Size(), Format: FormatRaw}
+	im := &Image{Path: path, FileSize: st.Size(), File: f, r: f, Size: st.Size(), Format: FormatRaw, opts: opts}
 	im.closers = append(im.closers, f.Close)
 	head := make([]byte, 512)
 	n, err := f.ReadAt(head, 0)
@@ -305,7 +307,7 @@ func (im *Image) openQcow2(head []byte) error {
 	if binary.BigEndian.Uint64(head[8:16]) != 0 {
 		return errors.New("qcow2: image has a backing file; flatten it first with `qemu-img convert -O qcow2`")
 	}
-	if err := checkQcow2Header(head, im.FileSize); err != nil {
+	if err := checkQcow2Header(head, im.FileSize, im.opts.maxSize()); err != nil {
 		return err
 	}
 	q, err := qcow2.Open(im.File, nil)
@@ -319,7 +321,7 @@ func (im *Image) openQcow2(head []byte) error {
 		q.Close()
 		return fmt.Errorf("qcow2: %w", err)
 	}
-	if q.Size() < 0 || q.Size() > MaxDecodedSize {
+	if q.Size() < 0 || q.Size() > im.opts.maxSize() {
 		q.Close()
 		return fmt.Errorf("qcow2: virtual size %d is out of range", q.Size())
 	}
@@ -343,7 +345,7 @@ const (
 // allocations and divisions from, before it reads them: the cluster size,
 // and the L1 table, which must lie inside the file and cover the virtual
 // size. Errors name the field, its offset in the header and its value.
-func checkQcow2Header(head []byte, fileSize int64) error {
+func checkQcow2Header(head []byte, fileSize, maxSize int64) error {
 	if len(head) < 72 {
 		return fmt.Errorf("qcow2: header truncated (%d bytes, want 72)", len(head))
 	}
@@ -357,8 +359,8 @@ func checkQcow2Header(head []byte, fileSize int64) error {
 		return fmt.Errorf("qcow2: header cluster_bits (offset 20) is %d, want %d to %d", bits, qcow2MinClusterBits, qcow2MaxClusterBits)
 	}
 	size := be.Uint64(head[24:32])
-	if size > uint64(MaxDecodedSize) {
-		return fmt.Errorf("qcow2: header virtual size (offset 24) is %d, more than the limit of %d bytes (image.MaxDecodedSize)", size, MaxDecodedSize)
+	if size > uint64(maxSize) {
+		return fmt.Errorf("qcow2: header virtual size (offset 24) is %d, more than the limit of %d bytes (image.Options.MaxSize)", size, maxSize)
 	}
 	l1Size := uint64(be.Uint32(head[36:40]))
 	l1Off := be.Uint64(head[40:48])
@@ -411,9 +413,12 @@ func (im *Image) decodeStream() error {
 	}
 	defer done()
 	var holes []uint64
-	n, data, err := copySparse(tmp, io.LimitReader(dec, MaxDecodedSize+1), &holes, tempLimit())
-	if err := checkDecoded(n, data); err != nil {
+	n, err := copySparse(tmp, io.LimitReader(dec, im.opts.maxSize()+1), &holes, im.opts.Budget)
+	if err := im.opts.checkSize(n); err != nil {
 		return fmt.Errorf("%s: %w", im.Format, err)
+	}
+	if errors.Is(err, errBudget) {
+		return fmt.Errorf("%s: %w", im.Format, im.opts.Budget.DecodedError())
 	}
 	if err != nil {
 		return fmt.Errorf("%s: stream corrupt after %d decoded bytes: %w", im.Format, n, err)
@@ -448,13 +453,16 @@ func (im *Image) holeRun(off, n int64) (allocated bool, extentEnd int64) {
 	return !state, end
 }
 
+// errBudget stops a decoder the run's decoded bytes ran out for.
+var errBudget = errors.New("decoded bytes budget spent")
+
 // copySparse copies r to f, seeking over all-zero blocks so they take no
-// disk space; holes gets a bit set for each block skipped. It returns the
-// bytes copied and the data bytes written, and stops once those pass
-// maxData.
-func copySparse(f *os.File, r io.Reader, holes *[]uint64, maxData int64) (off, data int64, err error) {
+// disk space; holes gets a bit set for each block skipped. Every block of
+// data written is charged to the run's decoded bytes first, and the copy
+// stops with errBudget when they run out. It returns the bytes copied.
+func copySparse(f *os.File, r io.Reader, holes *[]uint64, run *budget.Run) (off int64, err error) {
 	buf := make([]byte, holeSize)
-	for data <= maxData {
+	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
 			b := off / holeSize
@@ -462,23 +470,25 @@ func copySparse(f *os.File, r io.Reader, holes *[]uint64, maxData int64) (off, d
 				*holes = append(*holes, 0)
 			}
 			if !IsZero(buf[:n]) {
-				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
-					return off, data, werr
+				if g := run.Decode(int64(n)); g < int64(n) {
+					run.Release(g)
+					return off, errBudget
 				}
-				data += int64(n)
+				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
+					return off, werr
+				}
 			} else {
 				(*holes)[b/64] |= 1 << (b % 64)
 			}
 			off += int64(n)
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return off, data, nil
+			return off, nil
 		}
 		if err != nil {
-			return off, data, err
+			return off, err
 		}
 	}
-	return off, data, nil
 }
 
 var zeroBlock = make([]byte, holeSize)

@@ -84,12 +84,12 @@ func seedContainers(tb testing.TB) map[string][]byte {
 // exerciseImage opens data as an image file and reads the decoded disk
 // within a budget. It fails on a panic (by crashing), on an error that is
 // not one line naming the file, and on a decoded size over the limit.
-func exerciseImage(t *testing.T, data []byte, budget int64) {
+func exerciseImage(t *testing.T, data []byte, budget int64, o Options) {
 	p := filepath.Join(t.TempDir(), "img")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	im, err := Open(p)
+	im, err := Open(p, o)
 	if err != nil {
 		testtool.NoPanic(t, err)
 		if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, p+": ") {
@@ -98,8 +98,8 @@ func exerciseImage(t *testing.T, data []byte, budget int64) {
 		return
 	}
 	defer im.Close()
-	if im.Size < 0 || im.Size > MaxDecodedSize {
-		t.Fatalf("decoded size %d out of range (limit %d)", im.Size, MaxDecodedSize)
+	if im.Size < 0 || im.Size > o.maxSize() {
+		t.Fatalf("decoded size %d out of range (limit %d)", im.Size, o.maxSize())
 	}
 	if im.Format == FormatRaw && im.Size != int64(len(data)) {
 		t.Fatalf("raw size %d, file %d", im.Size, len(data))
@@ -133,14 +133,12 @@ func FuzzOpen(f *testing.F) {
 	for _, data := range seedContainers(f) {
 		f.Add(data)
 	}
-	old, oldExt := MaxDecodedSize, UseExternalDecoders
 	// The Go decoders are what the fuzzer explores (a process per input
 	// would also slow it a hundredfold); TestExternalDecoderErrors covers
 	// the system tools on bad input.
-	MaxDecodedSize, UseExternalDecoders = 16<<20, false
-	f.Cleanup(func() { MaxDecodedSize, UseExternalDecoders = old, oldExt })
+	o := Options{MaxSize: 16 << 20, GoDecoders: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		exerciseImage(t, data, 16<<20)
+		exerciseImage(t, data, 16<<20, o)
 	})
 }
 
@@ -151,12 +149,12 @@ func TestSeedContainersDecode(t *testing.T) {
 	bothDecoders(t, testSeedContainersDecode)
 }
 
-func testSeedContainersDecode(t *testing.T) {
+func testSeedContainersDecode(t *testing.T, o Options) {
 	want := seedDisk()
 	for name, data := range seedContainers(t) {
 		p := filepath.Join(t.TempDir(), name)
 		os.WriteFile(p, data, 0o644)
-		im, err := Open(p)
+		im, err := Open(p, o)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
