@@ -20,7 +20,8 @@ import (
 //     from (explain's report.HintDerivedAlone, or no cause at all in its
 //     filesystem) is a finding of its own, flagged as differing alone;
 //   - many differences of files with one cause (same kind, class and hint)
-//     are one finding with a count, where they are and a few examples.
+//     are one finding with a count, where they are and a few examples
+//     (see keyOf for the differences of no known cause).
 //
 // Counts always come from the whole report, never from what is shown.
 
@@ -90,6 +91,10 @@ type massKey struct {
 	hint  string
 }
 
+//
+// Differences of class content have no known cause: each may be a cause
+// of its own, so those with something to show (nested differences, a
+// diff, a hexdump) stay one by one; alike leaves (files added, modes) fold.
 func keyOf(d *report.Difference) (massKey, bool) {
 	if d.File == nil {
 		return massKey{}, false
@@ -97,6 +102,9 @@ func keyOf(d *report.Difference) (massKey, bool) {
 	k := massKey{kind: d.Kind, class: report.ClassContent}
 	if d.Cause != nil && d.Cause.Class != "" {
 		k.class, k.hint = d.Cause.Class, d.Cause.Hint
+	}
+	if k.class == report.ClassContent && (len(d.Children) > 0 || d.Diff != "" || d.Hexdump != "") {
+		return massKey{}, false
 	}
 	return k, true
 }

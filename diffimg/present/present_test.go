@@ -155,3 +155,32 @@ func TestMassFindingEscapes(t *testing.T) {
 		}
 	}
 }
+
+// Files whose content differs for no known reason stay one by one (each
+// may be a cause of its own); alike leaves of that class, such as files
+// only in one build, are one finding.
+func TestUnknownCausesNotFolded(t *testing.T) {
+	r := &report.Report{}
+	for i := 0; i < 12; i++ {
+		f := fmt.Sprintf("/abc/changed-%d", i)
+		r.Differences = append(r.Differences, &report.Difference{Partition: report.Int(2), Filesystem: report.Str("erofs"), File: report.Str(f),
+			Kind: report.KindContent, Detail: "content differs", Cause: &report.Cause{Class: report.ClassContent, Hint: "find the input"},
+			Children: []*report.Difference{{Kind: report.KindContent, Detail: "lines 1-1", Diff: fmt.Sprintf("@@ -1 +1 @@\n-a%d\n+b%d\n", i, i)}}})
+	}
+	for i := 0; i < 12; i++ {
+		r.Differences = append(r.Differences, &report.Difference{Partition: report.Int(2), Filesystem: report.Str("erofs"), File: report.Str(fmt.Sprintf("/abc/new-%d", i)),
+			Kind: report.KindAdded, Detail: "file only in b", Cause: &report.Cause{Class: report.ClassContent, Hint: "exists in one build only"}})
+	}
+	r.Finish()
+	var txt bytes.Buffer
+	Text(&txt, r, TextOptions{})
+	s := txt.String()
+	for i := 0; i < 12; i++ {
+		if !strings.Contains(s, fmt.Sprintf("+b%d\n", i)) {
+			t.Errorf("the diff of changed-%d is not shown", i)
+		}
+	}
+	if !strings.Contains(s, "12 added differences in 12 files") || strings.Count(s, "/abc/new-") != 3 {
+		t.Errorf("the added files are not one finding with three examples:\n%s", s)
+	}
+}
