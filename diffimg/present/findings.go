@@ -91,10 +91,11 @@ type massKey struct {
 	hint  string
 }
 
-//
-// Differences of class content have no known cause: each may be a cause
-// of its own, so those with something to show (nested differences, a
-// diff, a hexdump) stay one by one; alike leaves (files added, modes) fold.
+// keyOf is what d shares with the differences alike; ok is false for a
+// difference that stays one by one: one not of a file, or of class content
+// with something to show (nested differences, a diff, a hexdump), which
+// has no known cause and may be a cause of its own. Alike leaves of that
+// class (files added, modes) fold.
 func keyOf(d *report.Difference) (massKey, bool) {
 	if d.File == nil {
 		return massKey{}, false
