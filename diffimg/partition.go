@@ -6,17 +6,14 @@ import (
 	"io"
 
 	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/diffimg/fsys/detect"
 	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 	"github.com/org/immutos-action/internal/guard"
 )
 
-// OpenFS recognises and opens the filesystem in a partition or bare image.
-// It is a variable so the engine does not depend on every format package
-// directly (package fsys/detect sets it).
-var OpenFS = func(r io.ReaderAt, size int64) (fsys.FS, error) { return nil, fsys.ErrUnknown }
-
-// openFS opens a filesystem; an engine boundary (package guard), so a
+// openFS recognises and opens the filesystem in a partition or bare
+// image (package fsys/detect knows every format); an engine boundary (package guard), so a
 // hostile image cannot crash the comparison.
 func openFS(r io.ReaderAt, size int64) (f fsys.FS, err error) {
 	defer func() {
@@ -24,7 +21,7 @@ func openFS(r io.ReaderAt, size int64) (f fsys.FS, err error) {
 			f, err = nil, guard.Boundary(p, "filesystem parser")
 		}
 	}()
-	return OpenFS(r, size)
+	return detect.Open(r, size)
 }
 
 // openBoth opens two filesystems at once: reading their tables is

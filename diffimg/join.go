@@ -1,13 +1,117 @@
 package diffimg
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"github.com/org/immutos-action/internal/guard"
+	"slices"
 	"sync"
 
 	"github.com/org/immutos-action/diffimg/fsys"
+	"github.com/org/immutos-action/internal/guard"
 )
+
+// entryPair is an entry of a, of b, or the same path in both.
+type entryPair struct{ a, b *fsys.Entry }
+
+// joinWalks pairs the entries of two walks by path, in walk order, leaving
+// out excluded paths. Both walks list parents before children and
+// siblings by name, so the trees are joined in one pass like sorted lists.
+func (c *comparer) joinWalks(ea, eb []*fsys.Entry) []entryPair {
+	return c.joinSources(sliceSource(ea), sliceSource(eb), 0)
+}
+
+// joinSources pairs up to limit entries (0: all) of two walks by path, in
+// walk order, leaving out excluded paths.
+func (c *comparer) joinSources(sa, sb *entrySource, limit int) []entryPair {
+	var out []entryPair
+	for limit == 0 || len(out) < limit {
+		a, b := sa.peek(), sb.peek()
+		if a == nil && b == nil {
+			break
+		}
+		var p entryPair
+		switch {
+		case b == nil:
+			p.a = a
+		case a == nil:
+			p.b = b
+		default:
+			switch cmpWalkOrder(a.Path, b.Path) {
+			case -1:
+				p.a = a
+			case 1:
+				p.b = b
+			default:
+				p.a, p.b = a, b
+			}
+		}
+		e := p.a
+		if e != nil {
+			sa.take()
+		}
+		if p.b != nil {
+			sb.take()
+			if e == nil {
+				e = p.b
+			}
+		}
+		if c.excludedPath(e.Path) {
+			c.excluded[e.Path] = true
+			c.excludedChanged = c.excludedChanged || excludedPairChanged(p.a, p.b)
+			c.excludedEntries = append(c.excludedEntries, p.a, p.b)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// cmpWalkOrder orders paths the way a walk lists them: component by
+// component, a directory before its children. That is byte order with
+// "/" ranked below every other byte.
+func cmpWalkOrder(x, y string) int {
+	n := min(len(x), len(y))
+	for k := 0; k < n; k++ {
+		cx, cy := x[k], y[k]
+		if cx == cy {
+			continue
+		}
+		if cx == '/' {
+			return -1
+		}
+		if cy == '/' {
+			return 1
+		}
+		if cx < cy {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(len(x), len(y))
+}
+
+// inWalkOrder returns the entries sorted by cmpWalkOrder, checking first
+// (every format's walk already lists them so) and sorting only a walk
+// that did not. Duplicate paths keep their order.
+func inWalkOrder(es []*fsys.Entry) []*fsys.Entry {
+	for k := 1; k < len(es); k++ {
+		if cmpWalkOrder(es[k-1].Path, es[k].Path) > 0 {
+			slices.SortStableFunc(es, func(x, y *fsys.Entry) int { return cmpWalkOrder(x.Path, y.Path) })
+			break
+		}
+	}
+	return es
+}
+
+// collect walks a filesystem into a slice, recovering from parser panics.
+func collect(f fsys.FS) (out []*fsys.Entry, err error) {
+	err = walkRecovered(f, func(e *fsys.Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
 
 // Streaming the join: when both filesystems allow reads during their walk
 // (fsys.ConcurrentReader), each tree is walked in its own goroutine and
