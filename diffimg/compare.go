@@ -128,7 +128,7 @@ type comparer struct {
 	// excludedEntries are the entries joinWalks left out, for the
 	// filesystem's byte account.
 	excludedEntries []*fsys.Entry
-	fileBufs        [2][]byte
+	spanReader      spanReader // streams differing files, buffers kept
 	// cut is the size of the truncated image and cutSide which one it
 	// is ("" when neither is truncated).
 	cut     int64

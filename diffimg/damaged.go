@@ -46,7 +46,8 @@ func (d *damagedDir) hide() {
 
 // compareDamaged reports a pair where one side (or both, differently)
 // is damaged as one difference on that path, and returns whether it did.
-func (c *comparer) compareDamaged(part *int, fsName *string, a, b *fsys.Entry, acc *fsAccount) bool {
+func (p *fsPair) compareDamaged(a, b *fsys.Entry) bool {
+	acc := p.acc
 	if a.Damaged == "" && b.Damaged == "" {
 		return false
 	}
@@ -61,7 +62,7 @@ func (c *comparer) compareDamaged(part *int, fsName *string, a, b *fsys.Entry, a
 		why = append(why, "b: "+b.Damaged)
 	}
 	detail := "cannot be read: " + strings.Join(why, "; ")
-	d := c.addEntry(part, fsName, a.Path, report.KindMetadata, detail, &report.Cause{Class: report.ClassContent, Hint: damagedHint, Known: true})
+	d := p.addEntry(a.Path, report.KindMetadata, detail, &report.Cause{Class: report.ClassContent, Hint: damagedHint, Known: true})
 	d.Field, d.A, d.B = "damaged", a.Damaged, b.Damaged
 	if (a.Type == fsys.TypeDir && a.Damaged != "") || (b.Type == fsys.TypeDir && b.Damaged != "") {
 		acc.damaged = append(acc.damaged, &damagedDir{path: a.Path, diff: d, detail: detail})

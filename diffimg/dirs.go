@@ -36,7 +36,7 @@ func CompareDirs(pathA, pathB string, opts Options) (*report.Report, error) {
 		A: report.Input{Path: pathA, Format: dirtree.Format},
 		B: report.Input{Path: pathB, Format: dirtree.Format},
 	}
-	c.compareFS(nil, fa, fb, place{name: "directory"}, place{name: "directory"}, nil)
+	c.newPair(nil, fa, fb, place{name: "directory"}, place{name: "directory"}).compare()
 	c.rep.Identical = len(c.rep.Differences) == 0
 	c.finishBudget()
 	for p := range c.excluded {

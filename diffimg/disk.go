@@ -126,7 +126,7 @@ func (c *comparer) compareDisks(spans []region.Span) {
 			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes outside every partition should be zero: check the tool that writes the disk (systemd-repart pads with zeros)"},
 		}
 		d.Offset, d.Length = report.Range(s.Offset, s.Length)
-		d.Hexdump = c.hexdump(c.a, c.b, s.Offset, s.Offset, s.Length)
+		d.Hexdump = hexdump(c.a, c.b, s.Offset, s.Offset, s.Length)
 		c.add(d)
 	}
 }
@@ -323,25 +323,16 @@ func (c *comparer) bytesDiff(part *int, fsName *string, file *string, spans []re
 
 // rangeChildren lists up to MaxRanges spans as children with hexdumps.
 func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []region.Span, base int64, ra, rb io.ReaderAt, offA, offB int64) []*report.Difference {
-	var out []*report.Difference
-	limit := c.opts.maxRanges()
-	for i, s := range spans {
-		if i == limit {
-			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindNote,
-				Detail:    fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(region.Total(spans[limit:]), "byte")),
-				Truncated: report.BoundRanges})
-			break
-		}
+	return c.listRanges(spans, part, fsName, file, report.KindNote, "differing ranges not listed", func(s region.Span) *report.Difference {
 		d := &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindContent,
 			Detail: fmt.Sprintf("%s differ at offset %d", plural(s.Length, "byte"), s.Offset)}
 		d.Offset, d.Length = report.Range(base+s.Offset, s.Length)
 		if ra != nil {
 			d.Detail = fmt.Sprintf("%s at offset %d", bytesDiffer(ra, rb, offA+s.Offset, offB+s.Offset, s.Length), s.Offset)
-			d.Hexdump = c.hexdump(ra, rb, offA+s.Offset, offB+s.Offset, s.Length)
+			d.Hexdump = hexdump(ra, rb, offA+s.Offset, offB+s.Offset, s.Length)
 		}
-		out = append(out, d)
-	}
-	return out
+		return d
+	})
 }
 
 // gapsAgainstZero reports the non-zero bytes in each image's gaps (bytes
@@ -395,14 +386,7 @@ func (c *comparer) gapsAgainstZero(ta, tb *layout.Table) {
 				nonZero = append(nonZero, region.Span{Offset: g.Offset + sp.Offset, Length: sp.Length})
 			}
 		}
-		limit := c.opts.maxRanges()
-		for i, sp := range nonZero {
-			if i == limit {
-				c.add(&report.Difference{Kind: report.KindUnallocated,
-					Detail:    fmt.Sprintf("%d more non-zero ranges in %s's gaps (%s)", len(nonZero)-limit, x.name, plural(region.Total(nonZero[limit:]), "byte")),
-					Truncated: report.BoundRanges})
-				break
-			}
+		for _, d := range c.listRanges(nonZero, nil, nil, nil, report.KindUnallocated, "non-zero ranges in "+x.name+"'s gaps", func(sp region.Span) *report.Difference {
 			other := "b"
 			if x.name == "b" {
 				other = "a"
@@ -415,10 +399,12 @@ func (c *comparer) gapsAgainstZero(ta, tb *layout.Table) {
 			}
 			d.Offset, d.Length = report.Range(sp.Offset, sp.Length)
 			if x.zeroA {
-				d.Hexdump = c.hexdump(zeroReader{}, x.img, sp.Offset, sp.Offset, sp.Length)
+				d.Hexdump = hexdump(zeroReader{}, x.img, sp.Offset, sp.Offset, sp.Length)
 			} else {
-				d.Hexdump = c.hexdump(x.img, zeroReader{}, sp.Offset, sp.Offset, sp.Length)
+				d.Hexdump = hexdump(x.img, zeroReader{}, sp.Offset, sp.Offset, sp.Length)
 			}
+			return d
+		}) {
 			c.add(d)
 		}
 	}

@@ -7,17 +7,8 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
-	"github.com/org/immutos-action/diffimg/layout"
 	"github.com/org/immutos-action/diffimg/report"
 )
-
-func toLayout(fs []fsys.Field) []layout.Field {
-	out := make([]layout.Field, len(fs))
-	for i, f := range fs {
-		out[i] = layout.Field{Name: f.Name, Value: f.Value, Offset: f.Offset, Length: f.Length, Class: f.Class}
-	}
-	return out
-}
 
 func entrySummary(e *fsys.Entry) string {
 	switch e.Type {
@@ -29,14 +20,16 @@ func entrySummary(e *fsys.Entry) string {
 	return fmt.Sprintf("mode %04o", e.Mode)
 }
 
-func (c *comparer) addEntry(part *int, fsName *string, p string, kind report.Kind, detail string, cause *report.Cause) *report.Difference {
-	d := &report.Difference{Partition: part, Filesystem: fsName, File: report.Str(p), Kind: kind, Detail: detail, Cause: cause}
-	c.add(d)
+// addEntry adds a difference of the entry at path p.
+func (fp *fsPair) addEntry(p string, kind report.Kind, detail string, cause *report.Cause) *report.Difference {
+	d := &report.Difference{Partition: fp.part, Filesystem: fp.fsName, File: report.Str(p), Kind: kind, Detail: detail, Cause: cause}
+	fp.c.add(d)
 	return d
 }
 
-func (c *comparer) field(part *int, fsName *string, p string, kind report.Kind, name, va, vb string, cause *report.Cause) {
-	d := c.addEntry(part, fsName, p, kind, fmt.Sprintf("%s: %s -> %s", name, va, vb), cause)
+// field adds a difference of one named value of the entry at path p.
+func (fp *fsPair) field(p string, kind report.Kind, name, va, vb string, cause *report.Cause) {
+	d := fp.addEntry(p, kind, fmt.Sprintf("%s: %s -> %s", name, va, vb), cause)
 	d.Field, d.A, d.B = name, va, vb
 }
 
@@ -44,18 +37,18 @@ func (c *comparer) field(part *int, fsName *string, p string, kind report.Kind, 
 // sameContent says their contents were already read and found equal.
 // It returns whether a difference in the entries' data (type, link
 // target, file content or size) was reported.
-func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb place, sameContent bool) (dataDiffers bool) {
-	p := a.Path
+func (fp *fsPair) compareEntry(a, b *fsys.Entry, sameContent bool) (dataDiffers bool) {
+	p, fsName := a.Path, fp.fsName
 	if a.Type != b.Type {
-		c.field(part, fsName, p, report.KindType, "type", string(a.Type), string(b.Type), nil)
+		fp.field(p, report.KindType, "type", string(a.Type), string(b.Type), nil)
 		return true
 	}
 	if a.Mode != b.Mode {
-		c.field(part, fsName, p, report.KindMode, "mode", fmt.Sprintf("%04o", a.Mode), fmt.Sprintf("%04o", b.Mode),
+		fp.field(p, report.KindMode, "mode", fmt.Sprintf("%04o", a.Mode), fmt.Sprintf("%04o", b.Mode),
 			&report.Cause{Class: report.ClassContent, Hint: "permissions come from the build: fix the mode where the file is created, or normalise modes when packing"})
 	}
 	if a.HasOwner && b.HasOwner && (a.UID != b.UID || a.GID != b.GID) {
-		c.field(part, fsName, p, report.KindOwner, "owner", fmt.Sprintf("%d:%d", a.UID, a.GID), fmt.Sprintf("%d:%d", b.UID, b.GID),
+		fp.field(p, report.KindOwner, "owner", fmt.Sprintf("%d:%d", a.UID, a.GID), fmt.Sprintf("%d:%d", b.UID, b.GID),
 			&report.Cause{Class: report.ClassContent, Hint: "owners come from the build user: pack with fixed owners (mksquashfs -all-root, mkfs.erofs --all-root)"})
 	}
 	for _, t := range [...]struct {
@@ -67,19 +60,19 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 			continue
 		}
 		if x, y := fmtTime(t.x), fmtTime(t.y); x != y {
-			c.field(part, fsName, p, report.KindMtime, t.name, x, y,
+			fp.field(p, report.KindMtime, t.name, x, y,
 				&report.Cause{Class: report.ClassTimestamp, Hint: timeHint(*fsName, t.name)})
 		}
 	}
 	if a.Link != b.Link {
-		c.field(part, fsName, p, report.KindLink, "link", a.Link, b.Link, nil)
+		fp.field(p, report.KindLink, "link", a.Link, b.Link, nil)
 		dataDiffers = true
 	}
 	if a.Major != b.Major || a.Minor != b.Minor {
-		c.field(part, fsName, p, report.KindMetadata, "device", fmt.Sprintf("%d:%d", a.Major, a.Minor), fmt.Sprintf("%d:%d", b.Major, b.Minor), nil)
+		fp.field(p, report.KindMetadata, "device", fmt.Sprintf("%d:%d", a.Major, a.Minor), fmt.Sprintf("%d:%d", b.Major, b.Minor), nil)
 	}
 	if a.Nlink != b.Nlink && a.Type != fsys.TypeDir {
-		c.field(part, fsName, p, report.KindMetadata, "nlink", fmt.Sprint(a.Nlink), fmt.Sprint(b.Nlink),
+		fp.field(p, report.KindMetadata, "nlink", fmt.Sprint(a.Nlink), fmt.Sprint(b.Nlink),
 			&report.Cause{Class: report.ClassContent, Hint: "hard links differ: the build links files differently (nix store optimisation, hardlink tools)"})
 	}
 	for _, k := range unionKeys(a.Xattrs, b.Xattrs) {
@@ -88,14 +81,14 @@ func (c *comparer) compareEntry(part *int, fsName *string, fa, fb fsys.FS, a, b 
 		if oka && okb && va == vb {
 			continue
 		}
-		c.field(part, fsName, p, report.KindXattr, "xattr "+k, xval(va, oka), xval(vb, okb), nil)
+		fp.field(p, report.KindXattr, "xattr "+k, xval(va, oka), xval(vb, okb), nil)
 	}
 	for _, k := range unionKeys(a.Attrs, b.Attrs) {
 		if a.Attrs[k] != b.Attrs[k] {
-			c.field(part, fsName, p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], attrCause(*fsName, k, a.Attrs[k], b.Attrs[k]))
+			fp.field(p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], attrCause(*fsName, k, a.Attrs[k], b.Attrs[k]))
 		}
 	}
-	if a.Type == fsys.TypeFile && !sameContent && c.compareContent(part, fsName, fa, fb, a, b, ra, rb) {
+	if a.Type == fsys.TypeFile && !sameContent && fp.compareContent(a, b) {
 		dataDiffers = true
 	}
 	return dataDiffers

@@ -14,34 +14,48 @@ import (
 	"github.com/org/immutos-action/internal/guard"
 )
 
-// compareContent streams both files and reports differing byte ranges,
-// then asks the content comparer to look inside. It returns whether it
-// reported a difference.
-func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, b *fsys.Entry, ra, rb place) bool {
-	p := a.Path
-	if !c.mustRead(a, b, ra, rb) {
+// compareContent compares two files' bytes and reports the ranges that
+// differ, then asks the content comparer to look inside. A differing
+// file is read once: files the content comparer will get are read into
+// memory when small and compared there; larger ones are streamed first
+// and, when they differ, copied once to temporary files. The range
+// excerpts come from the same copies (or, with no look inside, from one
+// more pass over the listed ranges). It returns whether it reported a
+// difference.
+func (fp *fsPair) compareContent(a, b *fsys.Entry) bool {
+	c, p := fp.c, a.Path
+	if !fp.mustRead(a, b) {
 		return false
 	}
-	if ma, ok := fa.(fsys.Digester); ok {
-		if mb, ok := fb.(fsys.Digester); ok {
-			da, _ := ma.Digest(a)
-			db, _ := mb.Digest(b)
-			if da != db {
-				kind, detail := report.KindContent, "sha256 "+short(da)+" -> "+short(db)
-				if a.Size != b.Size {
-					kind, detail = report.KindSize, fmt.Sprintf("size %d -> %d; %s", a.Size, b.Size, detail)
-				}
-				d := c.addEntry(part, fsName, p, kind, detail, nil)
-				d.Field, d.A, d.B = "sha256", da, db
-				return true
-			}
-			return false
+	if ma, ok := fp.a.(fsys.Digester); ok {
+		if mb, ok := fp.b.(fsys.Digester); ok {
+			return fp.compareDigests(ma, mb, a, b)
 		}
 	}
 	c.progress().Describe(p)
-	spans, err := c.fileSpans(fa, fb, a, b)
+	lookInside := c.opts.Content != nil && max(a.Size, b.Size) <= maxLookInside
+	var xa, xb io.ReaderAt
+	var spans []region.Span
+	var err error
+	if lookInside && max(a.Size, b.Size) <= maxInMemory && !c.opts.Budget.Expired() {
+		var ba, bb []byte
+		if ba, bb, err = readBoth(fp.a, fp.b, a, b); err == nil {
+			n := min(len(ba), len(bb))
+			spans = region.AppendDiffSpans(nil, ba[:n], bb[:n], 0)
+			if a.Size != b.Size {
+				spans = append(spans, region.Span{Offset: int64(n), Length: max(a.Size, b.Size) - int64(n)})
+			}
+			c.progress().Add(int64(n))
+			xa, xb = bytes.NewReader(ba), bytes.NewReader(bb)
+		}
+	}
+	if xa == nil {
+		// Streamed (also to name the side and offset a read failed at).
+		c.spanReader.expired, c.spanReader.progress = c.opts.Budget.Expired, c.progress().Add
+		spans, err = c.spanReader.fileSpans(fp.a, fp.b, a, b)
+	}
 	if err != nil {
-		c.addEntry(part, fsName, p, report.KindContent, "content cannot be read: "+err.Error(), &report.Cause{Class: report.ClassContent, Known: true, Hint: unreadableHint})
+		fp.addEntry(p, report.KindContent, "content cannot be read: "+err.Error(), &report.Cause{Class: report.ClassContent, Known: true, Hint: unreadableHint})
 		return true
 	}
 	if len(spans) == 0 {
@@ -53,52 +67,162 @@ func (c *comparer) compareContent(part *int, fsName *string, fa, fb fsys.FS, a, 
 		kind = report.KindSize
 		detail = fmt.Sprintf("size %d -> %d; %s", a.Size, b.Size, detail)
 	}
-	d := c.addEntry(part, fsName, p, kind, detail, nil)
+	d := fp.addEntry(p, kind, detail, nil)
 	if kind == report.KindSize {
 		d.Field, d.A, d.B = "size", fmt.Sprint(a.Size), fmt.Sprint(b.Size)
 	}
 	if off, ok := diskOffset(a, spans[0].Offset); ok {
-		d.Offset, d.Length = report.Range(ra.off+off, spans[0].Length)
+		d.Offset, d.Length = report.Range(fp.ra.off+off, spans[0].Length)
 	}
 	// Look inside (PE sections, cpio, text) when a comparer is set, for
 	// files it can hold (it gets them whole, in memory or temporary files).
 	switch {
 	case c.opts.Content == nil:
-	case max(a.Size, b.Size) > maxLookInside:
+	case !lookInside:
 		d.Truncated = report.BoundLookInside
 		d.Detail += fmt.Sprintf("; not looked inside (larger than %s)", humanBytes(maxLookInside))
 	case c.opts.Budget.DifferencesSpent():
 		d.Truncated = budget.BoundDifferences
 	default:
-		if xa, xb, cleanup, err := materialize(fa, fb, a, b); err == nil {
+		if xa == nil {
+			var cleanup func()
+			if xa, xb, cleanup, err = materialize(fp.a, fp.b, a, b); err == nil {
+				defer cleanup()
+			} else {
+				xa, xb = nil, nil
+			}
+		}
+		if xa != nil {
 			d.Children = c.charge(d, c.opts.Content(p, xa, xb, a.Size, b.Size))
-			cleanup()
 		}
 	}
 	if len(d.Children) == 0 && d.Truncated == "" {
-		d.Children = c.charge(d, c.fileRangeChildren(part, fsName, report.Str(p), fa, fb, a, b, ra, spans))
+		if xa == nil {
+			xa, xb = fileExcerpts(fp.a, a, spans, c.opts.maxRanges()), fileExcerpts(fp.b, b, spans, c.opts.maxRanges())
+		}
+		d.Children = c.charge(d, fp.fileRanges(a, spans, xa, xb))
 	}
 	return true
 }
 
-func (c *comparer) fileRangeChildren(part *int, fsName, file *string, fa, fb fsys.FS, a, b *fsys.Entry, ra place, spans []region.Span) []*report.Difference {
-	var out []*report.Difference
-	limit := c.opts.maxRanges()
-	for i, s := range spans {
-		if i == limit {
-			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindNote,
-				Detail: fmt.Sprintf("%d more differing ranges not listed (%s)", len(spans)-limit, plural(region.Total(spans[limit:]), "byte")), Truncated: report.BoundRanges})
-			break
-		}
-		d := &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindContent,
+// compareDigests compares two files by the digests their trees list (a
+// manifest's): no content to read.
+func (fp *fsPair) compareDigests(ma, mb fsys.Digester, a, b *fsys.Entry) bool {
+	da, _ := ma.Digest(a)
+	db, _ := mb.Digest(b)
+	if da == db {
+		return false
+	}
+	kind, detail := report.KindContent, "sha256 "+short(da)+" -> "+short(db)
+	if a.Size != b.Size {
+		kind, detail = report.KindSize, fmt.Sprintf("size %d -> %d; %s", a.Size, b.Size, detail)
+	}
+	d := fp.addEntry(a.Path, kind, detail, nil)
+	d.Field, d.A, d.B = "sha256", da, db
+	return true
+}
+
+// fileRanges lists a differing file's ranges with their excerpts, read
+// from xa and xb at file offsets.
+func (fp *fsPair) fileRanges(a *fsys.Entry, spans []region.Span, xa, xb io.ReaderAt) []*report.Difference {
+	file := report.Str(a.Path)
+	return fp.c.listRanges(spans, fp.part, fp.fsName, file, report.KindNote, "differing ranges not listed", func(s region.Span) *report.Difference {
+		d := &report.Difference{Partition: fp.part, Filesystem: fp.fsName, File: file, Kind: report.KindContent,
 			Detail: fmt.Sprintf("%s differ at file offset %d", plural(s.Length, "byte"), s.Offset)}
 		if off, ok := diskOffset(a, s.Offset); ok {
-			d.Offset, d.Length = report.Range(ra.off+off, s.Length)
+			d.Offset, d.Length = report.Range(fp.ra.off+off, s.Length)
 		}
-		d.Hexdump = fileHexdump(fa, fb, a.Path, s)
-		out = append(out, d)
+		d.Hexdump = hexdump(xa, xb, s.Offset, s.Offset, s.Length)
+		return d
+	})
+}
+
+// maxInMemory is the largest file read into memory to be compared and
+// looked inside; larger ones are streamed, then copied to temporary files
+// when they differ.
+const maxInMemory = 32 << 20
+
+// readBoth reads two files whole into memory; a file shorter than its
+// entry says is an error.
+func readBoth(fa, fb fsys.FS, a, b *fsys.Entry) (ba, bb []byte, err error) {
+	read := func(f fsys.FS, e *fsys.Entry) (_ []byte, err error) {
+		defer guard.Recover(&err, "file reader")
+		r, err := fsys.OpenEntry(f, e)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		buf := make([]byte, e.Size)
+		_, err = io.ReadFull(r, buf)
+		return buf, err
 	}
-	return out
+	if ba, err = read(fa, a); err != nil {
+		return nil, nil, err
+	}
+	if bb, err = read(fb, b); err != nil {
+		return nil, nil, err
+	}
+	return ba, bb, nil
+}
+
+// fileExcerpts reads, in one pass over the file, the bytes a hexdump
+// shows of each of the first limit spans, and serves them at their file
+// offsets (nothing elsewhere).
+func fileExcerpts(f fsys.FS, e *fsys.Entry, spans []region.Span, limit int) io.ReaderAt {
+	var windows []region.Span
+	for _, s := range spans[:min(len(spans), limit)] {
+		start := s.Offset &^ 15
+		n := (min(s.End()-start, maxHexdump) + 15) &^ 15
+		windows = append(windows, region.Span{Offset: start, Length: n})
+	}
+	x := &excerpts{}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				_ = guard.Boundary(p, "file reader")
+			}
+		}()
+		r, err := fsys.OpenEntry(f, e)
+		if err != nil {
+			return
+		}
+		defer r.Close()
+		var pos int64
+		for _, w := range region.Merge(windows) {
+			if discard(r, w.Offset-pos) != nil {
+				return
+			}
+			buf := make([]byte, w.Length)
+			k, _ := io.ReadFull(r, buf)
+			x.at = append(x.at, w.Offset)
+			x.data = append(x.data, buf[:k])
+			if k < len(buf) {
+				return
+			}
+			pos = w.End()
+		}
+	}()
+	return x
+}
+
+// excerpts serves the windows fileExcerpts read; a read elsewhere, or
+// past what a window holds, is short.
+type excerpts struct {
+	at   []int64
+	data [][]byte
+}
+
+func (x *excerpts) ReadAt(p []byte, off int64) (int, error) {
+	for i, at := range x.at {
+		if off >= at && off < at+int64(len(x.data[i])) {
+			n := copy(p, x.data[i][off-at:])
+			if n < len(p) {
+				return n, io.EOF
+			}
+			return n, nil
+		}
+	}
+	return 0, io.EOF
 }
 
 // maxLookInside is the largest file handed to the content comparer: it
@@ -118,38 +242,6 @@ func (c *comparer) charge(d *report.Difference, kids []*report.Difference) []*re
 		return nil
 	}
 	return kids
-}
-
-// fileHexdump reads the bytes around a span of both files (streaming to
-// the offset; files are read only when they differ).
-func fileHexdump(fa, fb fsys.FS, p string, s region.Span) string {
-	start := s.Offset &^ 15
-	n := min(s.End()-start, maxHexdump)
-	n = (n + 15) &^ 15
-	read := func(f fsys.FS) (b []byte) {
-		defer func() {
-			if p := recover(); p != nil {
-				_ = guard.Boundary(p, "file reader")
-				b = nil
-			}
-		}()
-		r, err := f.Open(p)
-		if err != nil {
-			return nil
-		}
-		defer r.Close()
-		if err := discard(r, start); err != nil {
-			return nil
-		}
-		buf := make([]byte, n)
-		k, _ := io.ReadFull(r, buf)
-		return buf[:k]
-	}
-	ba, bb := read(fa), read(fb)
-	ra, rb := bytes.NewReader(ba), bytes.NewReader(bb)
-	var c comparer
-	h := c.hexdump(offsetReader{ra, start}, offsetReader{rb, start}, start, start, s.End()-start)
-	return h
 }
 
 // discard moves r forward n bytes, past sparse runs without reading them.
@@ -206,17 +298,23 @@ func copySparse(t *os.File, r io.Reader, n int64) error {
 	return t.Truncate(n)
 }
 
-// offsetReader serves a buffer read from base as if at its file offset.
-type offsetReader struct {
-	r    *bytes.Reader
-	base int64
+// spanReader streams two files side by side to find where they differ,
+// with buffers kept from one file to the next.
+type spanReader struct {
+	bufs     [2][]byte
+	expired  func() bool // the run's deadline; nil: none
+	progress func(int64) // told of bytes compared; nil: nobody
 }
 
-func (o offsetReader) ReadAt(p []byte, off int64) (int, error) { return o.r.ReadAt(p, off-o.base) }
+func (sr *spanReader) add(n int64) {
+	if sr.progress != nil {
+		sr.progress(n)
+	}
+}
 
 // fileSpans streams two files side by side and returns differing spans;
 // an engine boundary (package guard): the filesystems' readers run here.
-func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []region.Span, err error) {
+func (sr *spanReader) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []region.Span, err error) {
 	defer guard.Recover(&err, "file reader")
 	r1, err := fsys.OpenEntry(fa, a)
 	if err != nil {
@@ -229,17 +327,17 @@ func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []region.Span,
 	}
 	defer r2.Close()
 	const bs = 1 << 20
-	if c.fileBufs[0] == nil {
-		c.fileBufs = [2][]byte{make([]byte, bs), make([]byte, bs)}
+	if sr.bufs[0] == nil {
+		sr.bufs = [2][]byte{make([]byte, bs), make([]byte, bs)}
 	}
-	b1, b2 := c.fileBufs[0], c.fileBufs[1]
+	b1, b2 := sr.bufs[0], sr.bufs[1]
 	var spans []region.Span
 	var off int64
 	n := min(a.Size, b.Size)
 	za, okA := r1.(fsys.ZeroSkipper)
 	zb, okB := r2.(fsys.ZeroSkipper)
 	for off < n {
-		if c.opts.Budget.Expired() {
+		if sr.expired != nil && sr.expired() {
 			return nil, region.ErrTimeout
 		}
 		if okA && okB {
@@ -247,7 +345,7 @@ func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []region.Span,
 			if run := min(za.ZeroAhead(), zb.ZeroAhead(), n-off); run > 0 {
 				za.SkipZeros(run)
 				zb.SkipZeros(run)
-				c.progress().Add(run)
+				sr.add(run)
 				off += run
 				continue
 			}
@@ -262,7 +360,7 @@ func (c *comparer) fileSpans(fa, fb fsys.FS, a, b *fsys.Entry) (_ []region.Span,
 		if !bytes.Equal(b1[:k], b2[:k]) {
 			spans = region.AppendDiffSpans(spans, b1[:k], b2[:k], off)
 		}
-		c.progress().Add(int64(k))
+		sr.add(int64(k))
 		off += int64(k)
 	}
 	if a.Size != b.Size {
@@ -280,8 +378,8 @@ func short(h string) string {
 
 // mustRead says whether two files' bytes must be read to compare them:
 // not when they sit in the same, unchanged disk extents.
-func (c *comparer) mustRead(a, b *fsys.Entry, ra, rb place) bool {
-	return !sameExtents(a, b) || ra.off != rb.off || c.overlapsDiff(a, ra)
+func (fp *fsPair) mustRead(a, b *fsys.Entry) bool {
+	return !sameExtents(a, b) || fp.ra.off != fp.rb.off || fp.c.overlapsDiff(a, fp.ra)
 }
 
 func sameExtents(a, b *fsys.Entry) bool {

@@ -13,7 +13,7 @@ const maxHexdump = 64
 
 // hexdump shows the two sides of a differing range, 16 bytes a line,
 // "-" for a and "+" for b, bounded to maxHexdump bytes.
-func (c *comparer) hexdump(ra, rb io.ReaderAt, offA, offB, n int64) string {
+func hexdump(ra, rb io.ReaderAt, offA, offB, n int64) string {
 	start := offA &^ 15
 	shift := offA - start
 	n += shift

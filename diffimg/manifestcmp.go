@@ -248,5 +248,5 @@ func (c *comparer) manifestFS(part *int, x, y *manifest.Filesystem, partOff int6
 		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata, Detail: fmt.Sprintf("filesystem type differs: %s vs %s", x.Type, y.Type)})
 		return
 	}
-	c.compareFS(part, manifest.NewFS(x), manifest.NewFS(y), place{off: partOff}, place{off: partOff}, nil)
+	c.newPair(part, manifest.NewFS(x), manifest.NewFS(y), place{off: partOff}, place{off: partOff}).compare()
 }

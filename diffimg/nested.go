@@ -4,7 +4,6 @@ import (
 	"io"
 
 	"github.com/org/immutos-action/diffimg/content"
-	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
@@ -28,7 +27,7 @@ func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer)
 		rep:      &report.Report{},
 		excluded: map[string]bool{},
 	}
-	n := c.compareFS(nil, fa, fb, place{0, sizeA, "nested"}, place{0, sizeB, "nested"}, []region.Span{{Offset: 0, Length: max(sizeA, sizeB)}})
+	n := c.newPair(nil, fa, fb, place{0, sizeA, "nested"}, place{0, sizeB, "nested"}).compare()
 	if n == 0 {
 		return nil
 	}

@@ -66,9 +66,10 @@ func (c *comparer) comparePartition(part *int, ra, rb place, spans []region.Span
 			c.unallocated(part, report.Str(fa.Type()), tail, ra, rb, "past the end of the filesystem")
 		}
 		n := 0
-		var acc *fsAccount
+		pair := c.newPair(part, fa, fb, ra, rb)
+		acc := pair.acc
 		if len(spans) > 0 {
-			n, acc = c.compareFSAccounted(part, fa, fb, ra, rb, spans)
+			n = pair.compare()
 		}
 		if n > 0 {
 			acc.addRegions(fa, fb)
@@ -185,20 +186,15 @@ func (c *comparer) dropOneSidedZeros(spans []region.Span, ra, rb place) []region
 
 // unallocated reports spans no file or field explains.
 func (c *comparer) unallocated(part *int, fsName *string, spans []region.Span, ra, rb place, where string) {
-	limit := c.opts.maxRanges()
-	for i, s := range spans {
-		if i == limit {
-			c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,
-				Detail:    fmt.Sprintf("%d more unallocated ranges differ (%s)", len(spans)-limit, plural(region.Total(spans[limit:]), "byte")),
-				Truncated: report.BoundRanges})
-			break
-		}
+	for _, d := range c.listRanges(spans, part, fsName, nil, report.KindUnallocated, "unallocated ranges differ", func(s region.Span) *report.Difference {
 		d := &report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,
 			Detail: fmt.Sprintf("%s at partition offset %d, %s", bytesDiffer(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length), s.Offset, where),
 			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes no file claims should be zero: make the filesystem from scratch on a zeroed device (mkfs tools do when the image is created fresh); a difference here can also be tampering"},
 		}
 		d.Offset, d.Length = report.Range(ra.off+s.Offset, s.Length)
-		d.Hexdump = c.hexdump(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length)
+		d.Hexdump = hexdump(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length)
+		return d
+	}) {
 		c.add(d)
 	}
 }

@@ -29,7 +29,8 @@ func placementHint(fsName string) string {
 // the filesystem (then the moves follow from those differences and say
 // nothing more). Without it, a pair whose only change is where files
 // were put would show nothing at file level.
-func (c *comparer) reportPlacement(part *int, fsName *string, acc *fsAccount) {
+func (p *fsPair) reportPlacement() {
+	c, acc, part, fsName := p.c, p.acc, p.part, p.fsName
 	if len(acc.moved) == 0 || acc.dataChanged {
 		return
 	}

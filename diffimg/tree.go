@@ -8,25 +8,34 @@ import (
 	"sync"
 
 	"github.com/org/immutos-action/diffimg/fsys"
-	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
-// compareFS compares two filesystems of the same type: superblock
-// metadata, then every entry by path. It returns how many differences it
-// added.
-func (c *comparer) compareFS(part *int, fa, fb fsys.FS, ra, rb place, spans []region.Span) int {
-	n, _ := c.compareFSAccounted(part, fa, fb, ra, rb, spans)
-	return n
+// fsPair is the comparison of two filesystems of the same type: where
+// they are (the partition, each side's place in its disk), the two
+// trees, and what the differences found so far explain.
+type fsPair struct {
+	c      *comparer
+	part   *int    // 1-based partition; nil for a bare filesystem
+	fsName *string // the filesystems' type
+	a, b   fsys.FS
+	ra, rb place // where each filesystem sits in its disk
+	acc    *fsAccount
 }
 
-// compareFSAccounted is compareFS that also returns what the reported
-// differences and the filesystems' structures explain.
-func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb place, spans []region.Span) (int, *fsAccount) {
-	acc := &fsAccount{complete: true, geometryDiffers: geometryDiffers(fa.Metadata(), fb.Metadata())}
+// newPair starts comparing two filesystems of the same type.
+func (c *comparer) newPair(part *int, fa, fb fsys.FS, ra, rb place) *fsPair {
+	return &fsPair{c: c, part: part, fsName: report.Str(fa.Type()), a: fa, b: fb, ra: ra, rb: rb,
+		acc: &fsAccount{complete: true, geometryDiffers: geometryDiffers(fa.Metadata(), fb.Metadata())}}
+}
+
+// compare compares superblock metadata, then every entry by path. It
+// returns how many differences it added; p.acc then holds what they and
+// the filesystems' structures explain.
+func (p *fsPair) compare() int {
+	c, fa, fb, acc := p.c, p.a, p.b, p.acc
 	before := len(c.rep.Differences)
-	fsName := report.Str(fa.Type())
-	c.compareFields(part, fsName, report.KindMetadata, toLayout(fa.Metadata()), toLayout(fb.Metadata()), ra.off)
+	c.compareFields(p.part, p.fsName, report.KindMetadata, fa.Metadata(), fb.Metadata(), p.ra.off)
 
 	var errA, errB error
 	if streamable(fa, fb) {
@@ -38,7 +47,7 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb place, s
 			if len(pairs) == 0 {
 				break
 			}
-			c.comparePairs(part, fsName, fa, fb, pairs, ra, rb, acc)
+			p.comparePairs(pairs)
 		}
 		stopA()
 		stopB()
@@ -53,7 +62,7 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb place, s
 		}()
 		ea, errA = collect(fa)
 		<-done
-		c.comparePairs(part, fsName, fa, fb, c.joinWalks(inWalkOrder(ea), inWalkOrder(eb)), ra, rb, acc)
+		p.comparePairs(c.joinWalks(inWalkOrder(ea), inWalkOrder(eb)))
 	}
 	if errA != nil || errB != nil {
 		why := ""
@@ -63,12 +72,12 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb place, s
 		if errB != nil {
 			why = strings.TrimPrefix(why+"; b: "+errB.Error(), "; ")
 		}
-		c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindMetadata,
+		c.add(&report.Difference{Partition: p.part, Filesystem: p.fsName, Kind: report.KindMetadata,
 			Detail: "filesystem tree cannot be walked completely: " + why,
 			Cause:  &report.Cause{Class: report.ClassContent, Known: true, Hint: unreadableHint}})
 		acc.fail("walk failed: " + why)
 	}
-	c.reportPlacement(part, fsName, acc)
+	p.reportPlacement()
 	// Excluded paths are not compared, and excluding a file excludes its
 	// bytes too: their extents are accounted to them (an excluded file
 	// without extents leaves the account incomplete).
@@ -77,10 +86,10 @@ func (c *comparer) compareFSAccounted(part *int, fa, fb fsys.FS, ra, rb place, s
 	}
 	c.excludedEntries = nil
 	if c.excludedChanged && c.excludedChangedIn != nil {
-		c.excludedChangedIn[partKey(part)] = true
+		c.excludedChangedIn[partKey(p.part)] = true
 	}
 	c.excludedChanged = false
-	return len(c.rep.Differences) - before, acc
+	return len(c.rep.Differences) - before
 }
 
 func partKey(part *int) int {
@@ -138,8 +147,9 @@ func excludedPairChanged(a, b *fsys.Entry) bool {
 
 // comparePairs reports how each pair of joined entries differs, reading
 // the files that must be read on both cores first.
-func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs []entryPair, ra, rb place, acc *fsAccount) {
-	same := c.precheckContent(fa, fb, pairs, ra, rb)
+func (fp *fsPair) comparePairs(pairs []entryPair) {
+	c, acc := fp.c, fp.acc
+	same := fp.precheck(pairs)
 	for i, p := range pairs {
 		if c.opts.Budget.Expired() {
 			acc.fail("--timeout reached")
@@ -154,13 +164,13 @@ func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs
 			acc.addEntryData(p.b)
 		case p.b == nil:
 			acc.dataChanged = true
-			c.addEntry(part, fsName, p.a.Path, report.KindRemoved, fmt.Sprintf("%s only in a (%s)", p.a.Type, entrySummary(p.a)), nil)
+			fp.addEntry(p.a.Path, report.KindRemoved, fmt.Sprintf("%s only in a (%s)", p.a.Type, entrySummary(p.a)), nil)
 			acc.addEntryData(p.a)
 		case p.a == nil:
 			acc.dataChanged = true
-			c.addEntry(part, fsName, p.b.Path, report.KindAdded, fmt.Sprintf("%s only in b (%s)", p.b.Type, entrySummary(p.b)), nil)
+			fp.addEntry(p.b.Path, report.KindAdded, fmt.Sprintf("%s only in b (%s)", p.b.Type, entrySummary(p.b)), nil)
 			acc.addEntryData(p.b)
-		case c.compareDamaged(part, fsName, p.a, p.b, acc):
+		case fp.compareDamaged(p.a, p.b):
 			acc.dataChanged = true
 			acc.addEntryData(p.a)
 			acc.addEntryData(p.b)
@@ -172,7 +182,7 @@ func (c *comparer) comparePairs(part *int, fsName *string, fa, fb fsys.FS, pairs
 			// explains nothing: a differing byte in its extents (slack
 			// past its end, a compressed block that decodes the same) is
 			// left over and reported.
-			differs := c.compareEntry(part, fsName, fa, fb, p.a, p.b, ra, rb, same != nil && same[i])
+			differs := fp.compareEntry(p.a, p.b, same != nil && same[i])
 			moved := !sameExtentList(p.a, p.b)
 			if differs {
 				acc.dataChanged = true
@@ -193,21 +203,21 @@ func sameExtentList(a, b *fsys.Entry) bool {
 	return a.Packed == b.Packed && slices.Equal(a.Extents, b.Extents)
 }
 
-// precheckContent reads, on both cores, the paired regular files whose
+// precheck reads, on both cores, the paired regular files whose
 // bytes must be compared (their extents moved or hold a differing disk
 // byte) and marks those found equal, so the reporting pass that follows
 // skips them. It does nothing unless both filesystems allow concurrent
 // reads and there are enough files to pay for it; nil means "not checked".
-func (c *comparer) precheckContent(fa, fb fsys.FS, pairs []entryPair, ra, rb place) []bool {
-	_, okA := fa.(fsys.ConcurrentReader)
-	_, okB := fb.(fsys.ConcurrentReader)
+func (fp *fsPair) precheck(pairs []entryPair) []bool {
+	_, okA := fp.a.(fsys.ConcurrentReader)
+	_, okB := fp.b.(fsys.ConcurrentReader)
 	if !okA || !okB {
 		return nil
 	}
 	var toRead []int
 	for i, p := range pairs {
 		if p.a != nil && p.b != nil && p.a.Type == fsys.TypeFile && p.b.Type == fsys.TypeFile &&
-			p.a.Size == p.b.Size && c.mustRead(p.a, p.b, ra, rb) {
+			p.a.Size == p.b.Size && fp.mustRead(p.a, p.b) {
 			toRead = append(toRead, i)
 		}
 	}
@@ -223,9 +233,9 @@ func (c *comparer) precheckContent(fa, fb fsys.FS, pairs []entryPair, ra, rb pla
 			defer wg.Done()
 			// Each worker has its own buffers and no progress or report.
 			// Contiguous shares keep each worker's reads in disk order.
-			wc := &comparer{opts: Options{}}
+			var sr spanReader
 			for _, i := range toRead[w*len(toRead)/workers : (w+1)*len(toRead)/workers] {
-				spans, err := wc.fileSpans(fa, fb, pairs[i].a, pairs[i].b)
+				spans, err := sr.fileSpans(fp.a, fp.b, pairs[i].a, pairs[i].b)
 				same[i] = err == nil && len(spans) == 0
 			}
 		}()
