@@ -27,7 +27,9 @@ import (
 	"github.com/org/immutos-action/diffimg/report"
 )
 
-// Options tune a comparison.
+// Options tune a comparison. The zero value is the safe default: file
+// contents are looked inside (DefaultContent) unless NoContent says not
+// to, and a nil Budget still bounds the inputs' decoded data.
 type Options struct {
 	// Digests computes each input file's sha256 in the comparing pass.
 	Digests bool
@@ -39,9 +41,12 @@ type Options struct {
 	MaxRanges int
 	// Progress, when set, is told of bytes compared and what is compared.
 	Progress Progress
-	// Content, when set, looks inside a differing file's content and
-	// returns nested differences (PE sections, cpio members, text diffs).
+	// Content looks inside a differing file's content and returns nested
+	// differences (PE sections, cpio members, text diffs); nil:
+	// DefaultContent().
 	Content ContentComparer
+	// NoContent compares files as bytes only, without looking inside.
+	NoContent bool
 	// Tool names the tool and version in the report.
 	Tool string
 	// Budget bounds the whole run (deadline, decoded bytes, differences),
@@ -139,9 +144,20 @@ type comparer struct {
 	excludedChangedIn map[int]bool // partitions (0: a bare filesystem) where it was set
 }
 
+// withDefaults fills in what the zero Options leave to the defaults.
+func (o Options) withDefaults() Options {
+	switch {
+	case o.NoContent:
+		o.Content = nil
+	case o.Content == nil:
+		o.Content = DefaultContent()
+	}
+	return o
+}
+
 // CompareImages compares two opened images.
 func CompareImages(a, b *image.Image, opts Options) (*report.Report, error) {
-	c := &comparer{opts: opts, a: a, b: b, excluded: map[string]bool{}, excludedChangedIn: map[int]bool{}}
+	c := &comparer{opts: opts.withDefaults(), a: a, b: b, excluded: map[string]bool{}, excludedChangedIn: map[int]bool{}}
 	c.rep = &report.Report{
 		Tool: opts.Tool,
 		A:    report.Input{Path: a.Path, Size: a.Size, FileSize: a.FileSize, Format: a.Format},

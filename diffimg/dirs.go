@@ -31,7 +31,7 @@ func CompareDirs(pathA, pathB string, opts Options) (*report.Report, error) {
 		return nil, &InputError{pathB, err}
 	}
 	defer fb.Close()
-	c := &comparer{opts: opts, excluded: map[string]bool{}}
+	c := &comparer{opts: opts.withDefaults(), excluded: map[string]bool{}}
 	c.rep = &report.Report{Tool: opts.Tool,
 		A: report.Input{Path: pathA, Format: dirtree.Format},
 		B: report.Input{Path: pathB, Format: dirtree.Format},

@@ -93,7 +93,7 @@ func TestDamagedInodeIsOneDifference(t *testing.T) {
 				b := copyFile(t, a, a+".b")
 				ino, off := inodeOffset(t, b, c.path, 4096)
 				flipByte(t, b, off+0x28) // extent header magic
-				rep, err := Compare(a, b, Options{})
+				rep, err := Compare(a, b, Options{NoContent: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -195,7 +195,7 @@ func TestCopiedInAnotherOrder(t *testing.T) {
 	}
 	a := mk("a.img", files, 1)
 	b := mk("b.img", reversed, 2, "ssv kbytes_written 4242")
-	rep, err := Compare(a, b, Options{})
+	rep, err := Compare(a, b, Options{NoContent: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestRepartExt4(t *testing.T) {
 		}
 		imgs = append(imgs, img)
 	}
-	rep, err := Compare(imgs[0], imgs[1], Options{})
+	rep, err := Compare(imgs[0], imgs[1], Options{NoContent: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestPlainESPCopyOrder(t *testing.T) {
 	a, b := filepath.Join(dir, "a.img"), filepath.Join(dir, "b.img")
 	plainESP(t, a, src, "2024-01-02 03:04:05", files)
 	plainESP(t, b, src, "2024-01-02 05:06:07", rev)
-	rep, err := Compare(a, b, Options{})
+	rep, err := Compare(a, b, Options{NoContent: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +431,7 @@ func TestFATCopiesAndBackupBoot(t *testing.T) {
 	} {
 		b := copyFile(t, a, filepath.Join(dir, "b.img"))
 		flipByte(t, b, c.off)
-		rep, err := Compare(a, b, Options{})
+		rep, err := Compare(a, b, Options{NoContent: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -466,7 +466,7 @@ func TestTruncatedImage(t *testing.T) {
 	if err := os.WriteFile(b, data[:len(data)-3<<20], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Compare(a, b, Options{})
+	rep, err := Compare(a, b, Options{NoContent: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +488,7 @@ func TestTruncatedImage(t *testing.T) {
 	tq := filepath.Join(dir, "trunc.qcow2")
 	os.WriteFile(tq, qd[:len(qd)/2], 0o644)
 	for _, pair := range [][2]string{{q, tq}, {tq, a}} {
-		_, err := Compare(pair[0], pair[1], Options{})
+		_, err := Compare(pair[0], pair[1], Options{NoContent: true})
 		var ie *InputError
 		if !errors.As(err, &ie) || ie.Path != tq {
 			t.Errorf("compare %s %s: error %v, want one naming %s alone", filepath.Base(pair[0]), filepath.Base(pair[1]), err, tq)
@@ -504,7 +504,7 @@ func TestCorruptGPTHint(t *testing.T) {
 	a := fixture.Build(t, dir, "a", fixture.Spec{})
 	b := copyFile(t, a, filepath.Join(dir, "b.raw"))
 	flipByte(t, b, 1024+16+3) // partition 1's unique GUID
-	rep, err := Compare(a, b, Options{})
+	rep, err := Compare(a, b, Options{NoContent: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +532,7 @@ func TestCorruptSquashfsDataHint(t *testing.T) {
 	for i := int64(0); i < 8; i++ {
 		flipByte(t, b, fixture.StoreOffset+96+i) // the first data block
 	}
-	rep, err := Compare(a, b, Options{})
+	rep, err := Compare(a, b, Options{NoContent: true})
 	if err != nil {
 		t.Fatal(err)
 	}

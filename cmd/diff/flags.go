@@ -122,6 +122,7 @@ func (f *flags) options() (diffimg.Options, error) {
 	if err != nil {
 		return opts, fmt.Errorf("--max-decompressed: %w", err)
 	}
+	opts.NoContent = f.maxDepth <= 0
 	if f.maxDepth > 0 {
 		opts.Content = diffimg.Content(content.Options{
 			MaxDepth:        f.maxDepth,

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	qimage "github.com/lima-vm/go-qcow2reader/image"
@@ -188,20 +189,6 @@ func Detect(head []byte) string {
 	return FormatRaw
 }
 
-func init() {
-	// go-qcow2reader logs warnings about odd headers through the log
-	// package, on stderr; an error names what matters in one line.
-	qlog.SetWarnFunc(nil)
-	// qcow2's zstd cluster compression is not registered by default.
-	qcow2.SetDecompressor(qcow2.CompressionTypeZstd, func(r io.Reader) (io.ReadCloser, error) {
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
-		if err != nil {
-			return nil, err
-		}
-		return d.IOReadCloser(), nil
-	})
-}
-
 // Open opens path and decodes its container. Errors name the file and
 // what is wrong, in one line.
 func Open(path string, opts Options) (*Image, error) {
@@ -298,7 +285,25 @@ func OpenDeferred(path string, opts Options) (*Image, error) {
 	return im, nil
 }
 
+// setupQcow2 configures go-qcow2reader, whose settings are process-wide,
+// once and only when a qcow2 is opened (importing this package changes
+// nothing in the library).
+var setupQcow2 = sync.OnceFunc(func() {
+	// go-qcow2reader logs warnings about odd headers through the log
+	// package, on stderr; an error names what matters in one line.
+	qlog.SetWarnFunc(nil)
+	// qcow2's zstd cluster compression is not registered by default.
+	qcow2.SetDecompressor(qcow2.CompressionTypeZstd, func(r io.Reader) (io.ReadCloser, error) {
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	})
+})
+
 func (im *Image) openQcow2(head []byte) error {
+	setupQcow2()
 	if len(head) < 32 {
 		return errors.New("qcow2: header truncated")
 	}
