@@ -345,3 +345,21 @@ func viewPlaces(r *report.Report) []string {
 	}
 	return out
 }
+
+// causesFirst are the report's cause classes, most frequent first, the
+// derived ones (layout, checksum) after every other: the summary lines
+// lead with causes too.
+func causesFirst(r *report.Report) []report.Class {
+	cs := r.Classes()
+	slices.SortStableFunc(cs, func(a, b report.Class) int {
+		return cmp.Compare(btoi(derivedClass(a)), btoi(derivedClass(b)))
+	})
+	return cs
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -83,7 +83,7 @@ func HTML(w io.Writer, full *report.Report, o HTMLOptions) error {
 		N    int
 	}
 	var classes []class
-	for _, c := range r.Classes() {
+	for _, c := range causesFirst(r) {
 		classes = append(classes, class{c, r.Summary[c]})
 	}
 	fullReport := o.FullReport

@@ -224,7 +224,7 @@ func fieldName(d *report.Difference) string {
 // causeTable is a table of difference counts (leaves): one row per
 // partition and filesystem, one column per cause class.
 func causeTable(r *report.Report, groups []*groupView) string {
-	classes := r.Classes()
+	classes := causesFirst(r)
 	counts := map[string]map[report.Class]int{}
 	var names []string
 	for _, g := range groups {

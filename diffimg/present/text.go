@@ -96,7 +96,7 @@ func plural(n int, what string) string {
 // causeList is "timestamp 3, uuid 1", most frequent first.
 func causeList(r *report.Report) string {
 	var parts []string
-	for _, c := range r.Classes() {
+	for _, c := range causesFirst(r) {
 		parts = append(parts, fmt.Sprintf("%s %d", c, r.Summary[c]))
 	}
 	return strings.Join(parts, ", ")
