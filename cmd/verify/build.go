@@ -13,8 +13,6 @@ import (
 	"github.com/org/immutos-action/internal/pipeline"
 )
 
-func init() { addCommand(newBuildCommand) }
-
 // buildFlags are the flags build and compare share.
 type buildFlags struct {
 	cfg     pipeline.Config

@@ -6,8 +6,6 @@ import (
 	"github.com/org/immutos-action/internal/pipeline"
 )
 
-func init() { addCommand(newCompareCommand) }
-
 func newCompareCommand() *cobra.Command {
 	var b buildFlags
 	cmd := &cobra.Command{

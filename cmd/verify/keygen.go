@@ -13,8 +13,6 @@ import (
 	"github.com/org/immutos-action/attest"
 )
 
-func init() { addCommand(newKeygenCommand) }
-
 func newKeygenCommand() *cobra.Command {
 	var prefix string
 	cmd := &cobra.Command{

@@ -1,7 +1,7 @@
 // Command immutos-verify builds NixOS images reproducibly, attests them and verifies
-// released images. Each subcommand lives in its own file and registers itself with
-// addCommand from an init function; main.go holds only the root command and the exit
-// status convention: 0 success, 1 a negative verdict (not verified / not reproducible),
+// released images. Each subcommand lives in its own file (its flags, then one call into
+// internal/pipeline or attest, then its exit status); main.go holds the root command,
+// the list of subcommands and the exit status convention: 0 success, 1 a negative verdict (not verified / not reproducible),
 // 2 trouble (bad flags, unreadable or malformed input).
 package main
 
@@ -39,11 +39,6 @@ func negative(err error) error { return &exitError{exitNo, err} }
 // trouble returns an error that makes the command exit 2.
 func trouble(err error) error { return &exitError{exitTrouble, err} }
 
-var subcommands []func() *cobra.Command
-
-// addCommand registers a subcommand constructor (call it from init in the subcommand's file).
-func addCommand(f func() *cobra.Command) { subcommands = append(subcommands, f) }
-
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "immutos-verify",
@@ -60,9 +55,7 @@ func newRootCommand() *cobra.Command {
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), root.Version) },
 	})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return trouble(cli.FlagError(err)) })
-	for _, f := range subcommands {
-		root.AddCommand(f())
-	}
+	root.AddCommand(newBuildCommand(), newCompareCommand(), newRebuildCommand(), newReleaseCommand(), newKeygenCommand())
 	return root
 }
 

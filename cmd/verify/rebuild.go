@@ -13,8 +13,6 @@ import (
 	"github.com/org/immutos-action/internal/pipeline"
 )
 
-func init() { addCommand(newRebuildCommand) }
-
 func newRebuildCommand() *cobra.Command {
 	var cfg pipeline.Config
 	var o pipeline.RebuildOptions

@@ -15,8 +15,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { addCommand(newReleaseCommand) }
-
 func newReleaseCommand() *cobra.Command {
 	var o attest.VerifyOptions
 	var asJSON bool
