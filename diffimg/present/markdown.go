@@ -109,18 +109,22 @@ func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 	shown, bySize, byCount := 0, 0, 0
 	remaining := o.MaxDifferences
 	for _, row := range markdownRows(groups, o.MaxLines) {
-		switch {
-		case o.MaxDifferences > 0 && row.cost > remaining:
+		if o.MaxDifferences > 0 && row.cost > remaining {
 			byCount += row.represents
-		case budget <= 0 || shown >= mdMaxRows || table.Len()+details.Len()+len(row.row)+len(row.details) > budget:
-			budget = 0 // each later row is cut too, keeping the table in order
-			bySize += row.represents
-		default:
-			table.WriteString(row.row)
-			details.WriteString(row.details)
-			shown++
-			remaining -= row.cost
+			continue
 		}
+		if budget > 0 && shown < mdMaxRows {
+			line, det := row.render()
+			if table.Len()+details.Len()+len(line)+len(det) <= budget {
+				table.WriteString(line)
+				details.WriteString(det)
+				shown++
+				remaining -= row.cost
+				continue
+			}
+		}
+		budget = 0 // each later row is cut too, keeping the table in order
+		bySize += row.represents
 	}
 
 	var b bytes.Buffer
@@ -146,12 +150,13 @@ func Markdown(w io.Writer, r *report.Report, o MarkdownOptions) error {
 	return err
 }
 
-// A mdRow is one row of the differences table with its <details> block:
-// represents counts the differences (leaves) it stands for, cost those it
-// shows one by one (--max-differences).
+// A mdRow is one row of the differences table: represents counts the
+// differences (leaves) it stands for, cost those it shows one by one
+// (--max-differences); render writes the row and its <details> block, only
+// for the rows that may still fit.
 type mdRow struct {
-	row, details     string
 	represents, cost int
+	render           func() (row, details string)
 }
 
 // markdownRows are the table rows of every finding, partition by
@@ -160,50 +165,60 @@ func markdownRows(groups []*groupView, maxLines int) []mdRow {
 	var rows []mdRow
 	for _, g := range groups {
 		for _, f := range g.findings {
-			d := f.diffs[0]
-			if !f.mass {
+			if f.mass {
+				rows = append(rows, massRow(f, maxLines))
+				continue
+			}
+			rows = append(rows, mdRow{represents: f.leaves, cost: f.leaves, render: func() (string, string) {
+				d := f.diffs[0]
 				cause := causeCell(d.Cause)
 				if f.alone {
 					cause = "_derived, differs alone:_ " + cause
 				}
-				rows = append(rows, mdRow{
-					row:     fmt.Sprintf("| %s | %s | %s | %s | %s |\n", shortGroup(d), code(d.File), d.Kind, EscapeMarkdown(trim(oneLine(d.Detail), 200)), cause),
-					details: markdownDetails(d, maxLines), represents: f.leaves, cost: f.leaves})
-				continue
-			}
-			var eg []string
-			var det strings.Builder
-			cost := 0
-			for _, x := range f.examples() {
-				eg = append(eg, code(x.File)+": "+EscapeMarkdown(trim(oneLine(x.Detail), 120)))
-				det.WriteString(markdownDetails(x, maxLines))
-				cost += leaves(x)
-			}
-			rows = append(rows, mdRow{
-				row: fmt.Sprintf("| %s | **%s**, in %s | %s | e.g. %s | %s |\n", shortGroup(d), EscapeMarkdown(f.massTitle()),
-					EscapeMarkdown(trim(f.where(5), 300)), d.Kind, strings.Join(eg, "; "), causeCell(d.Cause)),
-				details: det.String(), represents: f.leaves, cost: cost})
+				return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", shortGroup(d), code(d.File), d.Kind, EscapeMarkdown(trim(oneLine(d.Detail), 200)), cause),
+					markdownDetails(d, maxLines)
+			}})
 		}
 		if len(g.derived) > 0 {
-			var names []string
-			for i, d := range g.derived {
-				if i == 12 {
-					names = append(names, "…")
-					break
+			rows = append(rows, mdRow{represents: g.derivedLeaves, cost: g.derivedLeaves, render: func() (string, string) {
+				var names []string
+				for i, d := range g.derived {
+					if i == 12 {
+						names = append(names, "…")
+						break
+					}
+					names = append(names, EscapeMarkdown(trim(fieldName(d), 60)))
 				}
-				names = append(names, EscapeMarkdown(trim(fieldName(d), 60)))
-			}
-			cause := ""
-			if c := g.derivedCause(); c != nil {
-				cause = causeCell(c)
-			}
-			rows = append(rows, mdRow{
-				row: fmt.Sprintf("| %s | | %s | %s: %s | %s |\n", shortGroup(g.derived[0]), g.derived[0].Kind,
-					EscapeMarkdown(g.derivedLine()), strings.Join(names, ", "), cause),
-				represents: g.derivedLeaves, cost: g.derivedLeaves})
+				cause := ""
+				if c := g.derivedCause(); c != nil {
+					cause = causeCell(c)
+				}
+				return fmt.Sprintf("| %s | | %s | %s: %s | %s |\n", shortGroup(g.derived[0]), g.derived[0].Kind,
+					EscapeMarkdown(g.derivedLine()), strings.Join(names, ", "), cause), ""
+			}})
 		}
 	}
 	return rows
+}
+
+// massRow is the row of a finding of many alike: its count, where, and
+// the examples (their <details> blocks too).
+func massRow(f *finding, maxLines int) mdRow {
+	cost := 0
+	for _, x := range f.examples() {
+		cost += leaves(x)
+	}
+	return mdRow{represents: f.leaves, cost: cost, render: func() (string, string) {
+		var eg []string
+		var det strings.Builder
+		for _, x := range f.examples() {
+			eg = append(eg, code(x.File)+": "+EscapeMarkdown(trim(oneLine(x.Detail), 120)))
+			det.WriteString(markdownDetails(x, maxLines))
+		}
+		d := f.diffs[0]
+		return fmt.Sprintf("| %s | **%s**, in %s | %s | e.g. %s | %s |\n", shortGroup(d), EscapeMarkdown(f.massTitle()),
+			EscapeMarkdown(trim(f.where(5), 300)), d.Kind, strings.Join(eg, "; "), causeCell(d.Cause)), det.String()
+	}}
 }
 
 // fieldName names a derived difference: its field, else its detail up to
