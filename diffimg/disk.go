@@ -126,7 +126,7 @@ func (c *comparer) compareDisks(spans []region.Span) {
 			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes outside every partition should be zero: check the tool that writes the disk (systemd-repart pads with zeros)"},
 		}
 		d.Offset, d.Length = report.Range(s.Offset, s.Length)
-		d.Hexdump = hexdump(c.a, c.b, s.Offset, s.Offset, s.Length)
+		d.SetExcerpt(report.ReadExcerpt(c.a, c.b, s.Offset, s.Offset, s.Length))
 		c.add(d)
 	}
 }
@@ -329,7 +329,7 @@ func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []region
 		d.Offset, d.Length = report.Range(base+s.Offset, s.Length)
 		if ra != nil {
 			d.Detail = fmt.Sprintf("%s at offset %d", bytesDiffer(ra, rb, offA+s.Offset, offB+s.Offset, s.Length), s.Offset)
-			d.Hexdump = hexdump(ra, rb, offA+s.Offset, offB+s.Offset, s.Length)
+			d.SetExcerpt(report.ReadExcerpt(ra, rb, offA+s.Offset, offB+s.Offset, s.Length))
 		}
 		return d
 	})
@@ -399,9 +399,9 @@ func (c *comparer) gapsAgainstZero(ta, tb *layout.Table) {
 			}
 			d.Offset, d.Length = report.Range(sp.Offset, sp.Length)
 			if x.zeroA {
-				d.Hexdump = hexdump(zeroReader{}, x.img, sp.Offset, sp.Offset, sp.Length)
+				d.SetExcerpt(report.ReadExcerpt(zeroReader{}, x.img, sp.Offset, sp.Offset, sp.Length))
 			} else {
-				d.Hexdump = hexdump(x.img, zeroReader{}, sp.Offset, sp.Offset, sp.Length)
+				d.SetExcerpt(report.ReadExcerpt(x.img, zeroReader{}, sp.Offset, sp.Offset, sp.Length))
 			}
 			return d
 		}) {

@@ -132,7 +132,7 @@ func (fp *fsPair) fileRanges(a *fsys.Entry, spans []region.Span, xa, xb io.Reade
 		if off, ok := diskOffset(a, s.Offset); ok {
 			d.Offset, d.Length = report.Range(fp.ra.off+off, s.Length)
 		}
-		d.Hexdump = hexdump(xa, xb, s.Offset, s.Offset, s.Length)
+		d.SetExcerpt(report.ReadExcerpt(xa, xb, s.Offset, s.Offset, s.Length))
 		return d
 	})
 }
@@ -172,7 +172,7 @@ func fileExcerpts(f fsys.FS, e *fsys.Entry, spans []region.Span, limit int) io.R
 	var windows []region.Span
 	for _, s := range spans[:min(len(spans), limit)] {
 		start := s.Offset &^ 15
-		n := (min(s.End()-start, maxHexdump) + 15) &^ 15
+		n := (min(s.End()-start, report.MaxExcerpt) + 15) &^ 15
 		windows = append(windows, region.Span{Offset: start, Length: n})
 	}
 	x := &excerpts{}

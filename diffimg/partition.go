@@ -192,7 +192,7 @@ func (c *comparer) unallocated(part *int, fsName *string, spans []region.Span, r
 			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes no file claims should be zero: make the filesystem from scratch on a zeroed device (mkfs tools do when the image is created fresh); a difference here can also be tampering"},
 		}
 		d.Offset, d.Length = report.Range(ra.off+s.Offset, s.Length)
-		d.Hexdump = hexdump(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length)
+		d.SetExcerpt(report.ReadExcerpt(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length))
 		return d
 	}) {
 		c.add(d)

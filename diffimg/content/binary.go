@@ -2,7 +2,6 @@ package content
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
@@ -10,9 +9,6 @@ import (
 
 // span is a differing byte range.
 type span struct{ off, n int64 }
-
-// maxHexdump bounds the bytes shown per differing range.
-const maxHexdump = 64
 
 // diffSpans streams both blobs and returns their differing ranges (ranges
 // closer than 8 bytes merged), at most max+1 of them, and whether the
@@ -114,7 +110,7 @@ func plural(n int64, w string) string {
 // rangeDiff is one differing range with its hexdump and cause.
 func (s *session) rangeDiff(path []string, a, b blob, sp span, detail string) *report.Difference {
 	d := &report.Difference{Kind: report.KindContent, Path: path, Detail: detail}
-	d.Hexdump = hexdump(a, b, sp)
+	d.SetExcerpt(report.ReadExcerpt(a.bounded(), b.bounded(), sp.off, sp.off, sp.n))
 	// classify from a window around the range
 	const ctx = 64
 	if sp.n <= 4096 && sp.off < min(a.n, b.n) {
@@ -127,58 +123,4 @@ func (s *session) rangeDiff(path []string, a, b blob, sp span, detail string) *r
 		}
 	}
 	return d
-}
-
-// hexdump shows both sides of a range, 16 bytes a line, "-" for a and
-// "+" for b (the engine's format), at most maxHexdump bytes.
-func hexdump(a, b blob, sp span) string {
-	start := sp.off &^ 15
-	n := sp.off + sp.n - start
-	show := (min(n, maxHexdump) + 15) &^ 15
-	return Hexdump(a.read(start, int(show)), b.read(start, int(show)), start, start, show, n)
-}
-
-// Hexdump formats the first show bytes (a multiple of 16) of a range of
-// n bytes on both sides, 16 a line: identical lines once, differing ones
-// as "-" (a, at offset startA) and "+" (b, at startB). ba and bb are what
-// was read (shorter at the end of a file). The engine's disk hexdumps use
-// it too, so every report shows one format.
-func Hexdump(ba, bb []byte, startA, startB, show, n int64) string {
-	var sb strings.Builder
-	for i := 0; i < int(show); i += 16 {
-		la, lb := hexLine(ba, i), hexLine(bb, i)
-		if la == lb {
-			fmt.Fprintf(&sb, "  %08x  %s\n", startA+int64(i), la)
-			continue
-		}
-		fmt.Fprintf(&sb, "- %08x  %s\n+ %08x  %s\n", startA+int64(i), la, startB+int64(i), lb)
-	}
-	if n > show {
-		fmt.Fprintf(&sb, "  ... %d more bytes\n", n-show)
-	}
-	return sb.String()
-}
-
-func hexLine(b []byte, i int) string {
-	var sb strings.Builder
-	for j := i; j < i+16; j++ {
-		if j < len(b) {
-			fmt.Fprintf(&sb, "%02x ", b[j])
-		} else {
-			sb.WriteString("   ")
-		}
-		if j == i+7 {
-			sb.WriteByte(' ')
-		}
-	}
-	sb.WriteString(" |")
-	for j := i; j < i+16 && j < len(b); j++ {
-		if b[j] >= 32 && b[j] < 127 {
-			sb.WriteByte(b[j])
-		} else {
-			sb.WriteByte('.')
-		}
-	}
-	sb.WriteString("|")
-	return sb.String()
 }

@@ -164,6 +164,9 @@ func (b blob) section(off, n int64) blob {
 }
 
 // read returns up to n bytes at off (fewer at the end).
+// bounded is b's reader cut at its length.
+func (b blob) bounded() io.ReaderAt { return io.NewSectionReader(b.r, 0, b.n) }
+
 func (b blob) read(off int64, n int) []byte {
 	if off >= b.n || off < 0 {
 		return nil

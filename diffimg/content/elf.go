@@ -249,19 +249,25 @@ func (s *session) compareDynsyms(path []string, fa, fb *elf.File) []*report.Diff
 	sortStrings(onlyA)
 	sortStrings(onlyB)
 	var diff strings.Builder
+	shown := &report.LineChange{}
 	lines := 0
 	cut := false
-	for _, x := range [][2]any{{"-", onlyA}, {"+", onlyB}} {
-		for _, n := range x[1].([]string) {
+	for _, x := range []struct {
+		mark  string
+		names []string
+		to    *[]string
+	}{{"-", onlyA, &shown.Removed}, {"+", onlyB, &shown.Added}} {
+		for _, n := range x.names {
 			if lines >= s.o.MaxDiffLines {
 				cut = true
 				break
 			}
-			diff.WriteString(x[0].(string) + n + "\n")
+			diff.WriteString(x.mark + n + "\n")
+			*x.to = append(*x.to, n)
 			lines++
 		}
 	}
-	d := &report.Difference{Kind: report.KindContent, Path: appendPath(path, "dynamic symbols"), Diff: diff.String(),
+	d := &report.Difference{Kind: report.KindContent, Path: appendPath(path, "dynamic symbols"), Diff: diff.String(), Lines: shown,
 		Detail: fmt.Sprintf("dynamic symbols: %d only in a, %d only in b", len(onlyA), len(onlyB))}
 	if cut {
 		d.Truncated = BoundDiffLines

@@ -22,7 +22,40 @@ func compareBytes(t testing.TB, a, b []byte, o Options) *report.Report {
 		Kind: report.KindContent, Detail: "content differs", Children: kids,
 	}}}
 	explain.Annotate(rep)
+	checkData(t, rep)
 	return rep
+}
+
+// checkData checks that every hexdump and every diff comes with the data
+// explain classifies from: an excerpt that renders to that very hexdump,
+// and the removed and added lines the diff shows.
+func checkData(t testing.TB, rep *report.Report) {
+	t.Helper()
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Hexdump != "" && (d.Excerpt == nil || report.FormatHexdump(*d.Excerpt) != d.Hexdump) {
+			t.Errorf("%v: hexdump without its excerpt (%+v)", d.Path, d.Excerpt)
+		}
+		if d.Diff == "" {
+			return
+		}
+		if d.Lines == nil {
+			t.Errorf("%v: diff without its lines", d.Path)
+			return
+		}
+		var rem, add []string
+		for _, l := range strings.Split(strings.TrimSuffix(d.Diff, "\n"), "\n") {
+			switch {
+			case strings.HasPrefix(l, "@@"):
+			case strings.HasPrefix(l, "-"):
+				rem = append(rem, l[1:])
+			case strings.HasPrefix(l, "+"):
+				add = append(add, l[1:])
+			}
+		}
+		if !slices.Equal(rem, d.Lines.Removed) || !slices.Equal(add, d.Lines.Added) {
+			t.Errorf("%v: lines %q / %q, the diff shows %q / %q", d.Path, d.Lines.Removed, d.Lines.Added, rem, add)
+		}
+	})
 }
 
 // find returns the first difference (depth-first) for which ok holds.

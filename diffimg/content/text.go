@@ -29,9 +29,10 @@ func (s *session) compareText(path []string, a, b blob) []*report.Difference {
 	la := splitLines(string(a.read(0, int(a.n))))
 	lb := splitLines(string(b.read(0, int(b.n))))
 	if explain.Ordering(la, lb) {
+		text, shown := s.unified(la, lb)
 		return []*report.Difference{{Kind: report.KindContent, Path: path,
 			Detail: fmt.Sprintf("the same %d lines in another order", len(la)),
-			Diff:   s.unified(la, lb, nil), Cause: &report.Cause{Class: report.ClassOrdering, Hint: explain.HintOrdering}}}
+			Diff:   text, Lines: shown, Cause: &report.Cause{Class: report.ClassOrdering, Hint: explain.HintOrdering}}}
 	}
 	// trim the common head and tail so the diff works on the middle
 	pre := 0
@@ -58,9 +59,9 @@ func (s *session) compareText(path []string, a, b blob) []*report.Difference {
 				Detail: fmt.Sprintf("more differing lines not shown (--max-diff-lines %d)", s.o.MaxDiffLines)})
 			break
 		}
-		text, rem, add, cut := h.render(budget)
+		text, rem, add, shown, cut := h.render(budget)
 		budget -= strings.Count(text, "\n")
-		d := &report.Difference{Kind: report.KindContent, Path: path, Diff: text,
+		d := &report.Difference{Kind: report.KindContent, Path: path, Diff: text, Lines: shown,
 			Detail: fmt.Sprintf("lines %d-%d: %d removed, %d added", h.aStart+1, h.aStart+h.aLen, len(rem), len(add))}
 		if cut {
 			d.Truncated = BoundDiffLines
@@ -120,9 +121,10 @@ func hunks(a, b []string, offset int) []hunk {
 }
 
 // render writes the hunk as unified diff text with at most max lines and
-// returns its removed and added lines.
-func (h hunk) render(max int) (text string, rem, add []string, cut bool) {
+// returns its removed and added lines, all of them and those shown.
+func (h hunk) render(max int) (text string, rem, add []string, shown *report.LineChange, cut bool) {
 	var sb strings.Builder
+	shown = &report.LineChange{}
 	fmt.Fprintf(&sb, "@@ -%d,%d +%d,%d @@\n", h.aStart+1, h.aLen, h.bStart+1, h.bLen)
 	for i, l := range h.lines {
 		switch l[0] {
@@ -131,14 +133,21 @@ func (h hunk) render(max int) (text string, rem, add []string, cut bool) {
 		case '+':
 			add = append(add, l[1:])
 		}
-		if i < max {
-			sb.WriteString(bound(l, 512))
-			sb.WriteByte('\n')
-		} else {
+		if i >= max {
 			cut = true
+			continue
+		}
+		l = bound(l, 512)
+		sb.WriteString(l)
+		sb.WriteByte('\n')
+		switch l[0] {
+		case '-':
+			shown.Removed = append(shown.Removed, l[1:])
+		case '+':
+			shown.Added = append(shown.Added, l[1:])
 		}
 	}
-	return sb.String(), rem, add, cut
+	return sb.String(), rem, add, shown, cut
 }
 
 // bound shortens a very long line.
@@ -149,17 +158,21 @@ func bound(l string, n int) string {
 	return l[:n] + fmt.Sprintf("... (%d more bytes)", len(l)-n)
 }
 
-// unified is the whole unified diff of two line lists, bounded.
-func (s *session) unified(a, b []string, _ []string) string {
+// unified is the whole unified diff of two line lists, bounded, with the
+// removed and added lines it shows.
+func (s *session) unified(a, b []string) (string, *report.LineChange) {
 	var sb strings.Builder
+	all := &report.LineChange{}
 	n := 0
 	for _, h := range hunks(a, b, 0) {
-		t, _, _, _ := h.render(s.o.MaxDiffLines - n)
+		t, _, _, shown, _ := h.render(s.o.MaxDiffLines - n)
 		n += strings.Count(t, "\n")
 		sb.WriteString(t)
+		all.Removed = append(all.Removed, shown.Removed...)
+		all.Added = append(all.Added, shown.Added...)
 		if n >= s.o.MaxDiffLines {
 			break
 		}
 	}
-	return sb.String()
+	return sb.String(), all
 }

@@ -1,7 +1,6 @@
 package explain
 
 import (
-	"bytes"
 	"regexp"
 	"sort"
 	"strconv"
@@ -262,52 +261,13 @@ func parseTime(s string) (int64, bool) {
 	return 0, false
 }
 
-// Hexdump parses the engine's hexdump format back into the two sides'
-// bytes and the differing range, for differences made without the bytes
-// at hand. ok is false when the text is not a hexdump.
-func parseHexdump(h string) (a, b []byte, base int64, lo, hi int, ok bool) {
-	lo, hi = -1, -1
-	first := true
-	for _, line := range strings.Split(h, "\n") {
-		if len(line) < 12 || strings.HasPrefix(line, "  ...") {
-			continue
-		}
-		mark := line[0]
-		rest := line[2:]
-		sp := strings.IndexByte(rest, ' ')
-		if sp < 0 {
-			continue
-		}
-		off, err := strconv.ParseInt(rest[:sp], 16, 64)
-		if err != nil {
-			continue
-		}
-		if first {
-			base, first = off, false
-		}
-		hexPart := rest[sp:]
-		if i := strings.Index(hexPart, "|"); i >= 0 {
-			hexPart = hexPart[:i]
-		}
-		var bs []byte
-		for _, f := range strings.Fields(hexPart) {
-			v, err := strconv.ParseUint(f, 16, 8)
-			if err != nil {
-				break
-			}
-			bs = append(bs, byte(v))
-		}
-		switch mark {
-		case ' ':
-			a = append(a, bs...)
-			b = append(b, bs...)
-		case '-':
-			a = append(a, bs...)
-		case '+':
-			b = append(b, bs...)
-		}
-	}
-	n := min(len(a), len(b))
+// differingRange returns the two sides of an excerpt over the length
+// both have, and the range [lo, hi) from its first to its last differing
+// byte; ok is false when the bytes both have are equal.
+func differingRange(x *report.Excerpt) (a, b []byte, lo, hi int, ok bool) {
+	n := min(len(x.A), len(x.B))
+	a, b = x.A[:n], x.B[:n]
+	lo = -1
 	for i := 0; i < n; i++ {
 		if a[i] != b[i] {
 			if lo < 0 {
@@ -316,8 +276,5 @@ func parseHexdump(h string) (a, b []byte, base int64, lo, hi int, ok bool) {
 			hi = i + 1
 		}
 	}
-	if lo < 0 {
-		return nil, nil, 0, 0, 0, false
-	}
-	return a[:n], b[:n], base, lo, hi, !bytes.Equal(a[:n], b[:n])
+	return a, b, lo, hi, lo >= 0
 }

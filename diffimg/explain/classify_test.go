@@ -94,18 +94,17 @@ func TestLinesOrdering(t *testing.T) {
 	}
 }
 
-// Annotate: leaves classified from their field, diff or hexdump; engine
+// Annotate: leaves classified from their field, lines or bytes; engine
 // causes kept; parents summarised; the enclosing file copied down; the
 // summary recomputed.
 func TestAnnotate(t *testing.T) {
 	engine := &report.Cause{Class: report.ClassUUID, Hint: "the vfat volume serial ..."}
-	hex := "- 00000000  00 f1 53 65 00 00 00 00  00 00 00 00 00 00 00 00  |..Se............|\n" +
-		"+ 00000000  10 ff 53 65 00 00 00 00  00 00 00 00 00 00 00 00  |..Se............|\n"
+	bin := &report.Excerpt{A: []byte("\x00\xf1Se\x00\x00\x00\x00"), B: []byte("\x10\xffSe\x00\x00\x00\x00"), Length: 8}
 	rep := &report.Report{Differences: []*report.Difference{
 		{Partition: report.Int(1), Filesystem: report.Str("vfat"), Kind: report.KindMetadata, Field: "volume-serial", A: "1234-ABCD", B: "5678-EF01", Cause: engine},
 		{Partition: report.Int(2), File: report.Str("/f"), Kind: report.KindContent, Children: []*report.Difference{
-			{Kind: report.KindContent, Hexdump: hex},
-			{Kind: report.KindContent, Diff: "@@ -1 +1 @@\n-b\n-a\n+a\n+b\n"},
+			{Kind: report.KindContent, Excerpt: bin, Hexdump: report.FormatHexdump(*bin)},
+			{Kind: report.KindContent, Diff: "@@ -1 +1 @@\n-b\n-a\n+a\n+b\n", Lines: &report.LineChange{Removed: []string{"b", "a"}, Added: []string{"a", "b"}}},
 		}},
 		{Kind: report.KindContainer, Detail: "decoded disks identical"},
 	}}
@@ -114,7 +113,7 @@ func TestAnnotate(t *testing.T) {
 		t.Error("the engine's cause was replaced")
 	}
 	f := rep.Differences[1]
-	// The hexdump's bytes decode as two close Unix times, but nothing
+	// The excerpt's bytes decode as two close Unix times, but nothing
 	// says they are one: content, not a guessed timestamp.
 	if f.Children[0].Cause.Class != report.ClassContent || f.Children[1].Cause.Class != report.ClassOrdering {
 		t.Errorf("children: %+v %+v", f.Children[0].Cause, f.Children[1].Cause)
@@ -147,5 +146,35 @@ func TestTextEpochUnits(t *testing.T) {
 	}
 	if c := Text("count 1234567\n", "count 1234568\n"); c != nil && c.Class == report.ClassTimestamp {
 		t.Errorf("a 7-digit counter classed as a timestamp")
+	}
+}
+
+// Leaf classifies from the data a difference carries (its excerpt of
+// bytes, its removed and added lines), never from the rendered hexdump
+// or diff text: the text alone is no evidence, and a change of its
+// layout cannot change a class.
+func TestLeafFromData(t *testing.T) {
+	a := []byte("built on 2024-01-01 12:00:00 by ci\n")
+	b := []byte("built on 2024-03-05 17:42:13 by ci\n")
+	x := &report.Excerpt{BaseA: 4096, BaseB: 4096, A: a, B: b, Length: int64(len(a))}
+	d := &report.Difference{Kind: report.KindContent}
+	d.SetExcerpt(x)
+	if c := Leaf(d); c == nil || c.Class != report.ClassTimestamp {
+		t.Errorf("from the excerpt: %+v, want timestamp", c)
+	}
+	if c := Leaf(&report.Difference{Kind: report.KindContent, Hexdump: d.Hexdump}); c != nil {
+		t.Errorf("from the hexdump text alone: %+v, want nothing", c)
+	}
+	// A window that is equal where both sides have bytes is no evidence.
+	if c := Leaf(&report.Difference{Kind: report.KindContent, Excerpt: &report.Excerpt{A: a, B: a[:10], Length: int64(len(a))}}); c != nil {
+		t.Errorf("equal excerpt: %+v", c)
+	}
+	lines := &report.LineChange{Removed: []string{"path=/build/tmp-a1b2/src"}, Added: []string{"path=/build/tmp-c3d4/src"}}
+	if c := Leaf(&report.Difference{Kind: report.KindContent, Lines: lines}); c == nil || c.Class != report.ClassBuildPath {
+		t.Errorf("from the lines: %+v, want build-path", c)
+	}
+	diff := "@@ -1 +1 @@\n-path=/build/tmp-a1b2/src\n+path=/build/tmp-c3d4/src\n"
+	if c := Leaf(&report.Difference{Kind: report.KindContent, Diff: diff}); c != nil {
+		t.Errorf("from the diff text alone: %+v, want nothing", c)
 	}
 }

@@ -2,7 +2,9 @@
 // and how to fix it. It classifies differences into cause classes
 // (timestamp, uuid, ordering, build-path, compression, container,
 // checksum, layout, content) from what the difference holds: the field and
-// its two values, a unified text diff, or a hexdump of differing bytes.
+// its two values, the removed and added lines of a text hunk
+// (Difference.Lines), or an excerpt of the differing bytes
+// (Difference.Excerpt). It never parses the rendered diff or hexdump.
 //
 // Comparators that see the bytes (package content) call Bytes, Text,
 // Lines and Values directly and attach a hint naming the structure's fix;
@@ -108,24 +110,14 @@ func Leaf(d *report.Difference) *report.Cause {
 			return c
 		}
 	}
-	if d.Diff != "" {
-		var rem, add []string
-		for _, l := range strings.Split(d.Diff, "\n") {
-			switch {
-			case strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"):
-			case strings.HasPrefix(l, "-"):
-				rem = append(rem, l[1:])
-			case strings.HasPrefix(l, "+"):
-				add = append(add, l[1:])
-			}
-		}
-		if c := Lines(rem, add); c != nil {
+	if l := d.Lines; l != nil {
+		if c := Lines(l.Removed, l.Added); c != nil {
 			return c
 		}
 	}
-	if d.Hexdump != "" {
-		if a, b, base, lo, hi, ok := parseHexdump(d.Hexdump); ok {
-			if c := Bytes(a, b, base, lo, hi); c != nil {
+	if x := d.Excerpt; x != nil {
+		if a, b, lo, hi, ok := differingRange(x); ok {
+			if c := Bytes(a, b, x.BaseA, lo, hi); c != nil {
 				return c
 			}
 		}

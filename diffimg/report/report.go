@@ -65,6 +65,11 @@ type Difference struct {
 	// Diff is a unified text diff; Hexdump a bounded hexdump.
 	Diff    string `json:"diff,omitempty"`
 	Hexdump string `json:"hexdump,omitempty"`
+	// Excerpt is the bytes Hexdump shows, Lines the removed and added
+	// lines Diff shows: the data explain classifies from (not in the
+	// JSON; nil in a report read back from JSON).
+	Excerpt *Excerpt    `json:"-"`
+	Lines   *LineChange `json:"-"`
 	// Truncated says a bound cut this node's output or children short.
 	Truncated Bound         `json:"truncated,omitempty"`
 	Children  []*Difference `json:"children"`
