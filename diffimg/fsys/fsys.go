@@ -119,7 +119,8 @@ func OpenEntry(f FS, e *Entry) (io.ReadCloser, error) {
 }
 
 // ZeroSkipper is implemented by file readers that know, without
-// decoding, that bytes ahead read as zeros (squashfs sparse blocks): the
+// decoding, that bytes ahead read as zeros (squashfs sparse blocks, erofs
+// holes and shared zero chunks): the
 // engine compares two such runs as equal and moves past them unread, so
 // a 64 GiB sparse file costs what its data costs.
 type ZeroSkipper interface {

@@ -14,9 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
-	"sort"
 	"syscall"
 	"time"
 
@@ -88,71 +88,64 @@ func relPath(p string) string {
 	return rel
 }
 
-type dirKey struct{ dev, ino uint64 }
-
 // Walk implements fsys.FS: parents before children, names in byte order.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
-	fi, err := os.Stat(f.dir) // the root itself may be a link (./result)
-	if err != nil {
-		return err
-	}
-	e, key := f.entry("/", fi)
-	if err := fn(e); err != nil {
-		return err
-	}
-	return f.walk("/", 1, map[dirKey]bool{key: true}, fn)
+	return fsys.Walk[string, string](tree{f}, fn)
 }
 
-func (f *FS) walk(dir string, depth int, seen map[dirKey]bool, fn func(*fsys.Entry) error) error {
-	if depth > fsys.MaxDepth {
-		return fmt.Errorf("%s: directories nested deeper than %d", dir, fsys.MaxDepth)
-	}
-	d, err := f.root.Open(relPath(dir))
+// tree is dirtree's core of fsys.Walk: directories by path, identified
+// by device and inode.
+type tree struct{ f *FS }
+
+func (tree) Format() string { return Format }
+
+// MaxEntries does not bound a host directory: it holds what it holds,
+// and a loop is a directory met twice.
+func (tree) MaxEntries() int64 { return math.MaxInt64 }
+
+func (t tree) Root() (*fsys.Entry, string, fsys.DirKey, error) {
+	fi, err := os.Stat(t.f.dir) // the root itself may be a link (./result)
 	if err != nil {
-		return err
+		return nil, "", fsys.DirKey{}, err
+	}
+	e, key := t.f.entry("/", fi)
+	return e, "/", key, nil
+}
+
+func (t tree) ReadDir(dir, _ string, _ []string) ([]string, error) {
+	d, err := t.f.root.Open(relPath(dir))
+	if err != nil {
+		return nil, err
 	}
 	names, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		p := path.Join(dir, name)
-		fi, err := f.root.Lstat(relPath(p))
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		e, key := f.entry(p, fi)
-		if err := fn(e); err != nil {
-			return err
-		}
-		if e.Type != fsys.TypeDir {
-			continue
-		}
-		if seen[key] {
-			return fmt.Errorf("%s: directory loop (met the same directory twice)", p)
-		}
-		seen[key] = true
-		err = f.walk(p, depth+1, seen, fn)
-		delete(seen, key)
-		if err != nil {
-			return err
-		}
+	return names, nil
+}
+
+func (tree) Name(name string) string { return name }
+
+func (t tree) Entry(p, _ string) (*fsys.Entry, string, fsys.DirKey, error) {
+	fi, err := t.f.root.Lstat(relPath(p))
+	if err != nil {
+		return nil, "", fsys.DirKey{}, fmt.Errorf("%s: %w", p, err)
 	}
-	return nil
+	e, key := t.f.entry(p, fi)
+	return e, p, key, nil
 }
 
 // entry describes the node at p from its lstat.
-func (f *FS) entry(p string, fi os.FileInfo) (*fsys.Entry, dirKey) {
+func (f *FS) entry(p string, fi os.FileInfo) (*fsys.Entry, fsys.DirKey) {
 	t, _ := fsys.TypeOfMode(fi.Mode())
 	e := &fsys.Entry{Path: p, Type: t, Mode: unixPerm(fi.Mode()), Mtime: fi.ModTime().UTC()}
-	var key dirKey
+	var key fsys.DirKey
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		e.Mode = st.Mode & 0o7777
 		e.HasOwner, e.UID, e.GID = true, st.Uid, st.Gid
 		e.Mtime = time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC()
-		key = dirKey{uint64(st.Dev), st.Ino}
+		key = fsys.DirKey{Dev: uint64(st.Dev), N: st.Ino}
 		if t == fsys.TypeChar || t == fsys.TypeBlock {
 			e.Major, e.Minor = unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))
 		}

@@ -3,23 +3,24 @@
 //
 //	fs, err := erofs.Open(r, size) // r holds the filesystem at offset 0
 //
-// # Two readers
+// # Why not go-erofs
 //
-// Uncompressed images are read with github.com/erofs/go-erofs, which
-// handles FLAT_PLAIN, FLAT_INLINE and CHUNK_BASED inodes, directories and
-// xattrs well. That library refuses any image whose superblock announces
-// compression (the 0PADDING feature or an lz4/compression-algorithm field:
-// "unsupported compressed filesystem"), and it keeps its on-disk decoding
-// in unexported identifiers and internal packages, so it cannot be extended
-// from outside: there is no hook to decode the compressed inodes ourselves
-// and let the library do the rest.
+// github.com/erofs/go-erofs handles FLAT_PLAIN, FLAT_INLINE and
+// CHUNK_BASED inodes, directories and xattrs well, but it refuses any
+// image whose superblock announces compression (the 0PADDING feature or
+// an lz4/compression-algorithm field: "unsupported compressed
+// filesystem"), and it keeps its on-disk decoding in unexported
+// identifiers and internal packages, so it cannot be extended from
+// outside: there is no hook to decode the compressed inodes ourselves and
+// let the library do the rest.
 //
-// NixOS builds its /nix/store erofs with lz4/lz4hc compression, so
-// compressed images are read by this package's own reader (own.go,
-// zmap.go), written from the on-disk format description (the Linux kernel
-// erofs documentation and headers), not copied from any implementation.
-// Because a compressed image holds uncompressed inodes too, the own reader
-// implements everything: the superblock, compact (32-byte) and extended
+// NixOS builds its /nix/store erofs with lz4/lz4hc compression, so every
+// image is read by this package's own reader (own.go, zmap.go), written
+// from the on-disk format description (the Linux kernel erofs
+// documentation and headers), not copied from any implementation. One
+// reader for every image means one walk, one set of checks, and files
+// opened by handle and streamed whatever the layout. It implements
+// everything: the superblock, compact (32-byte) and extended
 // (64-byte) inodes, the FLAT_PLAIN, FLAT_INLINE, CHUNK_BASED (4-byte block
 // maps and 8-byte chunk indexes), COMPRESSED_FULL and COMPRESSED_COMPACT
 // (2B and 4B packs) layouts, directories, inline and shared xattrs
@@ -30,13 +31,14 @@
 // inode) and partially referenced pclusters (dedupe). lz4 blocks are
 // decoded with github.com/pierrec/lz4/v4; pclusters without 0PADDING need
 // decoding that stops at the wanted output size, which that library cannot
-// do, so they use a small decoder of our own (lz4partial.go). The tests
-// cross-check the own reader against go-erofs on uncompressed images. When
-// an old image holds compressed inodes but announces no compression, the
-// go-erofs reader hands those files to the own reader.
+// do, so they use a small decoder of our own (lz4partial.go). go-erofs
+// stays a test oracle: the tests cross-check the own reader against it on
+// uncompressed images.
 //
-// The superblock fields (Metadata) are always decoded here, since go-erofs
-// does not expose them.
+// Chunk-based files read their holes (unmapped chunks) and the chunks
+// that share one all-zero block (how mkfs.erofs 1.5 stores the holes of
+// a sparse file) as known zeros (fsys.ZeroSkipper): a 64 GiB sparse file
+// costs what its data costs.
 //
 // # Hostile input
 //
@@ -44,8 +46,8 @@
 // image size before use, pclusters (1 MiB) and decompressed extents
 // (16 MiB) are bounded, index walks are bounded and must advance, reads
 // return exactly the file size, a directory reached twice (a cycle) is an
-// error, depth is bounded by fsys.MaxDepth, and a recover at each API entry
-// point turns a missed check into an error rather than a crash.
+// error, and the walk (fsys.Walk) bounds depth and entry count. Nothing
+// here recovers from a panic: a missed check is a bug the fuzzers must see.
 package erofs
 
 import (
@@ -320,17 +322,11 @@ func (sb *superblock) metadata() []fsys.Field {
 }
 
 // Open reads the erofs filesystem that starts at offset 0 of r and is
-// size bytes long. Uncompressed images are read through go-erofs,
-// compressed ones through this package's own reader.
+// size bytes long.
 func Open(r io.ReaderAt, size int64) (f fsys.FS, err error) {
 	sb, err := readSuperblock(r, size)
 	if err != nil {
 		return nil, err
-	}
-	if !sb.compressed() && sb.extraDevices == 0 {
-		if lf, err := openLib(r, size, sb); err == nil {
-			return lf, nil
-		}
 	}
 	return openOwn(r, size, sb)
 }

@@ -496,6 +496,12 @@ type chunkReader struct {
 	ci  *chunkInfo
 	pos int64
 	cur io.Reader
+
+	// Physical chunks met in this file, and those known to hold only
+	// zeros (by the length checked): mkfs.erofs 1.5 stores every hole of
+	// a sparse file as a reference to one shared zero chunk.
+	met   map[int64]bool
+	zeros map[int64]int64
 }
 
 func (img *image) chunkReader(ino *inode) (io.Reader, error) {
@@ -542,6 +548,99 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		}
 		c.cur = r
 	}
+}
+
+// zeroAhead is how many bytes from the position are known zeros: the
+// rest of a hole, or of a chunk whose block an earlier chunk of the file
+// shares and that holds only zeros (checked once, on its second use, so
+// a file without shared chunks is never read twice).
+func (c *chunkReader) zeroAhead() int64 {
+	if c.pos >= c.ino.size {
+		return 0
+	}
+	i := c.pos >> c.ci.chunkbits
+	start := i << c.ci.chunkbits
+	clen := min(int64(1)<<c.ci.chunkbits, c.ino.size-start)
+	off, err := c.img.chunk(c.ino, c.ci, i)
+	if err != nil || off >= 0 && !c.zeroChunk(off, clen) {
+		return 0 // an error is Read's to report
+	}
+	return start + clen - c.pos
+}
+
+// zeroChunk says whether the n bytes at off are known zeros.
+func (c *chunkReader) zeroChunk(off, n int64) bool {
+	if z, ok := c.zeros[off]; ok {
+		return z >= n
+	}
+	if !c.met[off] {
+		if c.met == nil {
+			c.met, c.zeros = map[int64]bool{}, map[int64]int64{}
+		}
+		c.met[off] = true
+		return false
+	}
+	var zero int64
+	buf := make([]byte, min(n, 1<<20))
+	for zero < n {
+		k := min(n-zero, int64(len(buf)))
+		if _, err := c.img.r.ReadAt(buf[:k], off+zero); err != nil || !allZero(buf[:k]) {
+			break
+		}
+		zero += k
+	}
+	c.zeros[off] = zero
+	return zero >= n
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// skip moves the position n bytes ahead (n <= zeroAhead()).
+func (c *chunkReader) skip(n int64) {
+	c.pos += n
+	c.cur = nil
+}
+
+// sparseFile is an open chunk-based file: exactly its size in bytes,
+// with its holes and shared zero chunks skipped unread
+// (fsys.ZeroSkipper).
+type sparseFile struct {
+	x *exactReader
+	c *chunkReader
+}
+
+func (f *sparseFile) Read(p []byte) (int, error) { return f.x.Read(p) }
+
+func (f *sparseFile) Close() error { return nil }
+
+// ZeroAhead implements fsys.ZeroSkipper.
+func (f *sparseFile) ZeroAhead() int64 { return min(f.c.zeroAhead(), f.x.left) }
+
+// SkipZeros implements fsys.ZeroSkipper.
+func (f *sparseFile) SkipZeros(n int64) {
+	f.c.skip(n)
+	f.x.left -= n
+}
+
+// openFile opens a regular file's content for Open and OpenEntry.
+func (img *image) openFile(ino *inode) (io.ReadCloser, error) {
+	r, err := img.content(ino)
+	if err != nil {
+		return nil, err
+	}
+	if x, ok := r.(*exactReader); ok {
+		if c, ok := x.r.(*chunkReader); ok {
+			return &sparseFile{x: x, c: c}, nil
+		}
+	}
+	return io.NopCloser(r), nil
 }
 
 type zeroReader struct{}
@@ -956,61 +1055,68 @@ func (img *image) ConcurrentReads() {}
 
 func (img *image) Metadata() []fsys.Field { return append([]fsys.Field(nil), img.meta...) }
 
-func (img *image) Walk(fn func(*fsys.Entry) error) (err error) {
-	root, err := img.inode(uint64(img.sb.rootNid))
-	if err != nil {
-		return err
-	}
-	if root.mode&sIFMT != sIFDIR {
-		return corruptf("root inode %d is not a directory", root.nid)
-	}
-	seen := map[uint64]bool{}
-	return img.walk("/", root, 0, seen, fn)
+// Walk implements fsys.FS.
+func (img *image) Walk(fn func(*fsys.Entry) error) error {
+	return fsys.Walk[*inode, dirent](tree{img}, fn)
 }
 
-func (img *image) walk(p string, ino *inode, depth int, seen map[uint64]bool, fn func(*fsys.Entry) error) error {
-	e, err := img.entry(p, ino)
+// tree is erofs's core of fsys.Walk: directories by inode, identified
+// by nid.
+type tree struct{ img *image }
+
+func (tree) Format() string { return "erofs" }
+
+// MaxEntries: hard links share an inode, so the bound is the smallest
+// directory entry (12 bytes and a name).
+func (t tree) MaxEntries() int64 { return fsys.EntryBudget(t.img.size, 12) }
+
+func (t tree) Root() (*fsys.Entry, *inode, fsys.DirKey, error) {
+	img := t.img
+	root, err := img.inode(uint64(img.sb.rootNid))
 	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+		return nil, nil, fsys.DirKey{}, err
 	}
-	if err := fn(e); err != nil {
-		return err
+	if root.mode&sIFMT != sIFDIR {
+		return nil, nil, fsys.DirKey{}, corruptf("root inode %d is not a directory", root.nid)
+	}
+	e, err := img.entry("/", root)
+	if err != nil {
+		return nil, nil, fsys.DirKey{}, fmt.Errorf("/: %w", err)
+	}
+	return e, root, fsys.DirKey{N: root.nid}, nil
+}
+
+// ReadDir leaves out "." and ".." (dirList's cached listing is not
+// changed).
+func (t tree) ReadDir(ino *inode, p string, buf []dirent) ([]dirent, error) {
+	ents, err := t.img.dirList(ino)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	out := buf[:0]
+	for _, d := range ents {
+		if d.name != "." && d.name != ".." {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (tree) Name(d dirent) string { return d.name }
+
+func (t tree) Entry(p string, d dirent) (*fsys.Entry, *inode, fsys.DirKey, error) {
+	child, err := t.img.inode(d.nid)
+	if err != nil {
+		return nil, nil, fsys.DirKey{}, fmt.Errorf("%s: %w", p, err)
+	}
+	e, err := t.img.entry(p, child)
+	if err != nil {
+		return nil, nil, fsys.DirKey{}, fmt.Errorf("%s: %w", p, err)
 	}
 	if e.Type != fsys.TypeDir {
-		return nil
+		return e, nil, fsys.DirKey{}, nil
 	}
-	if depth >= fsys.MaxDepth {
-		return fmt.Errorf("erofs: %s: directory nesting deeper than %d", p, fsys.MaxDepth)
-	}
-	// A directory reached twice is either a cycle or a hard-linked
-	// directory; both are corrupt and would make the walk explode.
-	if seen[ino.nid] {
-		return corruptf("%s: directory inode %d reached twice (cycle)", p, ino.nid)
-	}
-	seen[ino.nid] = true
-	ents, err := img.dirList(ino)
-	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
-	for i, d := range ents {
-		if d.name == "." || d.name == ".." {
-			continue
-		}
-		if strings.ContainsRune(d.name, '/') {
-			return corruptf("%s: entry name %q contains a slash", p, d.name)
-		}
-		if i > 0 && ents[i-1].name == d.name {
-			return corruptf("%s: duplicate entry %q", p, d.name)
-		}
-		child, err := img.inode(d.nid)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path.Join(p, d.name), err)
-		}
-		if err := img.walk(path.Join(p, d.name), child, depth+1, seen, fn); err != nil {
-			return err
-		}
-	}
-	return nil
+	return e, child, fsys.DirKey{N: child.nid}, nil
 }
 
 // lookup resolves a "/"-rooted path without following symlinks.
@@ -1053,11 +1159,11 @@ func (img *image) Open(p string) (rc io.ReadCloser, err error) {
 	if ino.mode&sIFMT != sIFREG {
 		return nil, fmt.Errorf("erofs: %s: not a regular file", p)
 	}
-	r, err := img.content(ino)
+	r, err := img.openFile(ino)
 	if err != nil {
 		return nil, fmt.Errorf("erofs: %s: %w", p, err)
 	}
-	return io.NopCloser(r), nil
+	return r, nil
 }
 
 // OpenEntry implements fsys.EntryOpener: the entry's Handle is its nid,
@@ -1068,9 +1174,9 @@ func (img *image) OpenEntry(e *fsys.Entry) (rc io.ReadCloser, err error) {
 	if err != nil || ino.mode&sIFMT != sIFREG || int64(ino.size) != e.Size {
 		return img.Open(e.Path)
 	}
-	r, err := img.content(ino)
+	r, err := img.openFile(ino)
 	if err != nil {
 		return nil, fmt.Errorf("erofs: %s: %w", e.Path, err)
 	}
-	return io.NopCloser(r), nil
+	return r, nil
 }

@@ -65,8 +65,3 @@ func metadataRegions(f fsys.FS, sb *superblock, size int64) ([]fsys.Extent, erro
 func (img *image) MetadataRegions() ([]fsys.Extent, error) {
 	return metadataRegions(img, img.sb, img.size)
 }
-
-// MetadataRegions implements fsys.MetadataRegions (see metadataRegions).
-func (l *libFS) MetadataRegions() ([]fsys.Extent, error) {
-	return metadataRegions(l, l.sb, l.size)
-}

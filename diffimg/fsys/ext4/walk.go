@@ -168,7 +168,7 @@ func (f *FS) parseDirBlock(b []byte, out *[]dirent) error {
 		if ino != 0 {
 			name := string(b[pos+8 : pos+8+nameLen])
 			if name != "." && name != ".." {
-				if err := fsutil.ValidName(name); err != nil {
+				if err := fsys.ValidName(name); err != nil {
 					return err
 				}
 				*out = append(*out, dirent{name: name, ino: ino, ftype: ftype})
@@ -254,65 +254,46 @@ func (f *FS) fill(e *fsys.Entry, in *inode, ftype byte) error {
 // listing cannot be read, is an entry with Damaged set; the walk does
 // not descend into it and goes on with the rest of the tree.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
-	root, in := f.entry("/", rootIno, 2)
+	return fsys.Walk[*inode, dirent](tree{f}, fn)
+}
+
+// tree is ext4's core of fsys.Walk: directories by inode.
+type tree struct{ f *FS }
+
+func (tree) Format() string { return "ext4" }
+
+func (t tree) MaxEntries() int64 { return fsys.EntryBudget(t.f.size, 12) }
+
+func (t tree) Root() (*fsys.Entry, *inode, fsys.DirKey, error) {
+	root, in := t.f.entry("/", rootIno, 2)
 	if in == nil {
-		return fmt.Errorf("ext4: root directory: %s", root.Damaged)
+		return nil, nil, fsys.DirKey{}, fmt.Errorf("ext4: root directory: %s", root.Damaged)
 	}
 	if root.Type != fsys.TypeDir {
-		return errors.New("ext4: root inode is not a directory")
+		return nil, nil, fsys.DirKey{}, errors.New("ext4: root inode is not a directory")
 	}
-	ents, err := f.readDir(in)
-	if err != nil {
-		return fmt.Errorf("ext4: root directory: %w", err)
-	}
-	if err := fn(root); err != nil {
-		return err
-	}
-	w := &walker{f: f, fn: fn, budget: fsutil.NewBudget(f.size, 12, "ext4"), seen: map[uint32]bool{rootIno: true}}
-	return w.dir("/", ents, 1)
+	return root, in, fsys.DirKey{N: rootIno}, nil
 }
 
-type walker struct {
-	f      *FS
-	fn     func(*fsys.Entry) error
-	budget *fsutil.Budget
-	seen   map[uint32]bool
+func (t tree) ReadDir(in *inode, p string, _ []dirent) ([]dirent, error) {
+	ents, err := t.f.readDir(in)
+	switch {
+	case err != nil && p == "/":
+		return nil, fmt.Errorf("ext4: root directory: %w", err)
+	case err != nil:
+		return nil, &fsys.DamagedError{Why: "directory " + err.Error()}
+	}
+	return ents, nil
 }
 
-// dir gives the entries of directory p, listed in ents, and descends.
-func (w *walker) dir(p string, ents []dirent, depth int) error {
-	if depth > fsys.MaxDepth {
-		return fmt.Errorf("ext4: %s: directories nested deeper than %d", p, fsys.MaxDepth)
+func (tree) Name(d dirent) string { return d.name }
+
+func (t tree) Entry(p string, d dirent) (*fsys.Entry, *inode, fsys.DirKey, error) {
+	e, in := t.f.entry(p, d.ino, d.ftype)
+	if in == nil || e.Type != fsys.TypeDir {
+		return e, nil, fsys.DirKey{}, nil
 	}
-	for _, d := range ents {
-		if err := w.budget.Take(); err != nil {
-			return err
-		}
-		cp := fsutil.Join(p, d.name)
-		ce, cin := w.f.entry(cp, d.ino, d.ftype)
-		var sub []dirent
-		if cin != nil && ce.Type == fsys.TypeDir {
-			if w.seen[d.ino] {
-				return fmt.Errorf("ext4: directory %s: inode %d already walked (loop or shared directory)", cp, d.ino)
-			}
-			w.seen[d.ino] = true
-			var err error
-			if sub, err = w.f.readDir(cin); err != nil {
-				ce.Damaged = "directory " + err.Error()
-				cin = nil
-			}
-		}
-		if err := w.fn(ce); err != nil {
-			return err
-		}
-		if cin == nil || ce.Type != fsys.TypeDir {
-			continue
-		}
-		if err := w.dir(cp, sub, depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
+	return e, in, fsys.DirKey{N: uint64(d.ino)}, nil
 }
 
 // lookup resolves a "/"-rooted path to its inode.

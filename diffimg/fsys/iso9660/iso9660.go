@@ -233,21 +233,47 @@ func (f *FS) entry(p string, info iofs.FileInfo) *fsys.Entry {
 
 // Walk implements fsys.FS.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
+	return fsys.Walk[string, iofs.DirEntry](tree{f}, fn)
+}
+
+// tree is iso9660's core of fsys.Walk: go-diskfs lists directories by
+// path; a directory's extent identifies it.
+type tree struct{ f *FS }
+
+func (tree) Format() string { return "iso9660" }
+
+func (t tree) MaxEntries() int64 { return fsys.EntryBudget(t.f.size, 34) }
+
+func (t tree) Root() (*fsys.Entry, string, fsys.DirKey, error) {
 	// The root directory's record sits in the primary volume descriptor
 	// (offset 156); its recording date is the root's mtime.
-	f.dirs["/"] = dirExtent{int64(le32(f.pvd[156+2:])), int64(le32(f.pvd[156+10:]))}
-	if err := fn(&fsys.Entry{Path: "/", Type: fsys.TypeDir, Mtime: recordDate(f.pvd[156+18 : 156+25])}); err != nil {
-		return err
+	lba := int64(le32(t.f.pvd[156+2:]))
+	t.f.dirs["/"] = dirExtent{lba, int64(le32(t.f.pvd[156+10:]))}
+	root := &fsys.Entry{Path: "/", Type: fsys.TypeDir, Mtime: recordDate(t.f.pvd[156+18 : 156+25])}
+	return root, "/", fsys.DirKey{N: uint64(lba)}, nil
+}
+
+func (t tree) ReadDir(p, _ string, _ []iofs.DirEntry) (ents []iofs.DirEntry, err error) {
+	defer fsutil.Recover(&err, "iso9660 directory %s", p)
+	ents, err = t.f.lib.ReadDir(fsutil.LibPath(p))
+	if err != nil {
+		return nil, fmt.Errorf("iso9660: directory %s: %w", p, err)
 	}
-	t := &fsutil.Tree{Format: "iso9660", What: "extent", Budget: fsutil.NewBudget(f.size, 34, "iso9660"),
-		List: f.lib.ReadDir, Entry: func(cp string, _ iofs.DirEntry, info iofs.FileInfo) (*fsys.Entry, uint64, error) {
-			var key uint64
-			if st, ok := info.Sys().(*diso.StatT); ok && st != nil {
-				key = uint64(st.Location)
-			}
-			return f.entry(cp, info), key, nil
-		}}
-	return t.Walk("/", map[uint64]bool{}, fn)
+	return ents, nil
+}
+
+func (tree) Name(d iofs.DirEntry) string { return d.Name() }
+
+func (t tree) Entry(p string, d iofs.DirEntry) (*fsys.Entry, string, fsys.DirKey, error) {
+	info, err := d.Info()
+	if err != nil {
+		return nil, "", fsys.DirKey{}, fmt.Errorf("iso9660: %s: %w", p, err)
+	}
+	var key fsys.DirKey
+	if st, ok := info.Sys().(*diso.StatT); ok && st != nil {
+		key.N = uint64(st.Location)
+	}
+	return t.f.entry(p, info), p, key, nil
 }
 
 // Open implements fsys.FS.

@@ -1,10 +1,10 @@
 package squashfs
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/org/immutos-action/diffimg/fsys"
 )
@@ -233,7 +233,7 @@ func (f *FS) id(i uint16) (uint32, error) {
 
 // dirent is one directory listing entry.
 type dirent struct {
-	name []byte // a view into the directory table
+	name string // a substring of one string per listing
 	ref  uint64
 }
 
@@ -259,6 +259,9 @@ func (f *FS) readDirInto(n *inode, buf []dirent) ([]dirent, error) {
 		return nil, fmt.Errorf("directory listing of %d bytes runs past the directory table", length)
 	}
 	b = b[:length]
+	// One string per listing: each name is a substring of it, so naming
+	// an entry allocates nothing more.
+	all := string(b)
 	le := binary.LittleEndian
 	out := buf[:0]
 	for len(b) > 0 {
@@ -278,14 +281,15 @@ func (f *FS) readDirInto(n *inode, buf []dirent) ([]dirent, error) {
 			if len(b) < 8+nameLen {
 				return nil, fmt.Errorf("directory entry name cut off")
 			}
-			name := b[8 : 8+nameLen : 8+nameLen]
+			at := len(all) - len(b) + 8
+			name := all[at : at+nameLen]
 			b = b[8+nameLen:]
 			out = append(out, dirent{name: name, ref: uint64(start)<<16 | uint64(off)})
 		}
 	}
-	// mksquashfs writes names sorted; sort anyway so the walk order holds
+	// mksquashfs writes names sorted; sort anyway so that lookups hold
 	// for any writer.
-	byName := func(x, y dirent) int { return bytes.Compare(x.name, y.name) }
+	byName := func(x, y dirent) int { return strings.Compare(x.name, y.name) }
 	if !slices.IsSortedFunc(out, byName) {
 		slices.SortStableFunc(out, byName)
 	}

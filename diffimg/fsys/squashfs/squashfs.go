@@ -27,7 +27,6 @@
 package squashfs
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -38,7 +37,6 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
-	"github.com/org/immutos-action/diffimg/fsys/internal/fsutil"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
@@ -333,85 +331,64 @@ func (f *FS) extents(n *inode, s *slab) []fsys.Extent {
 
 // Walk implements fsys.FS.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
-	rootRef := f.u64(32)
-	root, err := f.inodeAt(rootRef)
+	return fsys.Walk[*inode, dirent](&tree{f: f}, fn)
+}
+
+// tree is squashfs's core of fsys.Walk: directories by inode,
+// identified by their inode reference.
+type tree struct {
+	f    *FS
+	slab slab
+	n    inode // the last child decoded, in place
+	hint int   // inode table block of the last inode decoded
+}
+
+func (*tree) Format() string { return "squashfs" }
+
+func (t *tree) MaxEntries() int64 { return fsys.EntryBudget(t.f.size, 8) }
+
+func (t *tree) Root() (*fsys.Entry, *inode, fsys.DirKey, error) {
+	rootRef := t.f.u64(32)
+	root, err := t.f.inodeAt(rootRef)
 	if err != nil {
-		return fmt.Errorf("squashfs: root inode: %w", err)
+		return nil, nil, fsys.DirKey{}, fmt.Errorf("squashfs: root inode: %w", err)
 	}
 	if root.basicType() != inoDir {
-		return fmt.Errorf("squashfs: root inode is not a directory (type %d)", root.typ)
+		return nil, nil, fsys.DirKey{}, fmt.Errorf("squashfs: root inode is not a directory (type %d)", root.typ)
 	}
-	w := walker{f: f, fn: fn, budget: fsutil.NewBudget(f.size, 8, "squashfs"), seen: map[uint64]bool{rootRef: true}}
-	e, err := f.entry("/", root, &w.slab)
-	if err != nil {
-		return err
-	}
-	if err := fn(e); err != nil {
-		return err
-	}
-	return w.walk("/", root, 1)
+	e, err := t.f.entry("/", root, &t.slab)
+	return e, root, fsys.DirKey{N: rootRef}, err
 }
 
-type walker struct {
-	f      *FS
-	fn     func(*fsys.Entry) error
-	budget *fsutil.Budget
-	seen   map[uint64]bool // directory inode references on the walk
-	slab   slab
-	lists  [][]dirent // one reused listing buffer per depth
-	hint   int        // inode table block of the last inode decoded
+func (t *tree) ReadDir(dir *inode, p string, buf []dirent) ([]dirent, error) {
+	ents, err := t.f.readDirInto(dir, buf)
+	if err != nil {
+		return ents, fmt.Errorf("squashfs: directory %s: %w", p, err)
+	}
+	return ents, nil
 }
 
-func (w *walker) walk(p string, dir *inode, depth int) error {
-	if depth > fsys.MaxDepth {
-		return fmt.Errorf("squashfs: %s: directories nested deeper than %d", p, fsys.MaxDepth)
+func (*tree) Name(d dirent) string { return d.name }
+
+func (t *tree) Entry(p string, d dirent) (*fsys.Entry, *inode, fsys.DirKey, error) {
+	pos, err := t.f.inodePos(d.ref, &t.hint)
+	if err == nil {
+		err = t.f.decodeInode(pos, &t.n)
 	}
-	for len(w.lists) <= depth {
-		w.lists = append(w.lists, nil)
-	}
-	ents, err := w.f.readDirInto(dir, w.lists[depth])
-	w.lists[depth] = ents
 	if err != nil {
-		return fmt.Errorf("squashfs: directory %s: %w", p, err)
+		return nil, nil, fsys.DirKey{}, fmt.Errorf("squashfs: %s: %w", p, err)
 	}
-	var n inode // decoded in place for each entry; dir is not used again
-	for i, d := range ents {
-		cp := fsutil.Join(p, string(d.name)) // one allocation: the path
-		if err := fsutil.ValidName(cp[len(cp)-len(d.name):]); err != nil {
-			return fmt.Errorf("squashfs: directory %s: %w", p, err)
-		}
-		if i > 0 && bytes.Equal(d.name, ents[i-1].name) {
-			return fmt.Errorf("squashfs: directory %s: duplicate name %q", p, d.name)
-		}
-		if err := w.budget.Take(); err != nil {
-			return err
-		}
-		pos, err := w.f.inodePos(d.ref, &w.hint)
-		if err == nil {
-			err = w.f.decodeInode(pos, &n)
-		}
-		if err != nil {
-			return fmt.Errorf("squashfs: %s: %w", cp, err)
-		}
-		e, err := w.f.entry(cp, &n, &w.slab)
-		if err != nil {
-			return err
-		}
-		e.Handle = uint64(pos)
-		if err := w.fn(e); err != nil {
-			return err
-		}
-		if e.Type == fsys.TypeDir {
-			if w.seen[d.ref] {
-				return fmt.Errorf("squashfs: directory %s: inode 0x%x already walked (loop or shared directory)", cp, d.ref)
-			}
-			w.seen[d.ref] = true
-			if err := w.walk(cp, &n, depth+1); err != nil {
-				return err
-			}
-		}
+	e, err := t.f.entry(p, &t.n, &t.slab)
+	if err != nil {
+		return nil, nil, fsys.DirKey{}, err
 	}
-	return nil
+	e.Handle = uint64(pos)
+	if e.Type != fsys.TypeDir {
+		return e, nil, fsys.DirKey{}, nil
+	}
+	dir := new(inode)
+	*dir = t.n
+	return e, dir, fsys.DirKey{N: d.ref}, nil
 }
 
 // lookup resolves a "/"-rooted path from the root directory.
@@ -432,7 +409,7 @@ func (f *FS) lookup(p string) (uint64, *inode, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		i := slices.IndexFunc(ents, func(d dirent) bool { return string(d.name) == name })
+		i := slices.IndexFunc(ents, func(d dirent) bool { return d.name == name })
 		if i < 0 {
 			return 0, nil, fmt.Errorf("%s: no such file", p)
 		}

@@ -735,7 +735,7 @@ func (f *FS) readDir(p string, ext []fsys.Extent) ([]*dirent, error) {
 	}
 	sort.SliceStable(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
 	for i := range ents {
-		if err := fsutil.ValidName(ents[i].name); err != nil {
+		if err := fsys.ValidName(ents[i].name); err != nil {
 			return nil, fmt.Errorf("vfat: directory %s: %w", p, err)
 		}
 		if i > 0 && ents[i].name == ents[i-1].name {
@@ -747,56 +747,50 @@ func (f *FS) readDir(p string, ext []fsys.Extent) ([]*dirent, error) {
 
 // Walk implements fsys.FS.
 func (f *FS) Walk(fn func(*fsys.Entry) error) error {
-	rootExt, err := f.rootExtents()
-	if err != nil {
-		return fmt.Errorf("vfat: %w", err)
-	}
-	root := &fsys.Entry{Path: "/", Type: fsys.TypeDir, Extents: rootExt}
-	if err := fn(root); err != nil {
-		return err
-	}
-	claimed := make([]uint64, (f.clusterCount+2+63)/64)
-	if f.fatType == 32 {
-		// Claim the root's chain, so a directory pointing back at it is caught.
-		if _, err := f.chain(f.rootCluster, 0, claimed); err != nil {
-			return fmt.Errorf("vfat: root directory: %w", err)
-		}
-	}
-	budget := fsutil.NewBudget(f.size, 32, "vfat")
-	return f.walkDir("/", rootExt, 1, claimed, budget, fn)
+	return fsys.Walk[[]fsys.Extent, *dirent](&tree{f: f}, fn)
 }
 
-func (f *FS) walkDir(p string, ext []fsys.Extent, depth int, claimed []uint64, budget *fsutil.Budget, fn func(*fsys.Entry) error) error {
-	if depth > fsys.MaxDepth {
-		return fmt.Errorf("vfat: %s: directories nested deeper than %d", p, fsys.MaxDepth)
-	}
-	ents, err := f.readDir(p, ext)
+// tree is vfat's core of fsys.Walk: directories by their clusters'
+// extents. Cycles are caught by claiming clusters (entry), so no
+// directory keys are given.
+type tree struct {
+	f       *FS
+	claimed []uint64 // clusters already in some entry's chain
+}
+
+func (*tree) Format() string { return "vfat" }
+
+func (t *tree) MaxEntries() int64 { return fsys.EntryBudget(t.f.size, 32) }
+
+func (t *tree) Root() (*fsys.Entry, []fsys.Extent, fsys.DirKey, error) {
+	f := t.f
+	rootExt, err := f.rootExtents()
 	if err != nil {
-		return err
+		return nil, nil, fsys.DirKey{}, fmt.Errorf("vfat: %w", err)
 	}
-	for _, d := range ents {
-		if err := budget.Take(); err != nil {
-			return err
-		}
-		cp := fsutil.Join(p, d.name)
-		e, cext, err := f.entry(cp, d, claimed)
-		if err != nil {
-			return err
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-		if e.Type == fsys.TypeDir {
-			if d.cluster == 0 {
-				continue // empty or pointing at the root: nothing to walk
-			}
-			// entry claimed the directory's clusters: no directory is walked twice.
-			if err := f.walkDir(cp, cext, depth+1, claimed, budget, fn); err != nil {
-				return err
-			}
+	t.claimed = make([]uint64, (f.clusterCount+2+63)/64)
+	if f.fatType == 32 {
+		// Claim the root's chain, so a directory pointing back at it is caught.
+		if _, err := f.chain(f.rootCluster, 0, t.claimed); err != nil {
+			return nil, nil, fsys.DirKey{}, fmt.Errorf("vfat: root directory: %w", err)
 		}
 	}
-	return nil
+	return &fsys.Entry{Path: "/", Type: fsys.TypeDir, Extents: rootExt}, rootExt, fsys.DirKey{}, nil
+}
+
+func (t *tree) ReadDir(ext []fsys.Extent, p string, _ []*dirent) ([]*dirent, error) {
+	if len(ext) == 0 {
+		return nil, nil // empty, or pointing at the root: nothing to walk
+	}
+	return t.f.readDir(p, ext)
+}
+
+func (*tree) Name(d *dirent) string { return d.name }
+
+func (t *tree) Entry(p string, d *dirent) (*fsys.Entry, []fsys.Extent, fsys.DirKey, error) {
+	// entry claims the entry's clusters: no directory is walked twice.
+	e, ext, err := t.f.entry(p, d, t.claimed)
+	return e, ext, fsys.DirKey{}, err
 }
 
 // lookup finds the entry at a "/"-rooted path.
@@ -837,7 +831,7 @@ func (f *FS) lookup(p string) (*dirent, error) {
 		if found == nil {
 			return nil, fmt.Errorf("vfat: %s: %w", p, errNotExist)
 		}
-		cur = fsutil.Join(cur, found.name)
+		cur = fsys.Join(cur, found.name)
 		if i == len(parts)-1 {
 			return found, nil
 		}

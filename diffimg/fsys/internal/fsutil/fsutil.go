@@ -1,6 +1,6 @@
 // Package fsutil holds what the fsys adapters share: a read-only
-// go-diskfs backend over an io.ReaderAt, panic recovery, a bounded file
-// reader that always ends in io.EOF, and walk budgets.
+// go-diskfs backend over an io.ReaderAt, panic recovery and a bounded file
+// reader that always ends in io.EOF.
 package fsutil
 
 import (
@@ -224,39 +224,6 @@ func (l *LimitedFile) Close() error {
 	return nil
 }
 
-// Budget bounds how many entries a walk may emit, relative to the image
-// size, so a hostile image with shared or looping structures cannot make
-// a walk run without end.
-type Budget struct {
-	left int64
-	what string
-}
-
-// NewBudget allows one entry per bytesPerEntry bytes of image, plus 4096.
-func NewBudget(size, bytesPerEntry int64, what string) *Budget {
-	if bytesPerEntry <= 0 {
-		bytesPerEntry = 1
-	}
-	return &Budget{left: size/bytesPerEntry + 4096, what: what}
-}
-
-// Take consumes one entry.
-func (b *Budget) Take() error {
-	b.left--
-	if b.left < 0 {
-		return fmt.Errorf("%s: more entries than the image can hold (corrupt or looping directories)", b.what)
-	}
-	return nil
-}
-
-// Join joins a "/"-rooted directory path and a name.
-func Join(dir, name string) string {
-	if dir == "/" {
-		return "/" + name
-	}
-	return dir + "/" + name
-}
-
 // LibPath turns a "/"-rooted path into the io/fs style path go-diskfs
 // wants ("." for the root, "a/b" otherwise).
 func LibPath(p string) string {
@@ -265,13 +232,4 @@ func LibPath(p string) string {
 		return "."
 	}
 	return p
-}
-
-// ValidName rejects directory entry names that would make paths
-// ambiguous ("", ".", "..", names with "/" or NUL).
-func ValidName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
-		return fmt.Errorf("invalid file name %q", name)
-	}
-	return nil
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/org/immutos-action/diffimg/fsys"
 )
 
-// libFS reads an uncompressed image through go-erofs.
+// libFS reads an uncompressed image through go-erofs: the test oracle
+// the own reader is checked against (production reads every image with
+// the own reader).
 type libFS struct {
 	fs   fs.FS
 	size int64
