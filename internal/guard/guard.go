@@ -3,7 +3,7 @@
 // A hostile image must not crash a comparison, so the engine recovers at
 // its boundaries: opening a filesystem, walking it, comparing the content
 // of a file (Boundary). Third-party and standard-library parsers known to
-// panic on bad input (go-diskfs, go-erofs, debug/pe, debug/elf,
+// panic on bad input (go-diskfs, debug/pe, debug/elf,
 // archive/zip, the decompressors) are wrapped too (Library), but only a
 // panic raised inside the library is turned into an error there: a panic
 // raised by this module's own code, even when called back by the library,

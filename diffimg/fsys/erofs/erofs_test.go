@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -581,39 +580,9 @@ func TestCorrupt(t *testing.T) {
 }
 
 // exercise opens, walks and reads everything, bounded by budget bytes.
+// exercise runs the shared fuzz harness over an image in memory.
 func exercise(t testing.TB, data []byte, budget int64) {
-	fs, err := Open(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		testtool.NoPanic(t, err)
-		return
-	}
-	fs.Metadata()
-	var files []string
-	err = fs.Walk(func(e *fsys.Entry) error {
-		if e.Type == fsys.TypeFile {
-			files = append(files, e.Path)
-		}
-		if len(files) > 10000 {
-			return io.EOF
-		}
-		return nil
-	})
-	testtool.NoPanic(t, err)
-	sort.Strings(files)
-	for _, p := range files {
-		rc, err := fs.Open(p)
-		if err != nil {
-			testtool.NoPanic(t, err)
-			continue
-		}
-		n, err := io.Copy(io.Discard, io.LimitReader(rc, budget))
-		testtool.NoPanic(t, err)
-		rc.Close()
-		budget -= n
-		if budget <= 0 {
-			return
-		}
-	}
+	fstest.Exercise(t, func() (fsys.FS, error) { return Open(bytes.NewReader(data), int64(len(data))) }, budget)
 }
 
 func TestNotErofs(t *testing.T) {

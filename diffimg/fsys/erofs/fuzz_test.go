@@ -29,6 +29,10 @@ func smallTree(f *testing.F) string {
 	}
 	put("a/b/bin", rnd)
 	put("empty", nil)
+	// Sparse: chunk-based images share one zero chunk for its holes.
+	sparse := make([]byte, 3<<20)
+	sparse[1<<20+5] = 'x'
+	put("a/sparse", sparse)
 	os.Symlink("a/hello.txt", filepath.Join(src, "link"))
 	syscall.Setxattr(filepath.Join(src, "a/hello.txt"), "user.k", []byte("v"), 0)
 	return src
@@ -45,6 +49,7 @@ func FuzzOpen(f *testing.F) {
 		{"-zlz4hc", "-Elegacy-compress"},
 		{"-zlz4hc", "-C16384", "-Eforce-inode-extended"},
 		{},
+		{"--chunksize=4096"},
 	} {
 		img := filepath.Join(f.TempDir(), fmt.Sprint(i))
 		mkfs(f, img, src, append([]string{"-T", "1000"}, args...)...)
