@@ -274,7 +274,7 @@ func (c *comparer) run() error {
 			c.add(&report.Difference{
 				Kind:   report.KindContainer,
 				Detail: fmt.Sprintf("the decoded disks are identical (%s), but the files differ: %s %s vs %s %s", humanBytes(a.Size), a.Format, humanBytes(a.FileSize), b.Format, humanBytes(b.FileSize)),
-				Cause:  &report.Cause{Class: report.ClassContainer, Hint: containerHint(a.Format, b.Format)},
+				Cause:  &report.Cause{Class: report.ClassContainer, Hint: explain.ContainerHint(a.Format, b.Format)},
 				A:      a.Format, B: b.Format,
 			})
 			return nil
@@ -328,18 +328,6 @@ func hashTail(r io.ReaderAt, from, to int64, h hash.Hash) error {
 	}
 	_, err := io.Copy(h, io.NewSectionReader(r, from, to-from))
 	return err
-}
-
-func containerHint(fa, fb string) string {
-	if fa != fb {
-		return fmt.Sprintf("compare like with like: both %s or both %s; the disks inside are the same", fa, fb)
-	}
-	switch fa {
-	case image.FormatQcow2:
-		return "qcow2 cluster order and metadata depend on how the image was written; build the qcow2 with `qemu-img convert -O qcow2` from the raw image, single-threaded (-m 1), or ship and compare the raw image"
-	default:
-		return "the compressed stream differs for the same content: pin the compressor version, level and thread count (e.g. `zstd -T1 -19`), or compare the raw image"
-	}
 }
 
 func (c *comparer) add(d *report.Difference) {

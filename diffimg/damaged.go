@@ -4,18 +4,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
 )
-
-// damagedHint is the cause of an entry whose own structure cannot be
-// read in one image: no build tool writes an unreadable inode.
-const damagedHint = "this entry's filesystem structure cannot be read in one image (a damaged inode or directory): builds do not produce that; check the storage or transfer the image came through, or whether it was modified after the build"
-
-// unreadableHint is the cause of data or a tree that cannot be read in
-// an image (a corrupt compressed block, a broken directory): the
-// derivation's inputs cannot explain that.
-const unreadableHint = "this data cannot be read in one image (corrupt compressed data or a broken structure): builds do not produce that; check the storage or transfer the image came through, or whether it was modified after the build"
 
 // damagedDir is a directory that one side cannot list: entries below it
 // that only the other side has are counted on its difference instead of
@@ -62,7 +54,7 @@ func (p *fsPair) compareDamaged(a, b *fsys.Entry) bool {
 		why = append(why, "b: "+b.Damaged)
 	}
 	detail := "cannot be read: " + strings.Join(why, "; ")
-	d := p.addEntry(a.Path, report.KindMetadata, detail, &report.Cause{Class: report.ClassContent, Hint: damagedHint, Known: true})
+	d := p.addEntry(a.Path, report.KindMetadata, detail, &report.Cause{Class: report.ClassContent, Hint: explain.HintDamagedEntry, Known: true})
 	d.Field, d.A, d.B = "damaged", a.Damaged, b.Damaged
 	if (a.Type == fsys.TypeDir && a.Damaged != "") || (b.Type == fsys.TypeDir && b.Damaged != "") {
 		acc.damaged = append(acc.damaged, &damagedDir{path: a.Path, diff: d, detail: detail})

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/layout"
 	"github.com/org/immutos-action/diffimg/region"
 	"github.com/org/immutos-action/diffimg/report"
@@ -64,7 +64,7 @@ func (c *comparer) compareDisks(spans []region.Span) {
 				followsFromTruncation(d, truncated)
 			}
 			if d.Kind == report.KindPartitionTable && (damaged || d.Cause == nil && d.Field == "") {
-				d.Cause = &report.Cause{Class: report.ClassContent, Hint: damagedTableHint, Known: true}
+				d.Cause = &report.Cause{Class: report.ClassContent, Hint: explain.HintDamagedTable, Known: true}
 			}
 		}
 	}()
@@ -123,7 +123,7 @@ func (c *comparer) compareDisks(spans []region.Span) {
 		d := &report.Difference{
 			Kind:   report.KindUnallocated,
 			Detail: fmt.Sprintf("%s %s", bytesDiffer(c.a, c.b, s.Offset, s.Offset, s.Length), where),
-			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes outside every partition should be zero: check the tool that writes the disk (systemd-repart pads with zeros)"},
+			Cause:  &report.Cause{Class: report.ClassContent, Hint: explain.HintOutsidePartitions},
 		}
 		d.Offset, d.Length = report.Range(s.Offset, s.Length)
 		d.SetExcerpt(report.ReadExcerpt(c.a, c.b, s.Offset, s.Offset, s.Length))
@@ -220,17 +220,9 @@ func (c *comparer) addField(d *report.Difference, fsName *string, f layout.Field
 
 func fieldHint(fsName *string, name string, class report.Class) string {
 	if fsName != nil {
-		return fsHint(*fsName, name, class)
+		return explain.FieldHint(*fsName, name, class)
 	}
-	switch {
-	case strings.HasSuffix(name, "crc32"):
-		return "a checksum over other fields: it follows from the differences listed beside it"
-	case class == "uuid" && strings.Contains(name, "guid"):
-		return "GPT GUIDs are random unless seeded: set systemd-repart --seed (image.repart.seed in NixOS), or sfdisk/sgdisk with fixed GUIDs"
-	case name == "mbr.disk-signature":
-		return "the MBR disk signature is random unless set: sfdisk --disk-id, or systemd-repart --seed"
-	}
-	return ""
+	return explain.TableFieldHint(name, class)
 }
 
 // pairPartitions pairs partitions by (type GUID, name) in order of
@@ -297,13 +289,6 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-func plural(n int64, w string) string {
-	if n == 1 {
-		return "1 " + w
-	}
-	return fmt.Sprintf("%d %ss", n, w)
-}
-
 // bytesDiff reports differing spans of a region as raw bytes, with why
 // they could not be explained further.
 func (c *comparer) bytesDiff(part *int, fsName *string, file *string, spans []region.Span, why string, base int64) {
@@ -314,7 +299,7 @@ func (c *comparer) bytesDiff(part *int, fsName *string, file *string, spans []re
 	d := &report.Difference{
 		Partition: part, Filesystem: fsName, File: file,
 		Kind:   report.KindContent,
-		Detail: fmt.Sprintf("%s in %s (%s)", c.countDiffering(spans, base), plural(int64(len(spans)), "range"), why),
+		Detail: fmt.Sprintf("%s in %s (%s)", c.countDiffering(spans, base), report.Plural(int64(len(spans)), "range"), why),
 	}
 	d.Offset, d.Length = report.Range(base+first.Offset, spans[len(spans)-1].End()-first.Offset)
 	d.Children = c.rangeChildren(part, fsName, file, spans, base, c.a, c.b, base, base)
@@ -325,7 +310,7 @@ func (c *comparer) bytesDiff(part *int, fsName *string, file *string, spans []re
 func (c *comparer) rangeChildren(part *int, fsName, file *string, spans []region.Span, base int64, ra, rb io.ReaderAt, offA, offB int64) []*report.Difference {
 	return c.listRanges(spans, part, fsName, file, report.KindNote, "differing ranges not listed", func(s region.Span) *report.Difference {
 		d := &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: report.KindContent,
-			Detail: fmt.Sprintf("%s differ at offset %d", plural(s.Length, "byte"), s.Offset)}
+			Detail: fmt.Sprintf("%s differ at offset %d", report.Plural(s.Length, "byte"), s.Offset)}
 		d.Offset, d.Length = report.Range(base+s.Offset, s.Length)
 		if ra != nil {
 			d.Detail = fmt.Sprintf("%s at offset %d", bytesDiffer(ra, rb, offA+s.Offset, offB+s.Offset, s.Length), s.Offset)
@@ -394,8 +379,8 @@ func (c *comparer) gapsAgainstZero(ta, tb *layout.Table) {
 			d := &report.Difference{
 				Kind: report.KindUnallocated,
 				Detail: fmt.Sprintf("%s not zero %s of %s, where %s has a partition (compared with zeros)",
-					plural(sp.Length, "byte"), gapName(x.own, sp), x.name, other),
-				Cause: &report.Cause{Class: report.ClassContent, Hint: "bytes outside every partition should be zero: check the tool that writes the disk (systemd-repart pads with zeros)"},
+					report.Plural(sp.Length, "byte"), gapName(x.own, sp), x.name, other),
+				Cause: &report.Cause{Class: report.ClassContent, Hint: explain.HintOutsidePartitions},
 			}
 			d.Offset, d.Length = report.Range(sp.Offset, sp.Length)
 			if x.zeroA {
@@ -429,18 +414,18 @@ func sameProblems(a, b []string) bool {
 func (c *comparer) countDiffering(spans []region.Span, base int64) string {
 	total := region.Total(spans)
 	if total > 64<<20 {
-		return plural(total, "byte") + " differ"
+		return report.Plural(total, "byte") + " differ"
 	}
 	var n int64
 	for _, s := range spans {
 		k, ok := differing(c.a, c.b, base+s.Offset, base+s.Offset, s.Length)
 		if !ok {
-			return plural(total, "byte") + " differ"
+			return report.Plural(total, "byte") + " differ"
 		}
 		n += k
 	}
 	if n < total {
 		return fmt.Sprintf("%d of %d bytes differ", n, total)
 	}
-	return plural(total, "byte") + " differ"
+	return report.Plural(total, "byte") + " differ"
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
 )
@@ -45,11 +46,11 @@ func (fp *fsPair) compareEntry(a, b *fsys.Entry, sameContent bool) (dataDiffers 
 	}
 	if a.Mode != b.Mode {
 		fp.field(p, report.KindMode, "mode", fmt.Sprintf("%04o", a.Mode), fmt.Sprintf("%04o", b.Mode),
-			&report.Cause{Class: report.ClassContent, Hint: "permissions come from the build: fix the mode where the file is created, or normalise modes when packing"})
+			&report.Cause{Class: report.ClassContent, Hint: explain.HintMode})
 	}
 	if a.HasOwner && b.HasOwner && (a.UID != b.UID || a.GID != b.GID) {
 		fp.field(p, report.KindOwner, "owner", fmt.Sprintf("%d:%d", a.UID, a.GID), fmt.Sprintf("%d:%d", b.UID, b.GID),
-			&report.Cause{Class: report.ClassContent, Hint: "owners come from the build user: pack with fixed owners (mksquashfs -all-root, mkfs.erofs --all-root)"})
+			&report.Cause{Class: report.ClassContent, Hint: explain.HintFSOwner})
 	}
 	for _, t := range [...]struct {
 		name string
@@ -61,7 +62,7 @@ func (fp *fsPair) compareEntry(a, b *fsys.Entry, sameContent bool) (dataDiffers 
 		}
 		if x, y := fmtTime(t.x), fmtTime(t.y); x != y {
 			fp.field(p, report.KindMtime, t.name, x, y,
-				&report.Cause{Class: report.ClassTimestamp, Hint: timeHint(*fsName, t.name)})
+				&report.Cause{Class: report.ClassTimestamp, Hint: explain.TimeHint(*fsName, t.name)})
 		}
 	}
 	if a.Link != b.Link {
@@ -73,7 +74,7 @@ func (fp *fsPair) compareEntry(a, b *fsys.Entry, sameContent bool) (dataDiffers 
 	}
 	if a.Nlink != b.Nlink && a.Type != fsys.TypeDir {
 		fp.field(p, report.KindMetadata, "nlink", fmt.Sprint(a.Nlink), fmt.Sprint(b.Nlink),
-			&report.Cause{Class: report.ClassContent, Hint: "hard links differ: the build links files differently (nix store optimisation, hardlink tools)"})
+			&report.Cause{Class: report.ClassContent, Hint: explain.HintHardLinks})
 	}
 	for _, k := range unionKeys(a.Xattrs, b.Xattrs) {
 		va, oka := a.Xattrs[k]
@@ -85,7 +86,7 @@ func (fp *fsPair) compareEntry(a, b *fsys.Entry, sameContent bool) (dataDiffers 
 	}
 	for _, k := range unionKeys(a.Attrs, b.Attrs) {
 		if a.Attrs[k] != b.Attrs[k] {
-			fp.field(p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], attrCause(*fsName, k, a.Attrs[k], b.Attrs[k]))
+			fp.field(p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], explain.AttrCause(*fsName, k, a.Attrs[k], b.Attrs[k]))
 		}
 	}
 	if a.Type == fsys.TypeFile && !sameContent && fp.compareContent(a, b) {

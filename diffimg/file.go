@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/org/immutos-action/diffimg/budget"
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/image"
 	"github.com/org/immutos-action/diffimg/region"
@@ -55,14 +56,14 @@ func (fp *fsPair) compareContent(a, b *fsys.Entry) bool {
 		spans, err = c.spanReader.fileSpans(fp.a, fp.b, a, b)
 	}
 	if err != nil {
-		fp.addEntry(p, report.KindContent, "content cannot be read: "+err.Error(), &report.Cause{Class: report.ClassContent, Known: true, Hint: unreadableHint})
+		fp.addEntry(p, report.KindContent, "content cannot be read: "+err.Error(), &report.Cause{Class: report.ClassContent, Known: true, Hint: explain.HintUnreadable})
 		return true
 	}
 	if len(spans) == 0 {
 		return false
 	}
 	kind := report.KindContent
-	detail := fmt.Sprintf("content differs: %s in %s", plural(region.Total(spans), "byte"), plural(int64(len(spans)), "range"))
+	detail := fmt.Sprintf("content differs: %s in %s", report.Plural(region.Total(spans), "byte"), report.Plural(int64(len(spans)), "range"))
 	if a.Size != b.Size {
 		kind = report.KindSize
 		detail = fmt.Sprintf("size %d -> %d; %s", a.Size, b.Size, detail)
@@ -93,7 +94,10 @@ func (fp *fsPair) compareContent(a, b *fsys.Entry) bool {
 			}
 		}
 		if xa != nil {
-			d.Children = c.charge(d, c.opts.Content(p, xa, xb, a.Size, b.Size))
+			// What the content comparer finds lies in this file.
+			kids := c.opts.Content(p, xa, xb, a.Size, b.Size)
+			report.LocationOf(d).Apply(kids...)
+			d.Children = c.charge(d, kids)
 		}
 	}
 	if len(d.Children) == 0 && d.Truncated == "" {
@@ -128,7 +132,7 @@ func (fp *fsPair) fileRanges(a *fsys.Entry, spans []region.Span, xa, xb io.Reade
 	file := report.Str(a.Path)
 	return fp.c.listRanges(spans, fp.part, fp.fsName, file, report.KindNote, "differing ranges not listed", func(s region.Span) *report.Difference {
 		d := &report.Difference{Partition: fp.part, Filesystem: fp.fsName, File: file, Kind: report.KindContent,
-			Detail: fmt.Sprintf("%s differ at file offset %d", plural(s.Length, "byte"), s.Offset)}
+			Detail: fmt.Sprintf("%s differ at file offset %d", report.Plural(s.Length, "byte"), s.Offset)}
 		if off, ok := diskOffset(a, s.Offset); ok {
 			d.Offset, d.Length = report.Range(fp.ra.off+off, s.Length)
 		}

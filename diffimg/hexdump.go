@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/org/immutos-action/diffimg/region"
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // differing counts the bytes that differ in a range of n bytes (a span
@@ -35,5 +36,5 @@ func bytesDiffer(ra, rb io.ReaderAt, offA, offB, n int64) string {
 	if k, ok := differing(ra, rb, offA, offB, n); ok && k < n {
 		return fmt.Sprintf("%d of %d bytes differ", k, n)
 	}
-	return plural(n, "byte") + " differ"
+	return report.Plural(n, "byte") + " differ"
 }

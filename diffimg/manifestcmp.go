@@ -184,7 +184,7 @@ func CompareManifests(x, y *manifest.Manifest, opts Options) *report.Report {
 	}
 	if x.Image.DiskSHA256 == y.Image.DiskSHA256 {
 		c.add(&report.Difference{Kind: report.KindContainer, Detail: fmt.Sprintf("the decoded disks are identical, but the files differ (%s vs %s)", x.Image.Format, y.Image.Format),
-			Cause: &report.Cause{Class: report.ClassContainer, Hint: containerHint(x.Image.Format, y.Image.Format)}})
+			Cause: &report.Cause{Class: report.ClassContainer, Hint: explain.ContainerHint(x.Image.Format, y.Image.Format)}})
 		c.rep.Finish()
 		return c.rep
 	}

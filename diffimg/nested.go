@@ -16,7 +16,7 @@ import (
 // The nested differences are rebased on the enclosing file: their
 // filesystem and file move into Path ([fs type, inner file, ...]) and
 // their partition, filesystem and file are left for the enclosing file's
-// (explain.Annotate copies them down).
+// (set where the content comparer's differences are attached).
 func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer) []*report.Difference {
 	fa, errA, fb, errB := openBoth(a, sizeA, b, sizeB)
 	if errA != nil || errB != nil || fa.Type() != fb.Type() {

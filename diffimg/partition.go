@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/fsys/detect"
 	"github.com/org/immutos-action/diffimg/region"
@@ -189,7 +190,7 @@ func (c *comparer) unallocated(part *int, fsName *string, spans []region.Span, r
 	for _, d := range c.listRanges(spans, part, fsName, nil, report.KindUnallocated, "unallocated ranges differ", func(s region.Span) *report.Difference {
 		d := &report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindUnallocated,
 			Detail: fmt.Sprintf("%s at partition offset %d, %s", bytesDiffer(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length), s.Offset, where),
-			Cause:  &report.Cause{Class: report.ClassContent, Hint: "bytes no file claims should be zero: make the filesystem from scratch on a zeroed device (mkfs tools do when the image is created fresh); a difference here can also be tampering"},
+			Cause:  &report.Cause{Class: report.ClassContent, Hint: explain.HintUnclaimed},
 		}
 		d.Offset, d.Length = report.Range(ra.off+s.Offset, s.Length)
 		d.SetExcerpt(report.ReadExcerpt(c.a, c.b, ra.off+s.Offset, rb.off+s.Offset, s.Length))

@@ -4,25 +4,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
 // maxMovedListed bounds the paths a placement difference names.
 const maxMovedListed = 10
-
-// placementHint says why files hold the same data at other places when
-// nothing else about the files' data differs: they were written in
-// another order.
-func placementHint(fsName string) string {
-	switch fsName {
-	case "vfat":
-		return "the files were copied in another order, so their clusters (and directory entries) were allocated in another order: copy a sorted list (e.g. `mcopy` one file at a time in LC_ALL=C sort order), or build the ESP with one tool run whose input order is fixed"
-	case "ext4":
-		return "the files were written in another order (copy order or parallel copies into a mounted filesystem), so the allocator placed their blocks elsewhere: populate without mounting (`mkfs.ext4 -d DIR` walks the tree in a fixed order), or copy a sorted list single-threaded"
-	}
-	return "the files were written in another order, so their data lies at other places: write them in a fixed (sorted) order, single-threaded"
-}
 
 // reportPlacement adds one difference naming the files whose data lies
 // at other places with the same content, when no file's data differs in
@@ -39,11 +27,11 @@ func (p *fsPair) reportPlacement() {
 	if n := len(acc.moved) - len(listed); n > 0 {
 		detail += fmt.Sprintf(" (and %d more)", n)
 	}
-	cause := &report.Cause{Class: report.ClassOrdering, Hint: placementHint(*fsName)}
+	cause := &report.Cause{Class: report.ClassOrdering, Hint: explain.PlacementHint(*fsName)}
 	if acc.geometryDiffers {
 		// The filesystems are laid out differently: the data lies
 		// elsewhere because of that, not because of the order.
-		cause = &report.Cause{Class: report.ClassLayout, Hint: "the files' data lies at other places because the filesystems are laid out differently (the superblock or boot sector fields listed: block size, features, reserved areas): it follows from those differences; fix them"}
+		cause = &report.Cause{Class: report.ClassLayout, Hint: explain.HintPlacementLayout}
 	}
 	c.add(&report.Difference{Partition: part, Filesystem: fsName, Kind: report.KindMetadata, Field: "placement", Detail: detail, Cause: cause})
 }

@@ -17,7 +17,7 @@ func (c *comparer) listRanges(spans []region.Span, part *int, fsName, file *stri
 	for i, s := range spans {
 		if i == limit {
 			out = append(out, &report.Difference{Partition: part, Filesystem: fsName, File: file, Kind: moreKind,
-				Detail:    fmt.Sprintf("%d more %s (%s)", len(spans)-limit, what, plural(region.Total(spans[limit:]), "byte")),
+				Detail:    fmt.Sprintf("%d more %s (%s)", len(spans)-limit, what, report.Plural(region.Total(spans[limit:]), "byte")),
 				Truncated: report.BoundRanges})
 			break
 		}

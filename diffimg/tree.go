@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
 )
@@ -74,7 +75,7 @@ func (p *fsPair) compare() int {
 		}
 		c.add(&report.Difference{Partition: p.part, Filesystem: p.fsName, Kind: report.KindMetadata,
 			Detail: "filesystem tree cannot be walked completely: " + why,
-			Cause:  &report.Cause{Class: report.ClassContent, Known: true, Hint: unreadableHint}})
+			Cause:  &report.Cause{Class: report.ClassContent, Known: true, Hint: explain.HintUnreadable}})
 		acc.fail("walk failed: " + why)
 	}
 	p.reportPlacement()

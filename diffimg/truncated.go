@@ -5,14 +5,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/layout"
 	"github.com/org/immutos-action/diffimg/report"
 )
-
-// damagedTableHint is the cause of a partition table problem in one
-// image (a wrong CRC, a missing header): no partitioning tool writes
-// that, so pinning its inputs cannot be the fix.
-const damagedTableHint = "the partition table is damaged in one image (a wrong CRC, a missing header): partitioning tools do not write that; check how the image was copied, stored or changed after the build"
 
 // claimedSize is the disk size the table says the disk has: the backup
 // GPT header's LBA plus one sector, or the end of the last partition.
@@ -57,7 +53,7 @@ func (c *comparer) truncation(ta, tb *layout.Table) string {
 	c.cut, c.cutSide = size, side
 	c.add(&report.Difference{Kind: report.KindMetadata, Field: "truncated", Detail: detail,
 		A: fmt.Sprint(c.a.Size), B: fmt.Sprint(c.b.Size),
-		Cause: &report.Cause{Class: report.ClassContent, Known: true, Hint: "the image file was cut short (an interrupted copy, download or write, or a full disk): fetch or copy it again and compare its size and checksum with the build's"}})
+		Cause: &report.Cause{Class: report.ClassContent, Known: true, Hint: explain.HintTruncated}})
 	return side
 }
 
@@ -69,7 +65,7 @@ func followsFromTruncation(d *report.Difference, side string) {
 		return
 	}
 	if strings.HasPrefix(d.Field, "gpt.backup.") || strings.Contains(d.Detail, "backup GPT") || strings.Contains(d.Detail, "past the end of the image") {
-		d.Cause = &report.Cause{Class: report.ClassLayout, Hint: "follows from " + side + " being truncated (listed first): its end, where the backup GPT lies, is missing"}
+		d.Cause = &report.Cause{Class: report.ClassLayout, Hint: explain.TruncatedTableHint(side)}
 	}
 }
 
@@ -84,6 +80,6 @@ func (c *comparer) markBeyondCut() {
 		if d.Field == "truncated" || d.Offset == nil || *d.Offset < c.cut {
 			return
 		}
-		d.Cause = &report.Cause{Class: report.ClassLayout, Hint: "lies beyond the end of " + c.cutSide + ", which is truncated (listed first): these bytes are missing, not built differently"}
+		d.Cause = &report.Cause{Class: report.ClassLayout, Hint: explain.BeyondTruncationHint(c.cutSide)}
 	})
 }

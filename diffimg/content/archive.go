@@ -17,16 +17,6 @@ import (
 // maxArchiveMembers bounds the members listed per archive.
 const maxArchiveMembers = maxCPIOMembers
 
-// Hints for the tar and zip fields (the cpio ones are in package explain).
-const (
-	hintTarMtime = "tar member times come from the files packed: pack with `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime` (GNU tar; pax archives also `--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime`), or clamp the files first (`find . -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`)"
-	hintTarOrder = "tar members are in another order: pack with `tar --sort=name` (GNU tar), or from a sorted list (`find . | LC_ALL=C sort | tar --no-recursion -T - -cf out.tar`)"
-	hintTarOwner = "tar records the packing user's uid/gid and names: pack with `tar --owner=0 --group=0 --numeric-owner`"
-	hintZipMtime = "zip records each file's mtime (a DOS date and time, and an extended Unix timestamp unless `zip -X`): clamp the files' mtimes to SOURCE_DATE_EPOCH before zipping (`find . -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`) and zip with -X, or normalise the archive afterwards (strip-nondeterminism)"
-	hintZipOrder = "zip members are in another order: add them from a sorted list (`find . | LC_ALL=C sort | zip -X -@ out.zip`)"
-	hintZipOwner = "zip's Unix extra field records the packing user's uid/gid: zip with -X"
-)
-
 // compareMemberLists pairs two archives' members by name: members only in
 // a or only in b, the same members in another order (with orderHint), and
 // each common member through cmp (nil when it is equal). The last of

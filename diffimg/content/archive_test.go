@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
+	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
@@ -186,14 +187,14 @@ func TestTarFlags(t *testing.T) {
 	a := contenttest.Tar(t, dir, "--format=gnu", "--mtime=@1", "--owner=0", "--group=0", "--numeric-owner")
 	b := contenttest.Tar(t, dir, "--format=gnu", "--mtime=@1700000000", "--owner=0", "--group=0", "--numeric-owner")
 	rep := compareBytes(t, a, b, Options{})
-	if ls := wantClass(t, rep, report.ClassTimestamp); len(ls) != len(initrdFiles)+3 || ls[0].Cause.Hint != hintTarMtime {
+	if ls := wantClass(t, rep, report.ClassTimestamp); len(ls) != len(initrdFiles)+3 || ls[0].Cause.Hint != explain.HintTarMtime {
 		t.Fatalf("want one mtime leaf per member:\n%s", dump(t, rep))
 	}
 	c := contenttest.Tar(t, dir, "--format=gnu", "--mtime=@1", "--owner=1000", "--group=100", "--numeric-owner")
 	rep = compareBytes(t, a, c, Options{})
 	ls := wantClass(t, rep, report.ClassContent)
 	for _, l := range ls {
-		if l.Kind != report.KindOwner || l.A != "0:0 (:)" || l.B != "1000:100 (:)" || l.Cause.Hint != hintTarOwner {
+		if l.Kind != report.KindOwner || l.A != "0:0 (:)" || l.B != "1000:100 (:)" || l.Cause.Hint != explain.HintTarOwner {
 			t.Fatalf("want only owner leaves 0:0 -> 1000:100:\n%s", dump(t, rep))
 		}
 	}
@@ -213,8 +214,8 @@ func TestArchiveOrder(t *testing.T) {
 		a, b []byte
 		hint string
 	}{
-		{"tar", tarList(names), tarList(reversed), hintTarOrder},
-		{"zip", contenttest.Zip(t, dir, names, "-X"), contenttest.Zip(t, dir, reversed, "-X"), hintZipOrder},
+		{"tar", tarList(names), tarList(reversed), explain.HintTarOrder},
+		{"zip", contenttest.Zip(t, dir, names, "-X"), contenttest.Zip(t, dir, reversed, "-X"), explain.HintZipOrder},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := compareBytes(t, tc.a, tc.b, Options{})

@@ -73,7 +73,7 @@ func (s *session) bytesDiff(path []string, a, b blob, why string) []*report.Diff
 			out = append(out, s.rangeDiff(path, a, b, sp, fmt.Sprintf("%d bytes only in %s at offset %d", sp.n, longer(a, b), sp.off)))
 			continue
 		}
-		out = append(out, s.rangeDiff(path, a, b, sp, fmt.Sprintf("%s differ at offset %d", plural(sp.n, "byte"), sp.off)))
+		out = append(out, s.rangeDiff(path, a, b, sp, fmt.Sprintf("%s differ at offset %d", report.Plural(sp.n, "byte"), sp.off)))
 	}
 	if timedOut {
 		out = append(out, &report.Difference{Kind: report.KindNote, Path: path, Truncated: BoundTimeout,
@@ -98,13 +98,6 @@ func longer(a, b blob) string {
 		return "a"
 	}
 	return "b"
-}
-
-func plural(n int64, w string) string {
-	if n == 1 {
-		return "1 " + w
-	}
-	return fmt.Sprintf("%d %ss", n, w)
 }
 
 // rangeDiff is one differing range with its hexdump and cause.

@@ -73,7 +73,7 @@ func (s *session) compareMember(p []string, a, b blob, ha, hb *cpioHeader, depth
 		cause := &report.Cause{Class: report.ClassContent, Hint: explain.HintCPIOIno}
 		if reordered {
 			// cpio --reproducible numbers inodes in packing order
-			cause = &report.Cause{Class: report.ClassOrdering, Hint: "inode numbers follow the packing order, which differs: " + explain.HintCPIOOrder}
+			cause = &report.Cause{Class: report.ClassOrdering, Hint: explain.HintCPIOInoOrder}
 		}
 		field(report.KindMetadata, "ino", fmt.Sprint(ha.Ino), fmt.Sprint(hb.Ino), cause)
 	}

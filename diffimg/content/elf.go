@@ -165,7 +165,7 @@ func (s *session) elfSectionContent(p []string, da, db blob, boA, boB binary.Byt
 		}
 		if ca != cb {
 			out = append(out, &report.Difference{Kind: report.KindMetadata, Path: p, Field: "debuglink crc", A: ca, B: cb,
-				Detail: fmt.Sprintf("debug file CRC %s -> %s", ca, cb), Cause: &report.Cause{Class: report.ClassChecksum, Hint: "the CRC of the separate debug file: it follows from the differences in the debug info"}})
+				Detail: fmt.Sprintf("debug file CRC %s -> %s", ca, cb), Cause: &report.Cause{Class: report.ClassChecksum, Hint: explain.HintDebugCRC}})
 		}
 		if len(out) > 0 {
 			return out

@@ -29,10 +29,10 @@ func gzipHeaderFields(path []string, ha, hb *gzip.Header, a, b blob) []*report.D
 		field("name", fmt.Sprintf("%q", ha.Name), fmt.Sprintf("%q", hb.Name), report.ClassBuildPath, explain.HintGzipHeader)
 	}
 	if ha.OS != hb.OS {
-		field("os", fmt.Sprint(ha.OS), fmt.Sprint(hb.OS), report.ClassCompression, "gzip records the OS it ran on (3 = Unix): use the same gzip implementation on every builder")
+		field("os", fmt.Sprint(ha.OS), fmt.Sprint(hb.OS), report.ClassCompression, explain.HintGzipOS)
 	}
 	if xa, xb := a.read(8, 1), b.read(8, 1); len(xa) == 1 && len(xb) == 1 && xa[0] != xb[0] {
-		field("xfl", fmt.Sprint(xa[0]), fmt.Sprint(xb[0]), report.ClassCompression, "gzip's XFL byte records the compression level (2 = best, 4 = fastest): pin the level")
+		field("xfl", fmt.Sprint(xa[0]), fmt.Sprint(xb[0]), report.ClassCompression, explain.HintGzipXFL)
 	}
 	return out
 }

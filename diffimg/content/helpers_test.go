@@ -17,10 +17,10 @@ func compareBytes(t testing.TB, a, b []byte, o Options) *report.Report {
 	t.Helper()
 	c := New(o)
 	kids := c("/x", bytes.NewReader(a), bytes.NewReader(b), int64(len(a)), int64(len(b)))
-	rep := &report.Report{Differences: []*report.Difference{{
-		Partition: report.Int(1), Filesystem: report.Str("vfat"), File: report.Str("/x"),
-		Kind: report.KindContent, Detail: "content differs", Children: kids,
-	}}}
+	top := &report.Difference{Partition: report.Int(1), Filesystem: report.Str("vfat"), File: report.Str("/x"),
+		Kind: report.KindContent, Detail: "content differs", Children: kids}
+	report.LocationOf(top).Apply(kids...) // as the engine does
+	rep := &report.Report{Differences: []*report.Difference{top}}
 	explain.Annotate(rep)
 	checkData(t, rep)
 	return rep

@@ -197,7 +197,7 @@ func (s *session) comparePE(path []string, a, b blob, depth int) []*report.Diffe
 		}
 		out = append(out, &report.Difference{Kind: report.KindMetadata, Path: appendPath(path, "signature"), Field: "authenticode",
 			A: st(sizeA), B: st(sizeB), Detail: fmt.Sprintf("Authenticode signature: %s -> %s", st(sizeA), st(sizeB)),
-			Cause: &report.Cause{Class: report.ClassContent, Hint: "one image is signed and the other is not: compare both unsigned (or both signed with the same key)"}})
+			Cause: &report.Cause{Class: report.ClassContent, Hint: explain.HintSignedOnce}})
 	case sizeA > 0:
 		da, ea := secData(a, uint64(offA), uint64(sizeA))
 		db, eb := secData(b, uint64(offB), uint64(sizeB))

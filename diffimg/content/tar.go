@@ -118,7 +118,7 @@ func (s *session) compareTar(path []string, a, b blob, depth int) []*report.Diff
 	p := appendPath(path, "tar")
 	xa, xb := s.readTar(a), s.readTar(b)
 	out := s.archiveProblems(p, path, a, b, "tar", xa.Err, xb.Err, len(xa.Members), len(xb.Members), xa.Cut, xb.Cut)
-	out = append(out, compareMemberLists(s, p, xa.Members, xb.Members, func(m *tarMember) string { return m.Name }, tarSummary, hintTarOrder,
+	out = append(out, compareMemberLists(s, p, xa.Members, xb.Members, func(m *tarMember) string { return m.Name }, tarSummary, explain.HintTarOrder,
 		func(p []string, ma, mb *tarMember, _ bool) *report.Difference {
 			return s.compareTarMember(p, ma, mb, depth)
 		})...)
@@ -188,19 +188,19 @@ func (s *session) compareTarMember(p []string, ha, hb *tarMember, depth int) *re
 	if ha.Uid != hb.Uid || ha.Gid != hb.Gid || ha.Uname != hb.Uname || ha.Gname != hb.Gname {
 		m.field(report.KindOwner, "owner", fmt.Sprintf("%d:%d (%s:%s)", ha.Uid, ha.Gid, ha.Uname, ha.Gname),
 			fmt.Sprintf("%d:%d (%s:%s)", hb.Uid, hb.Gid, hb.Uname, hb.Gname),
-			&report.Cause{Class: report.ClassContent, Hint: hintTarOwner})
+			&report.Cause{Class: report.ClassContent, Hint: explain.HintTarOwner})
 	}
 	if !ha.ModTime.Equal(hb.ModTime) {
 		m.field(report.KindMtime, "mtime", tarTime(ha.ModTime), tarTime(hb.ModTime),
-			&report.Cause{Class: report.ClassTimestamp, Hint: hintTarMtime})
+			&report.Cause{Class: report.ClassTimestamp, Hint: explain.HintTarMtime})
 	}
 	if !ha.AccessTime.Equal(hb.AccessTime) {
 		m.field(report.KindMetadata, "atime", tarTime(ha.AccessTime), tarTime(hb.AccessTime),
-			&report.Cause{Class: report.ClassTimestamp, Hint: hintTarMtime})
+			&report.Cause{Class: report.ClassTimestamp, Hint: explain.HintTarMtime})
 	}
 	if !ha.ChangeTime.Equal(hb.ChangeTime) {
 		m.field(report.KindMetadata, "ctime", tarTime(ha.ChangeTime), tarTime(hb.ChangeTime),
-			&report.Cause{Class: report.ClassTimestamp, Hint: hintTarMtime})
+			&report.Cause{Class: report.ClassTimestamp, Hint: explain.HintTarMtime})
 	}
 	if ha.Size != hb.Size {
 		m.field(report.KindSize, "size", fmt.Sprint(ha.Size), fmt.Sprint(hb.Size), nil)

@@ -110,7 +110,7 @@ func (s *session) compareZip(path []string, a, b blob, depth int) []*report.Diff
 		out = append(out, &report.Difference{Kind: report.KindMetadata, Path: p, Field: "archive comment",
 			A: clip(xa.Comment), B: clip(xb.Comment), Detail: fmt.Sprintf("archive comment: %s -> %s", clip(xa.Comment), clip(xb.Comment))})
 	}
-	out = append(out, compareMemberLists(s, p, xa.Members, xb.Members, func(m *zipMember) string { return m.Name }, zipSummary, hintZipOrder,
+	out = append(out, compareMemberLists(s, p, xa.Members, xb.Members, func(m *zipMember) string { return m.Name }, zipSummary, explain.HintZipOrder,
 		func(p []string, ma, mb *zipMember, _ bool) *report.Difference {
 			return s.compareZipMember(p, a, b, ma, mb, depth)
 		})...)
@@ -270,7 +270,7 @@ func (s *session) zipContent(raw blob, m *zipMember) (c blob, truncated report.B
 // extra fields and content; nil when they are equal.
 func (s *session) compareZipMember(p []string, a, b blob, ma, mb *zipMember, depth int) *report.Difference {
 	m := newMemberDiff(p)
-	timeCause := &report.Cause{Class: report.ClassTimestamp, Hint: hintZipMtime}
+	timeCause := &report.Cause{Class: report.ClassTimestamp, Hint: explain.HintZipMtime}
 	if ma.Mode() != mb.Mode() {
 		m.field(report.KindMode, "mode", ma.Mode().String(), mb.Mode().String(), nil)
 	} else if ma.ExternalAttrs != mb.ExternalAttrs {
@@ -317,7 +317,7 @@ func (s *session) compareZipMember(p []string, a, b blob, ma, mb *zipMember, dep
 		}
 	}
 	if oa, ob := la.owner(), lb.owner(); oa != ob {
-		m.field(report.KindOwner, "owner", orNone(oa), orNone(ob), &report.Cause{Class: report.ClassContent, Hint: hintZipOwner})
+		m.field(report.KindOwner, "owner", orNone(oa), orNone(ob), &report.Cause{Class: report.ClassContent, Hint: explain.HintZipOwner})
 	}
 	zipOtherExtra(m, "central", ca, cb)
 	zipOtherExtra(m, "local", la, lb)

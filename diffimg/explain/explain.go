@@ -25,38 +25,27 @@ import (
 	"github.com/org/immutos-action/diffimg/report"
 )
 
-// Annotate gives every difference of r a cause, copies the enclosing
-// file's partition, filesystem and file onto nested differences that lack
-// them, and recomputes r's summary (report.Finish).
+// Annotate gives every difference of r a cause and recomputes r's
+// summary (report.Finish). Locations are the engine's: it gives nested
+// differences their enclosing file's (report.Location.Apply).
 func Annotate(r *report.Report) {
 	if r == nil {
 		return
 	}
 	for _, d := range r.Differences {
-		annotate(d, nil)
+		annotate(d)
 	}
 	flagAlone(r)
 	r.Finish()
 }
 
 // annotate works bottom-up: children first, then the node.
-func annotate(d *report.Difference, parent *report.Difference) {
+func annotate(d *report.Difference) {
 	if d == nil {
 		return
 	}
-	if parent != nil {
-		if d.Partition == nil {
-			d.Partition = parent.Partition
-		}
-		if d.Filesystem == nil {
-			d.Filesystem = parent.Filesystem
-		}
-		if d.File == nil {
-			d.File = parent.File
-		}
-	}
 	for _, c := range d.Children {
-		annotate(c, d)
+		annotate(c)
 	}
 	if d.Kind == report.KindNote || d.Kind == report.KindExcluded {
 		if d.Cause != nil && d.Cause.Hint == "" && d.Cause.Class != "" {
@@ -195,7 +184,7 @@ func kindHint(kind report.Kind) string {
 	case report.KindAdded, report.KindRemoved:
 		return "a file or member exists in one build only: the build produced different outputs (a generated, cached or optional file); find what creates it"
 	case report.KindMode:
-		return "permissions come from the build: fix the mode where the file is created, or normalise modes when packing"
+		return HintMode
 	case report.KindOwner:
 		return "owners come from the build user: pack with fixed owners (mksquashfs -all-root, mkfs.erofs --all-root, cpio -R 0:0)"
 	case report.KindLink:

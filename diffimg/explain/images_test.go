@@ -164,7 +164,9 @@ func TestNestedSquashfs(t *testing.T) {
 	}
 	a, b := mk("a", "/build/source-aaaa"), mk("b", "/build/source-bbbb")
 	kids := diffimg.DefaultContent()("/x", bytes.NewReader(a), bytes.NewReader(b), int64(len(a)), int64(len(b)))
-	rep := &report.Report{Differences: []*report.Difference{{Partition: report.Int(2), Filesystem: report.Str("squashfs"), File: report.Str("/nix/store/x-img/image.squashfs"), Kind: report.KindContent, Children: kids}}}
+	top := &report.Difference{Partition: report.Int(2), Filesystem: report.Str("squashfs"), File: report.Str("/nix/store/x-img/image.squashfs"), Kind: report.KindContent, Children: kids}
+	report.LocationOf(top).Apply(kids...) // as the engine does
+	rep := &report.Report{Differences: []*report.Difference{top}}
 	explain.Annotate(rep)
 	var hit *report.Difference
 	rep.Walk(func(d *report.Difference, _ int) {

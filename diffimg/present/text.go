@@ -86,12 +86,7 @@ func Text(w io.Writer, r *report.Report, o TextOptions) error {
 	return p.err
 }
 
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
+func plural(n int, what string) string { return report.Plural(int64(n), what) }
 
 // causeList is "timestamp 3, uuid 1", most frequent first.
 func causeList(r *report.Report) string {

@@ -1,4 +1,4 @@
-package diffimg
+package explain
 
 import (
 	"strings"
@@ -17,11 +17,11 @@ func TestExt4HintsTrue(t *testing.T) {
 		mustNot  []string
 		whatHint string
 	}{
-		{fsHint("ext4", "hash-seed", "uuid"), []string{"hash_seed", "252"}, []string{"derives both"}, "hash seed"},
-		{fsHint("ext4", "mkfs-time", "timestamp"), []string{"E2FSPROGS_FAKE_TIME"}, []string{">= 1.47 honours"}, "mkfs time"},
-		{fsHint("ext4", "kbytes-written", "content"), []string{"mounted"}, nil, "kbytes written"},
-		{timeHint("ext4", "ctime"), []string{"debugfs"}, []string{"touch -d"}, "ctime"},
-		{timeHint("ext4", "btime"), []string{"E2FSPROGS_FAKE_TIME"}, []string{"touch -d"}, "btime"},
+		{FieldHint("ext4", "hash-seed", "uuid"), []string{"hash_seed", "252"}, []string{"derives both"}, "hash seed"},
+		{FieldHint("ext4", "mkfs-time", "timestamp"), []string{"E2FSPROGS_FAKE_TIME"}, []string{">= 1.47 honours"}, "mkfs time"},
+		{FieldHint("ext4", "kbytes-written", "content"), []string{"mounted"}, nil, "kbytes written"},
+		{TimeHint("ext4", "ctime"), []string{"debugfs"}, []string{"touch -d"}, "ctime"},
+		{TimeHint("ext4", "btime"), []string{"E2FSPROGS_FAKE_TIME"}, []string{"touch -d"}, "btime"},
 	} {
 		for _, s := range c.must {
 			if !strings.Contains(c.hint, s) {
@@ -34,7 +34,7 @@ func TestExt4HintsTrue(t *testing.T) {
 			}
 		}
 	}
-	if c := attrCause("ext4", "generation", "1", "2"); c == nil || c.Class != "uuid" {
+	if c := AttrCause("ext4", "generation", "1", "2"); c == nil || c.Class != "uuid" {
 		t.Errorf("ext4 generation cause %+v, want uuid", c)
 	}
 }

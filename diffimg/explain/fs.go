@@ -1,13 +1,35 @@
-package diffimg
+package explain
+
+// What the filesystem and partition-table comparisons need to explain
+// their differences: per-format field, time and attribute hints, and the
+// causes that follow from where data lies. The engine names the format
+// and the field; the knowledge is here.
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/org/immutos-action/diffimg/report"
 )
 
-// fsHint names the concrete fix for a differing superblock field.
-func fsHint(fsName, field string, class report.Class) string {
+// TableFieldHint names the fix for a differing partition-table field
+// (GPT header and entries, the MBR), or "" when nothing specific is known.
+func TableFieldHint(name string, class report.Class) string {
+	switch {
+	case strings.HasSuffix(name, "crc32"):
+		return "a checksum over other fields: it follows from the differences listed beside it"
+	case class == report.ClassUUID && strings.Contains(name, "guid"):
+		return "GPT GUIDs are random unless seeded: set systemd-repart --seed (image.repart.seed in NixOS), or sfdisk/sgdisk with fixed GUIDs"
+	case name == "mbr.disk-signature":
+		return "the MBR disk signature is random unless set: sfdisk --disk-id, or systemd-repart --seed"
+	}
+	return ""
+}
+
+// FieldHint names the concrete fix for a differing superblock field of
+// a filesystem (fsName as fsys names it), or "" when nothing specific is
+// known.
+func FieldHint(fsName, field string, class report.Class) string {
 	f := strings.ToLower(field)
 	switch fsName {
 	case "vfat":
@@ -68,9 +90,9 @@ func fsHint(fsName, field string, class report.Class) string {
 // --invariant.
 const labelTimeHint = "mkfs.fat stamps the root directory's volume-label entry with the current time (dosfstools 4.2 ignores SOURCE_DATE_EPOCH): `mkfs.fat --invariant` fixes it, or rewrite the entry's times after mkfs; systemd-repart 252 formats ESPs without --invariant, so its ESPs carry this time even with --seed and SOURCE_DATE_EPOCH"
 
-// timeHint names the fix for differing file times (mtime, atime, ctime,
+// TimeHint names the fix for differing file times (mtime, atime, ctime,
 // btime) in a filesystem.
-func timeHint(fsName, field string) string {
+func TimeHint(fsName, field string) string {
 	switch fsName {
 	case "squashfs":
 		return "clamp file times: SOURCE_DATE_EPOCH, or `mksquashfs -all-time N` (nix store paths have mtime 1; something outside the store was touched)"
@@ -90,16 +112,16 @@ func timeHint(fsName, field string) string {
 	return "clamp file times to SOURCE_DATE_EPOCH"
 }
 
-// attrCause is the cause of a differing format-specific entry attribute
+// AttrCause is the cause of a differing format-specific entry attribute
 // (fsys.Entry.Attrs), nil when nothing is known about it.
-func attrCause(fsName, key, a, b string) *report.Cause {
+func AttrCause(fsName, key, a, b string) *report.Cause {
 	switch {
 	case fsName == "vfat" && key == "short-name" && numericTailOnly(a, b):
 		return &report.Cause{Class: report.ClassOrdering, Hint: "the generated 8.3 short names' numeric tails (~1, ~2...) follow the order the files were created in: create them in sorted order (copy a sorted list one file at a time)"}
 	case fsName == "ext4" && key == "generation":
 		return &report.Cause{Class: report.ClassUUID, Hint: "the kernel gives every inode it creates a random generation number (files copied into a mounted filesystem); `mkfs.ext4 -d` writes 0: populate the image with `mkfs.ext4 -d DIR` instead of mounting it"}
 	case strings.Contains(key, "time") || strings.Contains(key, "date"):
-		return &report.Cause{Class: report.ClassTimestamp, Hint: timeHint(fsName, key)}
+		return &report.Cause{Class: report.ClassTimestamp, Hint: TimeHint(fsName, key)}
 	}
 	return nil
 }
@@ -124,4 +146,35 @@ func numericTailOnly(a, b string) bool {
 	ba, _, ea, oka := split(a)
 	bb, _, eb, okb := split(b)
 	return oka && okb && a != b && ea == eb && (strings.HasPrefix(ba, bb) || strings.HasPrefix(bb, ba))
+}
+
+// PlacementHint says why files hold the same data at other places when
+// nothing else about the files' data differs: they were written in
+// another order.
+func PlacementHint(fsName string) string {
+	switch fsName {
+	case "vfat":
+		return "the files were copied in another order, so their clusters (and directory entries) were allocated in another order: copy a sorted list (e.g. `mcopy` one file at a time in LC_ALL=C sort order), or build the ESP with one tool run whose input order is fixed"
+	case "ext4":
+		return "the files were written in another order (copy order or parallel copies into a mounted filesystem), so the allocator placed their blocks elsewhere: populate without mounting (`mkfs.ext4 -d DIR` walks the tree in a fixed order), or copy a sorted list single-threaded"
+	}
+	return "the files were written in another order, so their data lies at other places: write them in a fixed (sorted) order, single-threaded"
+}
+
+// HintPlacementLayout: files' data lies elsewhere because the filesystems
+// are laid out differently.
+const HintPlacementLayout = "the files' data lies at other places because the filesystems are laid out differently (the superblock or boot sector fields listed: block size, features, reserved areas): it follows from those differences; fix them"
+
+// ContainerHint names the fix when two image files hold the same disk in
+// other containers (fa and fb are image formats: raw, qcow2, zstd...).
+func ContainerHint(fa, fb string) string {
+	if fa != fb {
+		return fmt.Sprintf("compare like with like: both %s or both %s; the disks inside are the same", fa, fb)
+	}
+	switch fa {
+	case "qcow2":
+		return "qcow2 cluster order and metadata depend on how the image was written; build the qcow2 with `qemu-img convert -O qcow2` from the raw image, single-threaded (-m 1), or ship and compare the raw image"
+	default:
+		return "the compressed stream differs for the same content: pin the compressor version, level and thread count (e.g. `zstd -T1 -19`), or compare the raw image"
+	}
 }
