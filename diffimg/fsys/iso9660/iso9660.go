@@ -123,6 +123,10 @@ func le32(b []byte) uint32 {
 // Type implements fsys.FS.
 func (f *FS) Type() string { return "iso9660" }
 
+// UsedBytes implements fsys.Sizer: the primary volume descriptor's
+// volume space size, in logical blocks.
+func (f *FS) UsedBytes() int64 { return int64(le32(f.pvd[80:])) * int64(le16(f.pvd[128:])) }
+
 // Metadata implements fsys.FS.
 func (f *FS) Metadata() []fsys.Field { return f.meta }
 

@@ -40,6 +40,7 @@ func openImage(t testing.TB, img string) *FS {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	fstest.CheckUsedBytes(t, f, st.Size())
 	return f
 }
 
