@@ -19,6 +19,11 @@
 // members in another order, and per member its header fields and its
 // content, compared recursively at the path `format > member`.
 //
+// The same archives also read as trees (tree.go: OpenArchive gives an
+// fsys.FS whose entries are the members, with fsys.Ordered for member
+// order), so that the engine's tree comparer can walk them as it walks a
+// filesystem; until it does, the comparators above pair the members.
+//
 // Every recursion is bounded (Options): nesting depth, decompressed bytes
 // per stream and in total, listed output lines, and a deadline. A bound
 // that cuts a comparison short is named in the Truncated field of the

@@ -175,6 +175,14 @@ type Digester interface {
 	Digest(e *Entry) (sha256 string, ok bool)
 }
 
+// Ordered is implemented by trees whose members are stored in an order
+// of their own that their bytes depend on (archives: cpio, tar, zip), so
+// that a change of order is reported even when every member is equal.
+type Ordered interface {
+	// Order returns the members' paths in stored order.
+	Order() []string
+}
+
 // ErrUnknown is returned by detect.Open when no supported format matches.
 var ErrUnknown = errors.New("no supported filesystem found")
 
@@ -206,4 +214,16 @@ func TypeOfMode(m iofs.FileMode) (t EntryType, ok bool) {
 		return TypeSocket, true
 	}
 	return TypeFile, m.IsRegular()
+}
+
+// PermOfMode is an io/fs mode's permission bits with setuid, setgid and
+// sticky as Unix has them (07777), for Entry.Mode.
+func PermOfMode(m iofs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	for bit, unix := range map[iofs.FileMode]uint32{iofs.ModeSetuid: 0o4000, iofs.ModeSetgid: 0o2000, iofs.ModeSticky: 0o1000} {
+		if m&bit != 0 {
+			p |= unix
+		}
+	}
+	return p
 }

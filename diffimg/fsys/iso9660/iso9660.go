@@ -203,16 +203,7 @@ func (f *FS) entry(p string, info iofs.FileInfo) *fsys.Entry {
 	}
 	st, _ := info.Sys().(*diso.StatT)
 	if st != nil && st.RockRidge {
-		e.Mode = uint32(m.Perm())
-		if m&iofs.ModeSetuid != 0 {
-			e.Mode |= 0o4000
-		}
-		if m&iofs.ModeSetgid != 0 {
-			e.Mode |= 0o2000
-		}
-		if m&iofs.ModeSticky != 0 {
-			e.Mode |= 0o1000
-		}
+		e.Mode = fsys.PermOfMode(m)
 		e.HasOwner = true
 		e.UID, e.GID, e.Nlink = st.UID, st.GID, st.NLink
 		e.Link = st.LinkTarget
