@@ -28,6 +28,9 @@ func (fp *fsPair) compareContent(a, b *fsys.Entry) bool {
 	if !fp.mustRead(a, b) {
 		return false
 	}
+	if same, ok := fp.sameStored(a, b); ok && same {
+		return false
+	}
 	if ma, ok := fp.a.(fsys.Digester); ok {
 		if mb, ok := fp.b.(fsys.Digester); ok {
 			return fp.compareDigests(ma, mb, a, b)

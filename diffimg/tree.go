@@ -10,6 +10,7 @@ import (
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/guard"
 )
 
 // fsPair is the comparison of two filesystems of the same type: where
@@ -236,6 +237,10 @@ func (fp *fsPair) precheck(pairs []entryPair) []bool {
 			// Contiguous shares keep each worker's reads in disk order.
 			var sr spanReader
 			for _, i := range toRead[w*len(toRead)/workers : (w+1)*len(toRead)/workers] {
+				if eq, ok := fp.sameStored(pairs[i].a, pairs[i].b); ok {
+					same[i] = eq
+					continue
+				}
 				spans, err := sr.fileSpans(fp.a, fp.b, pairs[i].a, pairs[i].b)
 				same[i] = err == nil && len(spans) == 0
 			}
@@ -243,6 +248,26 @@ func (fp *fsPair) precheck(pairs []entryPair) []bool {
 	}
 	wg.Wait()
 	return same
+}
+
+// sameStored compares two regular files of the same size in their stored
+// (compressed) form when the format can (fsys.StoredComparer), decoding
+// only blocks that differ there. ok is false when it cannot say; the
+// files are then read.
+func (fp *fsPair) sameStored(a, b *fsys.Entry) (same, ok bool) {
+	sc, isSC := fp.a.(fsys.StoredComparer)
+	if !isSC || a.Size != b.Size {
+		return false, false
+	}
+	same, err := callSameStored(sc, a, fp.b, b)
+	return same, err == nil
+}
+
+// callSameStored is an engine boundary (package guard): the format's
+// block comparison runs here.
+func callSameStored(sc fsys.StoredComparer, a *fsys.Entry, other fsys.FS, b *fsys.Entry) (same bool, err error) {
+	defer guard.Recover(&err, "file reader")
+	return sc.SameStored(a, other, b)
 }
 
 // minPrecheck is the number of files to read below which reading them on

@@ -183,6 +183,24 @@ type Ordered interface {
 	Order() []string
 }
 
+// StoredComparer is implemented by compressed formats that can tell two
+// regular files equal from their stored form: blocks that hold the same
+// compressed bytes decode to the same bytes, so only the blocks that
+// differ are decoded. A file whose data moved (a file before it changed
+// size) then costs a byte comparison of its compressed blocks, not a
+// decompression of both sides.
+type StoredComparer interface {
+	// SameStored says whether regular file a of this filesystem has the
+	// same content as file b of other (both from Walk). It returns
+	// ErrNotStored when it cannot compare them this way (other is another
+	// format or compressor); any error sends the caller to the plain read.
+	SameStored(a *Entry, other FS, b *Entry) (bool, error)
+}
+
+// ErrNotStored is returned by StoredComparer.SameStored for files it
+// cannot compare in their stored form.
+var ErrNotStored = errors.New("not comparable in stored form")
+
 // ErrUnknown is returned by detect.Open when no supported format matches.
 var ErrUnknown = errors.New("no supported filesystem found")
 

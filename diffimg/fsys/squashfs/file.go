@@ -124,6 +124,7 @@ func (r *fileReader) fill() error {
 			if block, err = f.decompress(r.out[:0:bs], raw); err != nil {
 				return fmt.Errorf("data block %d at %d: decompressing %s: %w", r.next-1, r.disk-length, f.compName(), err)
 			}
+			f.decoded.Add(1)
 		}
 		if uint64(len(block)) != want {
 			return fmt.Errorf("data block %d holds %d bytes, want %d", r.next-1, len(block), want)
@@ -213,6 +214,7 @@ func (f *FS) fragmentBlock(i uint32) ([]byte, error) {
 		if data, err = f.decompress(make([]byte, 0, f.blockSize), raw); err != nil {
 			return nil, fmt.Errorf("fragment %d at %d: decompressing %s: %w", i, fr.start, f.compName(), err)
 		}
+		f.decoded.Add(1)
 	}
 	f.mu.Lock()
 	f.fragCache[f.fragNext] = cachedFragment{index: i, data: data}

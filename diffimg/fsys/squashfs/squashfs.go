@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
@@ -65,6 +66,9 @@ type FS struct {
 	xattrCache map[uint32]map[string]string
 	fragCache  [8]cachedFragment
 	fragNext   int
+	fragSame   fragmentPair // SameStored's last fragment comparison
+
+	decoded atomic.Int64 // data and fragment blocks decompressed (for tests)
 }
 
 // Open reads the squashfs image that starts at offset 0 of r.
