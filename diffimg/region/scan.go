@@ -2,6 +2,7 @@ package region
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -187,21 +188,66 @@ func ReadFull(r io.ReaderAt, p []byte, off int64) error {
 }
 
 // AppendDiffSpans appends the exact differing runs of a and b (equal
-// length), merging runs closer than 8 bytes.
+// length), merging runs closer than 8 bytes. A moved region differs in
+// almost every byte: its words are compared 8 bytes at a time and each
+// run of differing bytes is added once (adding a run is adding its bytes
+// one by one), so the cost is a word compare, not an Add per byte.
 func AppendDiffSpans(spans []Span, a, b []byte, base int64) []Span {
-	const block = 512
+	const (
+		block = 512
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	start := -1 // where the run of differing bytes being built starts
+	flush := func(spans []Span, end int) []Span {
+		return Add(spans, Span{base + int64(start), int64(end - start)}, 8)
+	}
 	for i := 0; i < len(a); i += block {
 		j := min(i+block, len(a))
 		if bytes.Equal(a[i:j], b[i:j]) {
+			if start >= 0 {
+				spans, start = flush(spans, i), -1
+			}
 			continue
 		}
-		for k := i; k < j; k++ {
-			if a[k] != b[k] {
-				spans = Add(spans, Span{base + int64(k), 1}, 8)
+		k := i
+		for ; k+8 <= j; k += 8 {
+			x := binary.LittleEndian.Uint64(a[k:]) ^ binary.LittleEndian.Uint64(b[k:])
+			switch {
+			case x == 0:
+				if start >= 0 {
+					spans, start = flush(spans, k), -1
+				}
+			case (x-ones)&^x&highs == 0: // no zero byte: all 8 differ
+				if start < 0 {
+					start = k
+				}
+			default:
+				spans, start = appendByteRuns(spans, a, b, k, k+8, start, base)
 			}
 		}
+		spans, start = appendByteRuns(spans, a, b, k, j, start, base)
+	}
+	if start >= 0 {
+		spans = flush(spans, len(a))
 	}
 	return spans
+}
+
+// appendByteRuns is AppendDiffSpans byte by byte over a[from:to], with
+// the run being built starting at start (-1: none).
+func appendByteRuns(spans []Span, a, b []byte, from, to, start int, base int64) ([]Span, int) {
+	for m := from; m < to; m++ {
+		switch {
+		case a[m] != b[m]:
+			if start < 0 {
+				start = m
+			}
+		case start >= 0:
+			spans, start = Add(spans, Span{base + int64(start), int64(m - start)}, 8), -1
+		}
+	}
+	return spans, start
 }
 
 // SideError is a read error of one side of a scan (0 for a, 1 for b), so
