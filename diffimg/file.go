@@ -178,8 +178,7 @@ func readBoth(fa, fb fsys.FS, a, b *fsys.Entry) (ba, bb []byte, err error) {
 func fileExcerpts(f fsys.FS, e *fsys.Entry, spans []region.Span, limit int) io.ReaderAt {
 	var windows []region.Span
 	for _, s := range spans[:min(len(spans), limit)] {
-		start := s.Offset &^ 15
-		n := (min(s.End()-start, report.MaxExcerpt) + 15) &^ 15
+		start, n := report.ExcerptWindow(s.Offset, s.Length)
 		windows = append(windows, region.Span{Offset: start, Length: n})
 	}
 	x := &excerpts{}

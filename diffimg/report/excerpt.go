@@ -23,14 +23,21 @@ type Excerpt struct {
 	Length int64
 }
 
+// ExcerptWindow is where the excerpt of a differing range of n bytes at
+// off starts (aligned down to 16 bytes) and how many bytes a side it
+// holds: what a reader must have at hand to make it.
+func ExcerptWindow(off, n int64) (start, length int64) {
+	start = off &^ 15
+	return start, (&Excerpt{Length: n + off - start}).shown()
+}
+
 // ReadExcerpt reads the excerpt of a differing range of n bytes at offA
 // in ra and offB in rb. The start is aligned down to 16 bytes on a's
 // side, and b's moves with it.
 func ReadExcerpt(ra, rb io.ReaderAt, offA, offB, n int64) *Excerpt {
-	start := offA &^ 15
+	start, show := ExcerptWindow(offA, n)
 	shift := offA - start
 	x := &Excerpt{BaseA: start, BaseB: offB - shift, Length: n + shift}
-	show := x.shown()
 	ba, bb := make([]byte, show), make([]byte, show)
 	na, _ := ra.ReadAt(ba, x.BaseA)
 	nb, _ := rb.ReadAt(bb, x.BaseB)

@@ -31,6 +31,12 @@ func TestFormatHexdump(t *testing.T) {
 	if got := FormatHexdump(*x); got != want {
 		t.Errorf("hexdump:\n%s\nwant:\n%s", got, want)
 	}
+	if start, n := ExcerptWindow(18, 100); start != x.BaseA || n != int64(len(x.A)) {
+		t.Errorf("window %d+%d, the excerpt read %d+%d", start, n, x.BaseA, len(x.A))
+	}
+	if start, n := ExcerptWindow(33, 2); start != 32 || n != 16 {
+		t.Errorf("short window %d+%d, want 32+16", start, n)
+	}
 	var d Difference
 	d.SetExcerpt(x)
 	if d.Excerpt != x || d.Hexdump != want {
