@@ -3,11 +3,12 @@
 # files in the same run, and report peak memory (max RSS). Builds golden
 # images (GPT, vfat ESP, squashfs store of real files from this machine's
 # STORE_SRC) of each size in SIZES (MiB), identical and differing in one
-# store file; then qcow2 and zstd forms of the 1 GiB pair; then a squashfs
+# store file; then qcow2 and zstd forms of the 1 GiB pair; then the shifted
+# pair (a generated store in which a file in the middle grows); then a squashfs
 # store of many small files against sqfsdiff and unsquashfs.
 #   BENCH_DIR=/var/tmp/b SIZES="256 1024 4096" SMALL_FILES=100000 ./examples/bench.sh
 #   PROFILE=1 also writes CPU and heap profiles of immutos-diff on the
-#   differing 1 GiB pair to $BENCH_DIR/*.prof.
+#   differing 1 GiB pair and the shifted pair to $BENCH_DIR/*.prof.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 cd "$(dirname "$0")/.."
@@ -141,6 +142,7 @@ shift_store() {
 	local out=$DIR/store-shift-$1.sqfs
 	[[ -f $out ]] && return
 	rm -rf "$DIR/shift-src" && mkdir -p "$DIR/shift-src"
+	# shellcheck disable=SC2086 # $2 is --grow or nothing
 	python3 examples/shiftstore.py "$DIR/shift-src" "$SHIFT_PACKAGES" $2
 	# zstd level 3 (not mksquashfs's 15) so the 0.7 GiB build takes a
 	# minute, not ten; decoding costs about the same at either level.
