@@ -166,7 +166,7 @@ func (c *Config) rebuildChecked(args []string, outputs []string) drvCheck {
 // diffOutput compares an output with the .check copy nix kept, writes the JSON report
 // under closure/ and returns its path and the first differing files.
 func (c *Config) diffOutput(out string, tool string) (string, []string) {
-	rep, err := diffimg.CompareDirs(out, out+checkSuffix, diffimg.Options{Tool: tool, Content: diffimg.DefaultContent()})
+	rep, err := diffimg.CompareDirs(out, out+checkSuffix, diffOptions(tool, false))
 	if err != nil {
 		c.logf("warning: comparing %s with its .check: %v", out, err)
 		return "", nil

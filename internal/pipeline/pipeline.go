@@ -260,7 +260,7 @@ func (c *Config) compareBuilds(res *Result, first, b *Build, k int, arts []artif
 				Notes: []string{"nix --rebuild found this output identical; the same store path is compared with itself"}}
 		} else {
 			c.logf("comparing %s: %s vs %s", a.Name, a.Path, pb)
-			rep, err = diffimg.Compare(a.Path, pb, diffimg.Options{Digests: true, Tool: res.Tool, Content: diffimg.DefaultContent()})
+			rep, err = diffimg.Compare(a.Path, pb, diffOptions(res.Tool, true))
 			if err != nil {
 				return troublef("comparing %s: %v", a.Name, err)
 			}

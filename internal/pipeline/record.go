@@ -390,7 +390,7 @@ func compareRecorded(ra, rb *loadedRecord, a, b RecordArtifact, tool string) (*r
 		return nil, troublef("%v", err)
 	}
 	if ia != "" && ib != "" {
-		rep, err := diffimg.Compare(ia, ib, diffimg.Options{Digests: true, Tool: tool, Content: diffimg.DefaultContent()})
+		rep, err := diffimg.Compare(ia, ib, diffOptions(tool, true))
 		if err != nil {
 			return nil, troublef("comparing %s: %v", a.Name, err)
 		}
@@ -404,7 +404,7 @@ func compareRecorded(ra, rb *loadedRecord, a, b RecordArtifact, tool string) (*r
 	if err != nil {
 		return nil, troublef("%v", err)
 	}
-	rep := diffimg.CompareManifests(ma, mb, diffimg.Options{Tool: tool})
+	rep := diffimg.CompareManifests(ma, mb, diffOptions(tool, false))
 	rep.Notes = append(rep.Notes, "compared from the manifests (the images were not at hand)")
 	return rep, nil
 }
