@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/org/immutos-action/diffimg/fsys"
@@ -79,6 +80,8 @@ type image struct {
 	prefixes    []xattrPrefix
 	prefixErr   error
 	prefixTried bool
+
+	decoded atomic.Int64 // pclusters SameStored decoded (a test hook)
 }
 
 type xattrPrefix struct {

@@ -223,16 +223,6 @@ func storedTree(t *testing.T, edit func(map[string][]byte)) string {
 	return img
 }
 
-// readPath reads a file by its path, not the way SameStored opens it.
-func readPath(t *testing.T, f *FS, e *fsys.Entry) []byte {
-	t.Helper()
-	data, err := fstest.ReadAll(f, e.Path, e.Size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 func fragIndex(t *testing.T, f *FS, e *fsys.Entry) uint32 {
 	t.Helper()
 	var n inode
@@ -273,33 +263,24 @@ func TestSameStoredDecodesOnlyDifferingBlocks(t *testing.T) {
 			if ea["/big4"].Extents[0] == eb["/big4"].Extents[0] {
 				t.Fatal("big4 did not move: the test image does not shift data")
 			}
-			for p, x := range ea {
-				y := eb[p]
-				if x.Type != fsys.TypeFile {
-					continue
-				}
-				before := a.decoded.Load() + b.decoded.Load()
-				same, err := a.SameStored(x, b, y)
-				decoded := a.decoded.Load() + b.decoded.Load() - before
-				if err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
-				if want := bytes.Equal(readPath(t, a, x), readPath(t, b, y)); same != want {
-					t.Errorf("%s: SameStored = %v, the files' bytes equal: %v", p, same, want)
+			decoded := func() int64 { return a.decoded.Load() + b.decoded.Load() }
+			for p, r := range fstest.CheckSameStored(t, a, b, ea, eb, decoded) {
+				if r.Err != nil {
+					t.Fatalf("%s: %v", p, r.Err)
 				}
 				switch p {
 				case "/big1", "/big4":
-					if decoded != 0 {
-						t.Errorf("%s (same blocks, moved or not): %d blocks decoded, want 0", p, decoded)
+					if r.Decoded != 0 {
+						t.Errorf("%s (same blocks, moved or not): %d blocks decoded, want 0", p, r.Decoded)
 					}
 				case "/big3":
-					if decoded != 2 {
-						t.Errorf("%s (one block differs): %d blocks decoded, want 2 (that block, both sides)", p, decoded)
+					if r.Decoded != 2 {
+						t.Errorf("%s (one block differs): %d blocks decoded, want 2 (that block, both sides)", p, r.Decoded)
 					}
 				}
 				// Tails sharing small10's fragment block are decoded.
-				if strings.HasPrefix(p, "/small") && fragIndex(t, a, x) != fragIndex(t, a, ea["/small10"]) && !tc.fragmentsDecoded && decoded != 0 {
-					t.Errorf("%s (same fragment bytes): %d blocks decoded, want 0", p, decoded)
+				if strings.HasPrefix(p, "/small") && fragIndex(t, a, ea[p]) != fragIndex(t, a, ea["/small10"]) && !tc.fragmentsDecoded && r.Decoded != 0 {
+					t.Errorf("%s (same fragment bytes): %d blocks decoded, want 0", p, r.Decoded)
 				}
 			}
 		})

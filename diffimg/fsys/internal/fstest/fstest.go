@@ -344,3 +344,45 @@ func CheckClasses(t testing.TB, f fsys.FS, want map[string]string) {
 		}
 	}
 }
+
+// StoredAnswer is what fsys.StoredComparer.SameStored said about one pair
+// of files, and how many blocks the formats decoded to say it.
+type StoredAnswer struct {
+	Same    bool
+	Err     error
+	Decoded int64
+}
+
+// CheckSameStored asks fa's SameStored about every regular file of ea and
+// the file of the same path in eb (of fb), and checks every answer given
+// without an error against reading both files by path. decoded returns
+// the formats' count of blocks decoded so far.
+func CheckSameStored(t testing.TB, fa, fb fsys.FS, ea, eb map[string]*fsys.Entry, decoded func() int64) map[string]StoredAnswer {
+	t.Helper()
+	sc, ok := fa.(fsys.StoredComparer)
+	if !ok {
+		t.Fatalf("%T does not compare files in stored form", fa)
+	}
+	out := map[string]StoredAnswer{}
+	for p, x := range ea {
+		y := eb[p]
+		if x.Type != fsys.TypeFile || y == nil || y.Type != fsys.TypeFile {
+			continue
+		}
+		before := decoded()
+		same, err := sc.SameStored(x, fb, y)
+		out[p] = StoredAnswer{Same: same, Err: err, Decoded: decoded() - before}
+		if err != nil {
+			continue
+		}
+		da, errA := ReadAll(fa, x.Path, x.Size)
+		db, errB := ReadAll(fb, y.Path, y.Size)
+		if errA != nil || errB != nil {
+			t.Fatalf("%s: reading: %v, %v", p, errA, errB)
+		}
+		if want := bytes.Equal(da, db); same != want {
+			t.Errorf("%s: SameStored = %v, the files' bytes equal: %v", p, same, want)
+		}
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package erofs
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/org/immutos-action/diffimg/fsys"
+)
+
+// SameStored implements fsys.StoredComparer for compressed files. A
+// pcluster decodes to a function of its stored bytes, its type and
+// algorithm, the extent's logical range and the image's block size and
+// 0PADDING feature. So when both files' compression maps cut the same
+// logical extents, of the same types, and an extent's pclusters hold the
+// same bytes on both sides, that extent is equal without decoding; only
+// extents whose stored bytes differ are decoded and compared. A file
+// whose data moved because a file before it changed size then costs a
+// comparison of its compressed bytes.
+//
+// It cannot tell (fsys.ErrNotStored) for uncompressed files (nothing to
+// save), images of another block size or padding feature, maps with
+// another algorithm, lcluster size or advise bits, tail-packed or
+// fragment data, and maps that cut the file into other extents: the
+// plain reader judges those. Equal stored bytes count as equal content
+// even when they would not decode (the same as a file whose pclusters
+// did not move, which is not read at all).
+func (img *image) SameStored(a *fsys.Entry, other fsys.FS, b *fsys.Entry) (bool, error) {
+	if a.Size != b.Size {
+		return false, nil
+	}
+	o, ok := other.(*image)
+	if !ok || o.blkbits != img.blkbits || (o.sb.featureIncompat^img.sb.featureIncompat)&incompatZeroPadding != 0 {
+		return false, fsys.ErrNotStored
+	}
+	// z and x: both files' maps and the extents compared, a's first.
+	var z [2]*zinfo
+	var x [2]*zext
+	var err error
+	for i, side := range [2]struct {
+		img *image
+		e   *fsys.Entry
+	}{{img, a}, {o, b}} {
+		if z[i], err = side.img.storedMap(side.e); err != nil {
+			return false, err
+		}
+		if x[i], err = z[i].find(0); err != nil {
+			return false, err
+		}
+	}
+	if z[0].advise != z[1].advise || z[0].algs != z[1].algs || z[0].lbits != z[1].lbits {
+		return false, fsys.ErrNotStored
+	}
+	var buf pclusterPair
+	for {
+		if x[0].la != x[1].la || x[0].end != x[1].end || x[0].e.typ != x[1].e.typ {
+			return false, fsys.ErrNotStored // another cut: the plain reader judges
+		}
+		if same, err := buf.sameExtent(z[0], x[0], z[1], x[1]); !same || err != nil {
+			return false, err
+		}
+		na, erra := z[0].nextExtent(x[0])
+		nb, errb := z[1].nextExtent(x[1])
+		switch {
+		case erra == io.EOF && errb == io.EOF:
+			return true, nil
+		case erra == io.EOF || errb == io.EOF:
+			return false, fsys.ErrNotStored
+		case erra != nil:
+			return false, erra
+		case errb != nil:
+			return false, errb
+		}
+		x = [2]*zext{na, nb}
+	}
+}
+
+// storedMap returns the compression map of the regular file e, or
+// ErrNotStored when its data is not in pclusters of its own.
+func (img *image) storedMap(e *fsys.Entry) (*zinfo, error) {
+	ino, err := img.inode(e.Handle)
+	if err != nil {
+		return nil, err
+	}
+	if ino.mode&sIFMT != sIFREG || ino.size != e.Size || ino.size == 0 ||
+		(ino.layout != layoutCompressedFull && ino.layout != layoutCompressedComp) {
+		return nil, fsys.ErrNotStored
+	}
+	z, err := img.zinfo(ino, 0)
+	if err != nil {
+		return nil, err
+	}
+	if z.wholeFragment || z.advise&(adviseFragmentPcl|adviseInlinePcl) != 0 || z.idataSize != 0 {
+		return nil, fsys.ErrNotStored
+	}
+	return z, nil
+}
+
+// pclusterPair holds the stored bytes of the two pclusters last compared.
+type pclusterPair struct{ a, b []byte }
+
+// sameExtent says whether extents xa of za and xb of zb, which cover the
+// same logical range with the same type, hold the same bytes: without
+// decoding when their pclusters hold the same stored bytes.
+func (p *pclusterPair) sameExtent(za *zinfo, xa *zext, zb *zinfo, xb *zext) (bool, error) {
+	if za.isFragment(xa) || zb.isFragment(xb) {
+		return false, fsys.ErrNotStored
+	}
+	pa, la, err := za.pcluster(xa)
+	if err != nil {
+		return false, err
+	}
+	pb, lb, err := zb.pcluster(xb)
+	if err != nil {
+		return false, err
+	}
+	if la == lb {
+		p.a, p.b = grow(p.a, la), grow(p.b, lb)
+		if _, err := za.img.r.ReadAt(p.a, pa); err != nil {
+			return false, fmt.Errorf("erofs: read pcluster at %d: %w", pa, err)
+		}
+		if _, err := zb.img.r.ReadAt(p.b, pb); err != nil {
+			return false, fmt.Errorf("erofs: read pcluster at %d: %w", pb, err)
+		}
+		if bytes.Equal(p.a, p.b) {
+			return true, nil
+		}
+	}
+	da, err := decodeExtent(za, xa)
+	if err != nil {
+		return false, err
+	}
+	db, err := decodeExtent(zb, xb)
+	return err == nil && bytes.Equal(da, db), err
+}
+
+// decodeExtent decodes extent x of z, counting the pcluster decoded.
+func decodeExtent(z *zinfo, x *zext) ([]byte, error) {
+	z.img.decoded.Add(1)
+	d, err := z.decompress(x)
+	if err == nil && int64(len(d)) != x.end-x.la {
+		err = corruptf("inode %d: extent decoded to %d bytes", z.ino.nid, len(d))
+	}
+	return d, err
+}
+
+// grow returns b resized to n bytes, reusing its array when it is large
+// enough (n is at most maxPclusterLen, checked by pcluster).
+func grow(b []byte, n int64) []byte {
+	if int64(cap(b)) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
