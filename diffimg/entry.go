@@ -35,10 +35,10 @@ func (fp *fsPair) field(p string, kind report.Kind, name, va, vb string, cause *
 }
 
 // compareEntry reports how two entries at the same path differ.
-// sameContent says their contents were already read and found equal.
+// checked is what the precheck found about their contents.
 // It returns whether a difference in the entries' data (type, link
 // target, file content or size) was reported.
-func (fp *fsPair) compareEntry(a, b *fsys.Entry, sameContent bool) (dataDiffers bool) {
+func (fp *fsPair) compareEntry(a, b *fsys.Entry, checked contentCheck) (dataDiffers bool) {
 	p, fsName := a.Path, fp.fsName
 	if a.Type != b.Type {
 		fp.field(p, report.KindType, "type", string(a.Type), string(b.Type), nil)
@@ -89,7 +89,7 @@ func (fp *fsPair) compareEntry(a, b *fsys.Entry, sameContent bool) (dataDiffers 
 			fp.field(p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], explain.AttrCause(*fsName, k, a.Attrs[k], b.Attrs[k]))
 		}
 	}
-	if a.Type == fsys.TypeFile && !sameContent && fp.compareContent(a, b) {
+	if a.Type == fsys.TypeFile && checked != contentSame && fp.compareContent(a, b, checked == contentDiffers) {
 		dataDiffers = true
 	}
 	return dataDiffers

@@ -22,14 +22,17 @@ import (
 // and, when they differ, copied once to temporary files. The range
 // excerpts come from the same copies (or, with no look inside, from one
 // more pass over the listed ranges). It returns whether it reported a
-// difference.
-func (fp *fsPair) compareContent(a, b *fsys.Entry) bool {
+// difference. differs says the precheck already found the bytes differ:
+// neither the extents nor the stored form are compared again.
+func (fp *fsPair) compareContent(a, b *fsys.Entry, differs bool) bool {
 	c, p := fp.c, a.Path
-	if !fp.mustRead(a, b) {
+	if !differs && !fp.mustRead(a, b) {
 		return false
 	}
-	if same, ok := fp.sameStored(a, b); ok && same {
-		return false
+	if !differs {
+		if same, ok := fp.sameStored(a, b); ok && same {
+			return false
+		}
 	}
 	if ma, ok := fp.a.(fsys.Digester); ok {
 		if mb, ok := fp.b.(fsys.Digester); ok {

@@ -151,7 +151,7 @@ func excludedPairChanged(a, b *fsys.Entry) bool {
 // the files that must be read on both cores first.
 func (fp *fsPair) comparePairs(pairs []entryPair) {
 	c, acc := fp.c, fp.acc
-	same := fp.precheck(pairs)
+	checked := fp.precheck(pairs)
 	for i, p := range pairs {
 		if c.opts.Budget.Expired() {
 			acc.fail("--timeout reached")
@@ -184,7 +184,7 @@ func (fp *fsPair) comparePairs(pairs []entryPair) {
 			// explains nothing: a differing byte in its extents (slack
 			// past its end, a compressed block that decodes the same) is
 			// left over and reported.
-			differs := fp.compareEntry(p.a, p.b, same != nil && same[i])
+			differs := fp.compareEntry(p.a, p.b, checked.of(i))
 			moved := !sameExtentList(p.a, p.b)
 			if differs {
 				acc.dataChanged = true
@@ -205,12 +205,34 @@ func sameExtentList(a, b *fsys.Entry) bool {
 	return a.Packed == b.Packed && slices.Equal(a.Extents, b.Extents)
 }
 
+// contentCheck is what the precheck found about a pair's bytes: not
+// checked, the same, or differing (the reporting pass then reads the
+// files without asking the format's StoredComparer again).
+type contentCheck uint8
+
+const (
+	unchecked contentCheck = iota
+	contentSame
+	contentDiffers
+)
+
+// checks holds the precheck's verdicts by pair index; nil: none checked.
+type checks []contentCheck
+
+func (cs checks) of(i int) contentCheck {
+	if cs == nil {
+		return unchecked
+	}
+	return cs[i]
+}
+
 // precheck reads, on both cores, the paired regular files whose
 // bytes must be compared (their extents moved or hold a differing disk
-// byte) and marks those found equal, so the reporting pass that follows
-// skips them. It does nothing unless both filesystems allow concurrent
-// reads and there are enough files to pay for it; nil means "not checked".
-func (fp *fsPair) precheck(pairs []entryPair) []bool {
+// byte) and says which are the same and which differ, so the reporting
+// pass that follows skips the first and does not compare the others in
+// stored form again. It does nothing unless both filesystems allow
+// concurrent reads and there are enough files to pay for it.
+func (fp *fsPair) precheck(pairs []entryPair) checks {
 	_, okA := fp.a.(fsys.ConcurrentReader)
 	_, okB := fp.b.(fsys.ConcurrentReader)
 	if !okA || !okB {
@@ -226,7 +248,7 @@ func (fp *fsPair) precheck(pairs []entryPair) []bool {
 	if len(toRead) < minPrecheck {
 		return nil
 	}
-	same := make([]bool, len(pairs))
+	found := make(checks, len(pairs))
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -237,17 +259,23 @@ func (fp *fsPair) precheck(pairs []entryPair) []bool {
 			// Contiguous shares keep each worker's reads in disk order.
 			var sr spanReader
 			for _, i := range toRead[w*len(toRead)/workers : (w+1)*len(toRead)/workers] {
-				if eq, ok := fp.sameStored(pairs[i].a, pairs[i].b); ok {
-					same[i] = eq
-					continue
+				same, ok := fp.sameStored(pairs[i].a, pairs[i].b)
+				if !ok {
+					spans, err := sr.fileSpans(fp.a, fp.b, pairs[i].a, pairs[i].b)
+					if err != nil {
+						continue // unchecked: the reporting pass says why
+					}
+					same = len(spans) == 0
 				}
-				spans, err := sr.fileSpans(fp.a, fp.b, pairs[i].a, pairs[i].b)
-				same[i] = err == nil && len(spans) == 0
+				found[i] = contentDiffers
+				if same {
+					found[i] = contentSame
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	return same
+	return found
 }
 
 // sameStored compares two regular files of the same size in their stored
