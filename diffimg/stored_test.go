@@ -66,17 +66,9 @@ func TestEngineAsksStoredComparer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var asked, opened atomic.Int64
-			var fss [2]fsys.FS
-			for i, d := range dirs {
-				f, err := dirtree.Open(d)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Close()
-				fss[i] = storedFS{FS: f, same: tc.same, err: tc.err, asked: &asked, opened: &opened}
-			}
-			c := &comparer{opts: Options{}.withDefaults(), excluded: map[string]bool{}, rep: &report.Report{}}
-			c.newPair(nil, fss[0], fss[1], place{name: "directory"}, place{name: "directory"}).compare()
+			c := compareStored(t, dirs, func(f fsys.FS) fsys.FS {
+				return storedFS{FS: f, same: tc.same, err: tc.err, asked: &asked, opened: &opened}
+			})
 			var differs bool
 			for _, d := range c.rep.Differences {
 				if d.File != nil && *d.File == "/f" && d.Kind == report.KindContent {
@@ -113,19 +105,11 @@ func TestPrecheckAsksStoredOnce(t *testing.T) {
 		}
 	}
 	var asked, opened atomic.Int64
-	var fss [2]fsys.FS
-	for i, d := range dirs {
-		f, err := dirtree.Open(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		// The dirtree files all sit at no extents: each must be read
-		// (fsPair.mustRead), so the precheck looks at every one.
-		fss[i] = concurrentStoredFS{storedFS{FS: f, same: true, asked: &asked, opened: &opened}}
-	}
-	c := &comparer{opts: Options{}.withDefaults(), excluded: map[string]bool{}, rep: &report.Report{}}
-	c.newPair(nil, fss[0], fss[1], place{name: "directory"}, place{name: "directory"}).compare()
+	// The dirtree files all sit at no extents: each must be read
+	// (fsPair.mustRead), so the precheck looks at every one.
+	c := compareStored(t, dirs, func(f fsys.FS) fsys.FS {
+		return concurrentStoredFS{storedFS{FS: f, same: true, asked: &asked, opened: &opened}}
+	})
 	reported := 0
 	for _, d := range c.rep.Differences {
 		if d.File != nil && strings.HasPrefix(*d.File, "/differs") && d.Kind == report.KindContent {
@@ -141,4 +125,21 @@ func TestPrecheckAsksStoredOnce(t *testing.T) {
 	if opened.Load() != 2*differing {
 		t.Errorf("%d files opened, want %d (the differing ones, once per side)", opened.Load(), 2*differing)
 	}
+}
+
+// compareStored compares two directories, each opened as a dirtree and
+// wrapped by wrap, and returns the comparer holding the report.
+func compareStored(t *testing.T, dirs [2]string, wrap func(fsys.FS) fsys.FS) *comparer {
+	var fss [2]fsys.FS
+	for i, d := range dirs {
+		f, err := dirtree.Open(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		fss[i] = wrap(f)
+	}
+	c := &comparer{opts: Options{}.withDefaults(), excluded: map[string]bool{}, rep: &report.Report{}}
+	c.newPair(nil, fss[0], fss[1], place{name: "directory"}, place{name: "directory"}).compare()
+	return c
 }
