@@ -129,7 +129,10 @@ type comparer struct {
 	a, b     *image.Image
 	rep      *report.Report
 	excluded map[string]bool
-	curSpans []region.Span // differing spans of the disk, for extent checks
+	// curSpans are the disk's differing spans, coarse (region.ScanCoarse):
+	// whole blocks holding a differing byte, for extent checks. What is
+	// reported as bytes is refined to exact spans first (exact).
+	curSpans []region.Span
 	// excludedEntries are the entries joinWalks left out, for the
 	// filesystem's byte account.
 	excludedEntries []*fsys.Entry
@@ -218,7 +221,14 @@ func (c *comparer) run() error {
 			// The files are the disks: their holes are skipped unread.
 			sa.Skip, sb.Skip = zeroRange(a), zeroRange(b)
 		}
-		spans, err := region.Scan(sa, sb, n, !bothRaw && !c.opts.Digests, p.Add)
+		var spans []region.Span
+		var err error
+		if bothRaw {
+			// Coarse: compareDisks refines what it reports (c.exact).
+			spans, err = region.ScanCoarse(sa, sb, n, p.Add)
+		} else {
+			spans, err = region.Scan(sa, sb, n, !c.opts.Digests, p.Add)
+		}
 		if err != nil {
 			return c.readErr(err)
 		}
@@ -262,7 +272,7 @@ func (c *comparer) run() error {
 	if !bothRaw {
 		p.Describe("decoded disks")
 		n := min(a.Size, b.Size)
-		spans, err := region.Scan(region.Source{R: a, Skip: zeroRange(a), Stop: c.opts.Budget.Expired}, region.Source{R: b, Skip: zeroRange(b)}, n, false, p.Add)
+		spans, err := region.ScanCoarse(region.Source{R: a, Skip: zeroRange(a), Stop: c.opts.Budget.Expired}, region.Source{R: b, Skip: zeroRange(b)}, n, p.Add)
 		if err != nil {
 			return c.readErr(err)
 		}

@@ -22,7 +22,7 @@ func (c *comparer) compareDisks(spans []region.Span) {
 	ta, errA := layout.Parse(c.a, c.a.Size)
 	tb, errB := layout.Parse(c.b, c.b.Size)
 	if errA != nil || errB != nil {
-		c.bytesDiff(nil, nil, nil, spans, "partition table unreadable", 0)
+		c.bytesDiff(nil, nil, nil, c.exact(spans, wholeDisk(c.a.Size), wholeDisk(c.b.Size)), "partition table unreadable", 0)
 		return
 	}
 	c.rep.A.Table, c.rep.B.Table = ta.Kind, tb.Kind
@@ -97,7 +97,7 @@ func (c *comparer) compareDisks(spans []region.Span) {
 		} else {
 			// Moved or resized: compare the partitions' own bytes.
 			n := min(pa.Size, pb.Size)
-			s, err := region.Scan(region.Source{R: c.a, Off: pa.Offset}, region.Source{R: c.b, Off: pb.Offset}, n, false, nil)
+			s, err := region.ScanCoarse(region.Source{R: c.a, Off: pa.Offset}, region.Source{R: c.b, Off: pb.Offset}, n, nil)
 			if err != nil {
 				s = []region.Span{{Offset: 0, Length: n}}
 			}
@@ -117,7 +117,7 @@ func (c *comparer) compareDisks(spans []region.Span) {
 	// partition only one side has): compare them with zeros instead.
 	c.gapsAgainstZero(ta, tb)
 	// Whatever differs outside every partition and every reported field.
-	rest := region.Subtract(region.Subtract(spans, claimed), explained)
+	rest := c.exact(region.Subtract(region.Subtract(spans, claimed), explained), wholeDisk(c.a.Size), wholeDisk(c.b.Size))
 	for _, s := range rest {
 		where := gapName(ta, s)
 		d := &report.Difference{
@@ -134,6 +134,16 @@ func (c *comparer) compareDisks(spans []region.Span) {
 type place struct {
 	off, size int64
 	name      string
+}
+
+// exact refines coarse spans of the regions ra and rb (relative to their
+// starts) into the exact differing spans (region.Refine): reading again
+// only the bytes about to be reported, which a filesystem walk has
+// mostly explained. Spans past what both disks and both regions hold
+// (one side's tail) stay as they are.
+func (c *comparer) exact(spans []region.Span, ra, rb place) []region.Span {
+	limit := min(ra.size, rb.size, c.a.Size-ra.off, c.b.Size-rb.off)
+	return region.Refine(spans, region.Source{R: c.a, Off: ra.off}, region.Source{R: c.b, Off: rb.off}, limit)
 }
 
 func wholeDisk(size int64) place { return place{0, size, "disk"} }

@@ -40,6 +40,8 @@ func openBoth(a io.ReaderAt, sizeA int64, b io.ReaderAt, sizeB int64) (fa fsys.F
 
 // comparePartition explains differing spans (relative to the partition
 // start) of a paired partition, or of a whole bare disk when part is nil.
+// The spans are coarse (region.ScanCoarse); the ones reported as bytes
+// are made exact first (c.exact).
 func (c *comparer) comparePartition(part *int, ra, rb place, spans []region.Span) {
 	what := "partition " + ra.name
 	if part == nil {
@@ -64,7 +66,7 @@ func (c *comparer) comparePartition(part *int, ra, rb place, spans []region.Span
 				}
 			}
 			spans = region.Subtract(spans, []region.Span{{Offset: end, Length: max(ra.size, rb.size) - end}})
-			c.unallocated(part, report.Str(fa.Type()), tail, ra, rb, "past the end of the filesystem")
+			c.unallocated(part, report.Str(fa.Type()), c.exact(tail, ra, rb), ra, rb, "past the end of the filesystem")
 		}
 		n := 0
 		pair := c.newPair(part, fa, fb, ra, rb)
@@ -77,21 +79,21 @@ func (c *comparer) comparePartition(part *int, ra, rb place, spans []region.Span
 		}
 		switch {
 		case n == 0:
-			c.unallocated(part, report.Str(fa.Type()), spans, ra, rb,
+			c.unallocated(part, report.Str(fa.Type()), c.exact(spans, ra, rb), ra, rb,
 				"outside every file and superblock field the walk compares (free space, slack past a file's end, or filesystem structures)")
 		case acc.complete:
 			// Other differences were found: report the bytes that none of
 			// them, no superblock field and no filesystem structure
 			// explains.
-			c.unallocated(part, report.Str(fa.Type()), c.dropOneSidedZeros(region.Subtract(spans, acc.explained), ra, rb), ra, rb,
+			c.unallocated(part, report.Str(fa.Type()), c.dropOneSidedZeros(c.exact(region.Subtract(spans, acc.explained), ra, rb), ra, rb), ra, rb,
 				"outside every file, superblock field and filesystem structure (free space, padding, or slack past the end of a file whose content is the same)")
 		}
 	case errA == nil && errB == nil:
 		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata,
 			Detail: fmt.Sprintf("filesystem type differs: %s vs %s", fa.Type(), fb.Type()), Field: "type", A: fa.Type(), B: fb.Type()})
-		c.bytesDiff(part, nil, nil, spans, "different filesystems", ra.off)
+		c.bytesDiff(part, nil, nil, c.exact(spans, ra, rb), "different filesystems", ra.off)
 	case errors.Is(errA, fsys.ErrUnknown) && errors.Is(errB, fsys.ErrUnknown):
-		c.bytesDiff(part, nil, nil, spans, "no filesystem recognised, compared as bytes", ra.off)
+		c.bytesDiff(part, nil, nil, c.exact(spans, ra, rb), "no filesystem recognised, compared as bytes", ra.off)
 	default:
 		var why string
 		if errA != nil && !errors.Is(errA, fsys.ErrUnknown) {
@@ -109,7 +111,7 @@ func (c *comparer) comparePartition(part *int, ra, rb place, spans []region.Span
 			why = fmt.Sprintf("a holds %s but b does not parse: %s", fa.Type(), errString(errB))
 		}
 		c.add(&report.Difference{Partition: part, Kind: report.KindMetadata, Detail: "filesystem cannot be parsed: " + why})
-		c.bytesDiff(part, nil, nil, spans, "compared as bytes", ra.off)
+		c.bytesDiff(part, nil, nil, c.exact(spans, ra, rb), "compared as bytes", ra.off)
 	}
 }
 

@@ -42,6 +42,19 @@ type chunk struct {
 // ahead of the comparison. With stopEarly it returns at the first
 // difference (spans then holds just that chunk's).
 func Scan(a, b Source, n int64, stopEarly bool, progress func(int64)) ([]Span, error) {
+	return scan(a, b, n, stopEarly, AppendDiffSpans, progress)
+}
+
+// ScanCoarse is Scan with spans made of whole CoarseBlock-sized blocks
+// (aligned to the scan start) that hold a differing byte: a block costs
+// one compare that stops at its first difference, so a moved region of a
+// gigabyte costs its blocks, not its bytes. Refine gives the exact spans
+// of the parts that are reported.
+func ScanCoarse(a, b Source, n int64, progress func(int64)) ([]Span, error) {
+	return scan(a, b, n, false, AppendCoarseSpans, progress)
+}
+
+func scan(a, b Source, n int64, stopEarly bool, appendSpans func([]Span, []byte, []byte, int64) []Span, progress func(int64)) ([]Span, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -144,7 +157,7 @@ func Scan(a, b Source, n int64, stopEarly bool, progress func(int64)) ([]Span, e
 			b.Hash.Write(c.b)
 		}
 		if !(c.zeroA && c.zeroB) && !bytes.Equal(c.a, c.b) {
-			spans = AppendDiffSpans(spans, c.a, c.b, c.off)
+			spans = appendSpans(spans, c.a, c.b, c.off)
 			if stopEarly {
 				return spans, nil
 			}
@@ -232,6 +245,91 @@ func AppendDiffSpans(spans []Span, a, b []byte, base int64) []Span {
 		spans = flush(spans, len(a))
 	}
 	return spans
+}
+
+// CoarseBlock is the granularity of ScanCoarse's spans.
+const CoarseBlock = 4096
+
+// AppendCoarseSpans appends the CoarseBlock-sized blocks of a and b (equal
+// length; blocks counted from a[0]) that differ, touching blocks merged
+// into one span.
+func AppendCoarseSpans(spans []Span, a, b []byte, base int64) []Span {
+	for i := 0; i < len(a); i += CoarseBlock {
+		j := min(i+CoarseBlock, len(a))
+		if !bytes.Equal(a[i:j], b[i:j]) {
+			spans = Add(spans, Span{base + int64(i), int64(j - i)}, 0)
+		}
+	}
+	return spans
+}
+
+// refineMargin is how far around a span Refine reads: whether a byte
+// belongs to an exact span (a differing byte, or an equal one in a gap of
+// at most 8 between differing bytes) depends on the bytes within 9 of it.
+const refineMargin = 16
+
+// Refine turns spans a coarse scan found (ScanCoarse, then clipped or
+// cut by what is explained elsewhere) into the exact spans Scan would
+// have given, cut the same way: for each span it compares the span and
+// refineMargin bytes either side, so the cost follows the spans asked
+// about, not the region scanned. Offsets are relative to a.Off and b.Off;
+// spans (or their parts) at or past limit, which the scan did not
+// compare (one side's tail), are kept as they are, as is a span that
+// cannot be read again. Past MaxSpans exact spans fold into the last one
+// as in Scan; where the cut left many spans, the fold can then start at
+// another span than Scan's did.
+func Refine(spans []Span, a, b Source, limit int64) []Span {
+	var out []Span
+	var bufs [2][]byte
+	keep := func(s Span) {
+		// Past MaxSpans, fold into the last span, as Add does.
+		if n := len(out); n >= MaxSpans {
+			out[n-1].Length = max(out[n-1].End(), s.End()) - out[n-1].Offset
+			return
+		}
+		out = append(out, s)
+	}
+	for _, s := range spans {
+		lo, hi := s.Offset, min(s.End(), limit)
+		if lo < hi {
+			wlo, whi := max(0, lo-refineMargin), min(limit, hi+refineMargin)
+			exact, err := exactSpans(a, b, wlo, whi-wlo, &bufs)
+			if err != nil {
+				exact = []Span{{lo - wlo, hi - lo}}
+			}
+			for _, x := range Clip(exact, lo-wlo, hi-lo) {
+				keep(Span{lo + x.Offset, x.Length})
+			}
+		}
+		if s.End() > limit {
+			// A tail the scan did not compare: appended as the engine
+			// appends it to a scan's spans, never folded.
+			lo := max(s.Offset, limit)
+			out = append(out, Span{lo, s.End() - lo})
+		}
+	}
+	return out
+}
+
+// exactSpans compares n bytes at off: small windows in memory (bufs are
+// kept from one call to the next), larger ones with Scan.
+func exactSpans(a, b Source, off, n int64, bufs *[2][]byte) ([]Span, error) {
+	if n > 1<<20 {
+		return Scan(Source{R: a.R, Off: a.Off + off}, Source{R: b.R, Off: b.Off + off}, n, false, nil)
+	}
+	for i := range bufs {
+		if int64(cap(bufs[i])) < n {
+			bufs[i] = make([]byte, max(n, 64<<10))
+		}
+	}
+	pa, pb := bufs[0][:n], bufs[1][:n]
+	if err := ReadFull(a.R, pa, a.Off+off); err != nil {
+		return nil, err
+	}
+	if err := ReadFull(b.R, pb, b.Off+off); err != nil {
+		return nil, err
+	}
+	return AppendDiffSpans(nil, pa, pb, 0), nil
 }
 
 // appendByteRuns is AppendDiffSpans byte by byte over a[from:to], with
