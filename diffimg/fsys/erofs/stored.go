@@ -18,13 +18,18 @@ import (
 // whose data moved because a file before it changed size then costs a
 // comparison of its compressed bytes.
 //
+// A tail-packed pcluster (ztailpacking) is compared the same way, its
+// stored bytes read where the inode keeps them. Fragment data (in the
+// packed inode) is decoded from there on both sides and compared: it is
+// at most a file's tail or a small file, and a moved fragment sits at
+// another offset of another packed inode.
+//
 // It cannot tell (fsys.ErrNotStored) for uncompressed files (nothing to
 // save), images of another block size or padding feature, maps with
-// another algorithm, lcluster size or advise bits, tail-packed or
-// fragment data, and maps that cut the file into other extents: the
-// plain reader judges those. Equal stored bytes count as equal content
-// even when they would not decode (the same as a file whose pclusters
-// did not move, which is not read at all).
+// another algorithm, lcluster size or advise bits, and maps that cut the
+// file into other extents: the plain reader judges those. Equal stored
+// bytes count as equal content even when they would not decode (the
+// same as a file whose pclusters did not move, which is not read at all).
 func (img *image) SameStored(a *fsys.Entry, other fsys.FS, b *fsys.Entry) (bool, error) {
 	if a.Size != b.Size {
 		return false, nil
@@ -76,7 +81,7 @@ func (img *image) SameStored(a *fsys.Entry, other fsys.FS, b *fsys.Entry) (bool,
 }
 
 // storedMap returns the compression map of the regular file e, or
-// ErrNotStored when its data is not in pclusters of its own.
+// ErrNotStored when it is not compressed.
 func (img *image) storedMap(e *fsys.Entry) (*zinfo, error) {
 	ino, err := img.inode(e.Handle)
 	if err != nil {
@@ -86,14 +91,7 @@ func (img *image) storedMap(e *fsys.Entry) (*zinfo, error) {
 		(ino.layout != layoutCompressedFull && ino.layout != layoutCompressedComp) {
 		return nil, fsys.ErrNotStored
 	}
-	z, err := img.zinfo(ino, 0)
-	if err != nil {
-		return nil, err
-	}
-	if z.wholeFragment || z.advise&(adviseFragmentPcl|adviseInlinePcl) != 0 || z.idataSize != 0 {
-		return nil, fsys.ErrNotStored
-	}
-	return z, nil
+	return img.zinfo(ino, 0)
 }
 
 // pclusterPair holds the stored bytes of the two pclusters last compared.
@@ -104,7 +102,7 @@ type pclusterPair struct{ a, b []byte }
 // decoding when their pclusters hold the same stored bytes.
 func (p *pclusterPair) sameExtent(za *zinfo, xa *zext, zb *zinfo, xb *zext) (bool, error) {
 	if za.isFragment(xa) || zb.isFragment(xb) {
-		return false, fsys.ErrNotStored
+		return p.sameBytes(za, xa, zb, xb)
 	}
 	pa, la, err := za.pcluster(xa)
 	if err != nil {
@@ -132,6 +130,46 @@ func (p *pclusterPair) sameExtent(za *zinfo, xa *zext, zb *zinfo, xb *zext) (boo
 	}
 	db, err := decodeExtent(zb, xb)
 	return err == nil && bytes.Equal(da, db), err
+}
+
+// sameBytes compares extents xa and xb (of the same length) by their
+// bytes, streamed: fragment data from the packed inode (a whole file can
+// be one fragment), other extents decoded.
+func (p *pclusterPair) sameBytes(za *zinfo, xa *zext, zb *zinfo, xb *zext) (bool, error) {
+	ra, err := extentReader(za, xa)
+	if err != nil {
+		return false, err
+	}
+	rb, err := extentReader(zb, xb)
+	if err != nil {
+		return false, err
+	}
+	const chunk = 64 << 10
+	p.a, p.b = grow(p.a, chunk), grow(p.b, chunk)
+	for n := xa.end - xa.la; n > 0; {
+		k := min(n, chunk)
+		if _, err := io.ReadFull(ra, p.a[:k]); err != nil {
+			return false, corruptf("inode %d: extent data: %v", za.ino.nid, err)
+		}
+		if _, err := io.ReadFull(rb, p.b[:k]); err != nil {
+			return false, corruptf("inode %d: extent data: %v", zb.ino.nid, err)
+		}
+		if !bytes.Equal(p.a[:k], p.b[:k]) {
+			return false, nil
+		}
+		n -= k
+	}
+	return true, nil
+}
+
+// extentReader reads extent x of z: from the packed inode for fragment
+// data, else decoded from its pcluster.
+func extentReader(z *zinfo, x *zext) (io.Reader, error) {
+	if z.isFragment(x) {
+		return z.img.packedRange(z.fragmentOffset(x), x.end-x.la)
+	}
+	d, err := decodeExtent(z, x)
+	return bytes.NewReader(d), err
 }
 
 // decodeExtent decodes extent x of z, counting the pcluster decoded.
