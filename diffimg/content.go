@@ -11,5 +11,6 @@ func DefaultContent() ContentComparer { return Content(content.Options{}) }
 // filesystem images are compared with this engine's walker.
 func Content(o content.Options) ContentComparer {
 	o.Nested = compareNested
+	o.Tree = compareTrees
 	return ContentComparer(content.New(o))
 }

@@ -50,7 +50,7 @@ func (fp *fsPair) compareEntry(a, b *fsys.Entry, checked contentCheck) (dataDiff
 	}
 	if a.HasOwner && b.HasOwner && (a.UID != b.UID || a.GID != b.GID) {
 		fp.field(p, report.KindOwner, "owner", fmt.Sprintf("%d:%d", a.UID, a.GID), fmt.Sprintf("%d:%d", b.UID, b.GID),
-			&report.Cause{Class: report.ClassContent, Hint: explain.HintFSOwner})
+			&report.Cause{Class: report.ClassContent, Hint: explain.OwnerHint(*fsName)})
 	}
 	for _, t := range [...]struct {
 		name string
@@ -86,7 +86,7 @@ func (fp *fsPair) compareEntry(a, b *fsys.Entry, checked contentCheck) (dataDiff
 	}
 	for _, k := range unionKeys(a.Attrs, b.Attrs) {
 		if a.Attrs[k] != b.Attrs[k] {
-			fp.field(p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], explain.AttrCause(*fsName, k, a.Attrs[k], b.Attrs[k]))
+			fp.field(p, report.KindMetadata, k, a.Attrs[k], b.Attrs[k], explain.EntryAttrCause(*fsName, k, a.Attrs, b.Attrs, fp.reordered))
 		}
 	}
 	if a.Type == fsys.TypeFile && checked != contentSame && fp.compareContent(a, b, checked == contentDiffers) {

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/org/immutos-action/diffimg/content"
+	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
@@ -22,12 +23,21 @@ func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer)
 	if errA != nil || errB != nil || fa.Type() != fb.Type() {
 		return nil
 	}
+	return compareTrees(fa, fb, inner)
+}
+
+// compareTrees compares two trees of the same type found inside a file
+// (filesystem images, archives read by content.OpenArchive) with the one
+// tree comparer, their differing files' contents with inner. Each
+// difference keeps the entry it is about in Member (its File before the
+// rebase), so a member's difference has a file-style location.
+func compareTrees(fa, fb fsys.FS, inner content.Comparer) []*report.Difference {
 	c := &comparer{
 		opts:     Options{Content: ContentComparer(inner)},
 		rep:      &report.Report{},
 		excluded: map[string]bool{},
 	}
-	n := c.newPair(nil, fa, fb, place{0, sizeA, "nested"}, place{0, sizeB, "nested"}).compare()
+	n := c.newPair(nil, fa, fb, place{0, 0, "nested"}, place{0, 0, "nested"}).compare()
 	if n == 0 {
 		return nil
 	}
@@ -42,6 +52,9 @@ func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer)
 }
 
 func rebase(d *report.Difference, prefix []string) {
+	if d.Member == nil {
+		d.Member = d.File
+	}
 	d.Path = append(append([]string(nil), prefix...), d.Path...)
 	d.Partition, d.Filesystem, d.File = nil, nil, nil
 	d.Offset, d.Length = nil, nil // offsets inside the nested image, not the disk

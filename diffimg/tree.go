@@ -23,6 +23,9 @@ type fsPair struct {
 	a, b   fsys.FS
 	ra, rb place // where each filesystem sits in its disk
 	acc    *fsAccount
+	// reordered: the trees hold the same members in another stored
+	// order (fsys.Ordered), which some entry fields follow.
+	reordered bool
 }
 
 // newPair starts comparing two filesystems of the same type.
@@ -38,6 +41,7 @@ func (p *fsPair) compare() int {
 	c, fa, fb, acc := p.c, p.a, p.b, p.acc
 	before := len(c.rep.Differences)
 	c.compareFields(p.part, p.fsName, report.KindMetadata, fa.Metadata(), fb.Metadata(), p.ra.off)
+	p.compareOrder()
 
 	var errA, errB error
 	if streamable(fa, fb) {
@@ -92,6 +96,30 @@ func (p *fsPair) compare() int {
 	}
 	c.excludedChanged = false
 	return len(c.rep.Differences) - before
+}
+
+// compareOrder reports trees that hold the same members in another
+// stored order (fsys.Ordered: archives), which changes their bytes even
+// when every member is equal.
+func (p *fsPair) compareOrder() {
+	oa, okA := p.a.(fsys.Ordered)
+	ob, okB := p.b.(fsys.Ordered)
+	if !okA || !okB {
+		return
+	}
+	na, nb := oa.Order(), ob.Order()
+	if !explain.Ordering(na, nb) {
+		return
+	}
+	p.reordered = true
+	i := 0
+	for na[i] == nb[i] {
+		i++
+	}
+	p.c.add(&report.Difference{Partition: p.part, Filesystem: p.fsName, Kind: report.KindContent, Field: "member order",
+		A: na[i], B: nb[i],
+		Detail: fmt.Sprintf("the same %d members in another order (first at position %d: %s vs %s)", len(na), i+1, na[i], nb[i]),
+		Cause:  &report.Cause{Class: report.ClassOrdering, Hint: explain.OrderHint(*p.fsName)}})
 }
 
 func partKey(part *int) int {

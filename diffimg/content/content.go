@@ -92,6 +92,9 @@ type Options struct {
 	// Nested compares filesystem images inside files; nil compares them
 	// as bytes.
 	Nested NestedFunc
+	// Tree compares archives (cpio, tar, zip) read as trees with the
+	// engine's tree comparer; nil pairs their members here.
+	Tree TreeFunc
 	// Budget is the run's budget (package budget): its deadline, decoded
 	// bytes and difference counts hold across every file compared; its
 	// MaxFileDifferences bounds the members listed inside one file.
@@ -254,12 +257,19 @@ func (s *session) compareTop(path []string, a, b blob, depth int) (out []*report
 	switch ka {
 	case kindGzip, kindXz, kindZstd, kindLZ4, kindLZ4Legacy, kindBzip2:
 		ds = s.compareCompressed(path, ka, a, b, depth)
-	case kindCPIO:
-		ds = s.compareCPIO(path, a, b, depth)
-	case kindTar:
-		ds = s.compareTar(path, a, b, depth)
-	case kindZip:
-		ds = s.compareZip(path, a, b, depth)
+	case kindCPIO, kindTar, kindZip:
+		var ok bool
+		if ds, ok = s.compareArchive(path, a, b, depth); ok {
+			break
+		}
+		switch ka {
+		case kindCPIO:
+			ds = s.compareCPIO(path, a, b, depth)
+		case kindTar:
+			ds = s.compareTar(path, a, b, depth)
+		default:
+			ds = s.compareZip(path, a, b, depth)
+		}
 	case kindPE:
 		ds = s.comparePE(path, a, b, depth)
 	case kindELF:

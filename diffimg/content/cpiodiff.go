@@ -22,14 +22,26 @@ func (s *session) compareCPIO(path []string, a, b blob, depth int) []*report.Dif
 	out := s.archiveProblems(p, path, a, b, "cpio", xa.Err, xb.Err, len(xa.Members), len(xb.Members), xa.Cut, xb.Cut)
 	out = append(out, s.compareMembers(p, a, b, xa.Members, xb.Members, depth)...)
 	// What follows the trailer: another archive, plain or compressed.
-	if xa.Err == nil && xb.Err == nil && !xa.Cut && !xb.Cut && (xa.Rest < a.n || xb.Rest < b.n) {
-		ra, rb := a.section(xa.Rest, a.n-xa.Rest), b.section(xb.Rest, b.n-xb.Rest)
-		if inner := s.compareTop(appendPath(path, "next archive"), ra, rb, depth+1); len(inner) > 0 {
-			out = append(out, &report.Difference{Kind: report.KindContent, Path: appendPath(path, "next archive"),
-				Detail: fmt.Sprintf("the archive after TRAILER!!! differs (at offset %d in a, %d in b)", xa.Rest, xb.Rest), Children: inner})
-		}
+	if xa.Err == nil && xb.Err == nil && !xa.Cut && !xb.Cut {
+		out = append(out, s.compareNextArchive(path, a, b, xa.Rest, xb.Rest, depth)...)
 	}
 	return out
+}
+
+// compareNextArchive compares what follows two cpio archives' trailers
+// and zero padding (at restA, restB): the kernel's concatenated initrd
+// archives, plain or compressed.
+func (s *session) compareNextArchive(path []string, a, b blob, restA, restB int64, depth int) []*report.Difference {
+	if restA == a.n && restB == b.n {
+		return nil
+	}
+	q := appendPath(path, "next archive")
+	inner := s.compareTop(q, a.section(restA, a.n-restA), b.section(restB, b.n-restB), depth+1)
+	if len(inner) == 0 {
+		return nil
+	}
+	return []*report.Difference{{Kind: report.KindContent, Path: q,
+		Detail: fmt.Sprintf("the archive after TRAILER!!! differs (at offset %d in a, %d in b)", restA, restB), Children: inner}}
 }
 
 func (s *session) compareMembers(p []string, a, b blob, ma, mb []*cpioHeader, depth int) []*report.Difference {

@@ -124,16 +124,27 @@ func (s *session) compareTar(path []string, a, b blob, depth int) []*report.Diff
 		})...)
 	// What follows the end-of-archive blocks: zero padding to the record
 	// size (which follows from the members' sizes), or something else.
-	if xa.Err == nil && xb.Err == nil && !xa.Cut && !xb.Cut && (skipZeros(a, xa.End) < a.n || skipZeros(b, xb.End) < b.n) {
-		ta, tb := a.section(xa.End, a.n-xa.End), b.section(xb.End, b.n-xb.End)
-		if eq, _ := equal(ta, tb); !eq {
-			q := appendPath(path, "after the archive")
-			out = append(out, &report.Difference{Kind: report.KindContent, Path: q,
-				Detail:   fmt.Sprintf("the bytes after the end-of-archive blocks differ (%d bytes at offset %d in a, %d at %d in b)", ta.n, xa.End, tb.n, xb.End),
-				Children: s.compareTop(q, ta, tb, depth+1)})
-		}
+	if xa.Err == nil && xb.Err == nil && !xa.Cut && !xb.Cut {
+		out = append(out, s.compareAfterTar(path, a, b, xa.End, xb.End, depth)...)
 	}
 	return out
+}
+
+// compareAfterTar compares what follows two tars' end-of-archive blocks
+// (at endA, endB): zero padding to the record size, which follows from
+// the members' sizes, or something else.
+func (s *session) compareAfterTar(path []string, a, b blob, endA, endB int64, depth int) []*report.Difference {
+	if skipZeros(a, endA) == a.n && skipZeros(b, endB) == b.n {
+		return nil
+	}
+	ta, tb := a.section(endA, a.n-endA), b.section(endB, b.n-endB)
+	if eq, _ := equal(ta, tb); eq {
+		return nil
+	}
+	q := appendPath(path, "after the archive")
+	return []*report.Difference{{Kind: report.KindContent, Path: q,
+		Detail:   fmt.Sprintf("the bytes after the end-of-archive blocks differ (%d bytes at offset %d in a, %d at %d in b)", ta.n, endA, tb.n, endB),
+		Children: s.compareTop(q, ta, tb, depth+1)}}
 }
 
 func tarSummary(m *tarMember) string {

@@ -38,6 +38,8 @@ type ArchiveFS struct {
 	meta    []fsys.Field
 	err     error // the archive could be read only up to this error
 	s       *session
+	own     bool  // s is the archive's own session, closed with it
+	rest    int64 // where the bytes after the archive start (cpio: the next archive; tar: after the end blocks)
 }
 
 var (
@@ -50,9 +52,17 @@ var (
 // decompressed within o's bounds when opened. Close releases the spools.
 func OpenArchive(r io.ReaderAt, size int64, o Options) (*ArchiveFS, error) {
 	o = o.withDefaults()
-	s := &session{o: o, deadline: time.Now().Add(o.Timeout)}
-	b := blob{r, size}
-	a := &ArchiveFS{entries: map[string]*fsys.Entry{}, open: map[string]func() (blob, error){}, s: s}
+	a, err := (&session{o: o, deadline: time.Now().Add(o.Timeout)}).openArchive(blob{r, size})
+	if a != nil {
+		a.own = true
+	}
+	return a, err
+}
+
+// openArchive reads an archive as a tree within the session's bounds
+// (its spools are the session's).
+func (s *session) openArchive(b blob) (*ArchiveFS, error) {
+	a := &ArchiveFS{entries: map[string]*fsys.Entry{}, open: map[string]func() (blob, error){}, s: s, rest: b.n}
 	switch sniff(b) {
 	case kindCPIO:
 		a.readCPIO(b)
@@ -69,7 +79,9 @@ func OpenArchive(r io.ReaderAt, size int64, o Options) (*ArchiveFS, error) {
 
 // Close removes the archive's spools (decompressed and sparse members).
 func (a *ArchiveFS) Close() error {
-	a.s.close()
+	if a.own {
+		a.s.close()
+	}
 	return nil
 }
 
@@ -206,6 +218,7 @@ func (a *ArchiveFS) readCPIO(b blob) {
 		a.add(e, func() (blob, error) { return data, nil })
 	}
 	a.err = archiveErr("cpio", x.Err, x.Cut)
+	a.rest = x.Rest
 }
 
 // archiveErr is the error that stopped reading an archive: its own, or
@@ -277,6 +290,7 @@ func (a *ArchiveFS) readTar(b blob) {
 		})
 	}
 	a.err = archiveErr("tar", x.Err, x.Cut)
+	a.rest = x.End
 }
 
 func utcOrZero(t time.Time) time.Time {
@@ -304,7 +318,11 @@ func (a *ArchiveFS) readZip(b blob) {
 		e := &fsys.Entry{Path: memberPath(m.Name), Type: typ, Mode: fsys.PermOfMode(mode), Size: int64(m.UncompressedSize64),
 			Mtime: m.Modified.UTC(),
 			Attrs: map[string]string{"method": zipMethod(m.Method), "crc32": fmt.Sprintf("%08x", m.CRC32),
-				"external-attrs": fmt.Sprintf("%#x", m.ExternalAttrs), "creator": fmt.Sprint(m.CreatorVersion >> 8)}}
+				"external-attrs": fmt.Sprintf("%#x", m.ExternalAttrs), "creator": fmt.Sprint(m.CreatorVersion >> 8),
+				// what the stored form adds: the DOS date and time (beside the
+				// extended timestamp Modified prefers), flags, compressed size
+				"dos-time": dosTime(m.ModifiedDate, m.ModifiedTime), "flags": fmt.Sprintf("%#04x", m.Flags),
+				"compressed-size": fmt.Sprint(m.CompressedSize64)}}
 		if m.Comment != "" {
 			e.Attrs["comment"] = m.Comment
 		}

@@ -94,6 +94,12 @@ const labelTimeHint = "mkfs.fat stamps the root directory's volume-label entry w
 // btime) in a filesystem.
 func TimeHint(fsName, field string) string {
 	switch fsName {
+	case "cpio":
+		return HintCPIOMtime
+	case "tar":
+		return HintTarMtime
+	case "zip":
+		return HintZipMtime
 	case "squashfs":
 		return "clamp file times: SOURCE_DATE_EPOCH, or `mksquashfs -all-time N` (nix store paths have mtime 1; something outside the store was touched)"
 	case "erofs":

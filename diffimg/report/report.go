@@ -62,6 +62,10 @@ type Difference struct {
 	// (e.g. [".initrd", "zstd", "cpio", "etc/os-release"]) for nested
 	// differences.
 	Path []string `json:"path,omitempty"`
+	// Member is the path of the entry a nested difference is about inside
+	// the innermost tree it lies in (an archive member, a file of a
+	// filesystem image inside a file), as File is for the outer tree.
+	Member *string `json:"member,omitempty"`
 	// Diff is a unified text diff; Hexdump a bounded hexdump.
 	Diff    string `json:"diff,omitempty"`
 	Hexdump string `json:"hexdump,omitempty"`
