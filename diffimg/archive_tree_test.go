@@ -162,3 +162,33 @@ func TestArchiveFileDifferencesThroughTree(t *testing.T) {
 		t.Fatalf("%d added members listed, want 5 and a max-file-differences note:\n%s", added, dumpDiffs(t, ds))
 	}
 }
+
+// A corrupt archive: the tree comparer names the error, and the
+// archives' bytes are compared.
+func TestArchiveCorruptThroughTree(t *testing.T) {
+	files := map[string]string{"etc/big": strings.Repeat("line of text\n", 2000)}
+	for k, v := range archiveFiles {
+		files[k] = v
+	}
+	dir := archiveTree(t, files, nil)
+	tarA := contenttest.Tar(t, dir, "--format=gnu")
+	zipA := contenttest.Zip(t, dir, nil, "-X")
+	odcA := contenttest.CPIOFormat(t, dir, "odc")
+	for _, tc := range []struct {
+		name, want string
+		a, b       []byte
+	}{
+		{"tar-truncated", "cannot be walked completely", tarA, tarA[:len(tarA)/2]},
+		{"zip-no-directory", "zip:", zipA, zipA[:len(zipA)-30]},
+		{"odc-truncated", "cannot be walked completely", odcA, odcA[:len(odcA)/2]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := compareArchives(t, tc.a, tc.b, budget.Limits{})
+			d := findDiff(ds, func(d *report.Difference) bool { return strings.Contains(d.Detail, tc.want) })
+			bytesShown := findDiff(ds, func(d *report.Difference) bool { return d.Hexdump != "" || d.Field == "size" })
+			if d == nil || bytesShown == nil {
+				t.Fatalf("want the error (%q) and the bytes compared:\n%s", tc.want, dumpDiffs(t, ds))
+			}
+		})
+	}
+}

@@ -318,7 +318,7 @@ func (a *ArchiveFS) readZip(b blob) {
 		e := &fsys.Entry{Path: memberPath(m.Name), Type: typ, Mode: fsys.PermOfMode(mode), Size: int64(m.UncompressedSize64),
 			Mtime: m.Modified.UTC(),
 			Attrs: map[string]string{"method": zipMethod(m.Method), "crc32": fmt.Sprintf("%08x", m.CRC32),
-				"external-attrs": fmt.Sprintf("%#x", m.ExternalAttrs), "creator": fmt.Sprint(m.CreatorVersion >> 8),
+				"external-attrs": fmt.Sprintf("%#x", m.ExternalAttrs), "version-made-by": fmt.Sprintf("%#04x", m.CreatorVersion),
 				// what the stored form adds: the DOS date and time (beside the
 				// extended timestamp Modified prefers), flags, compressed size
 				"dos-time": dosTime(m.ModifiedDate, m.ModifiedTime), "flags": fmt.Sprintf("%#04x", m.Flags),

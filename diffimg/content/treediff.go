@@ -36,7 +36,11 @@ func (s *session) compareArchive(path []string, a, b blob, depth int) (out []*re
 	out = s.bound(path, s.o.Tree(fa, fb, inner))
 	prefixPaths(out, path)
 	if fa.err != nil || fb.err != nil {
-		return out, true
+		// The tree comparer named the error and compared the members
+		// read before it; the archives' bytes are compared too.
+		q := appendPath(path, fa.typ)
+		return append(out, &report.Difference{Kind: report.KindContent, Path: q,
+			Detail: fmt.Sprintf("the %s archives cannot be read completely: their bytes are compared", fa.typ), Children: s.bytesDiff(q, a, b, "")}), true
 	}
 	switch fa.typ {
 	case "cpio":
