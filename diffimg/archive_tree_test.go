@@ -192,3 +192,18 @@ func TestArchiveCorruptThroughTree(t *testing.T) {
 		})
 	}
 }
+
+// zip -1 vs zip -9: the same content stored differently is compression,
+// seen in the stored bytes (compressed-data) even where nothing else of
+// the member differs.
+func TestZipRecompressedThroughTree(t *testing.T) {
+	dir := archiveTree(t, map[string]string{"etc/big": strings.Repeat("line of text\n", 2000)}, nil)
+	ds := compareArchives(t, contenttest.Zip(t, dir, nil, "-X", "-1"), contenttest.Zip(t, dir, nil, "-X", "-9"), budget.Limits{})
+	d := findDiff(ds, func(d *report.Difference) bool { return d.Field == "compressed-data" })
+	if d == nil || !member(d, "/etc/big") || d.Cause == nil || d.Cause.Class != report.ClassCompression {
+		t.Fatalf("want the stored bytes at /etc/big explained by compression:\n%s", dumpDiffs(t, ds))
+	}
+	if c := findDiff(ds, func(d *report.Difference) bool { return d.Cause != nil && d.Cause.Class == report.ClassContent }); c != nil {
+		t.Fatalf("the content is the same, want no content difference: %+v\n%s", c, dumpDiffs(t, ds))
+	}
+}

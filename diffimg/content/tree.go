@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	iofs "io/fs"
 	"path"
@@ -320,14 +321,20 @@ func (a *ArchiveFS) readZip(b blob) {
 			Attrs: map[string]string{"method": zipMethod(m.Method), "crc32": fmt.Sprintf("%08x", m.CRC32),
 				"external-attrs": fmt.Sprintf("%#x", m.ExternalAttrs), "version-made-by": fmt.Sprintf("%#04x", m.CreatorVersion),
 				// what the stored form adds: the DOS date and time (beside the
-				// extended timestamp Modified prefers), flags, compressed size
+				// extended timestamp Modified prefers), flags, the version
+				// needed to extract (follows from the method)
 				"dos-time": dosTime(m.ModifiedDate, m.ModifiedTime), "flags": fmt.Sprintf("%#04x", m.Flags),
-				"compressed-size": fmt.Sprint(m.CompressedSize64)}}
+				"version-needed": fmt.Sprintf("%#04x", m.ReaderVersion)}}
 		if m.Comment != "" {
 			e.Attrs["comment"] = m.Comment
 		}
 		raw, off, rawErr := zipData(b, m)
 		if rawErr == nil {
+			// the stored bytes themselves: a member recompressed to the
+			// same size still differs here
+			h := crc32.NewIEEE()
+			io.Copy(h, io.NewSectionReader(raw.r, 0, raw.n))
+			e.Attrs["compressed-data"] = fmt.Sprintf("%d bytes, crc32 %08x", raw.n, h.Sum32())
 			ex := parseZipExtra(localExtra(b, m.Name, off))
 			if o := ex.owner(); o != "" {
 				var uid, gid uint32

@@ -57,7 +57,7 @@ func EntryAttrCause(fsName, key string, a, b map[string]string, reordered bool) 
 		return &report.Cause{Class: report.ClassContent, Hint: HintTarOwner}
 	case "zip:dos-time":
 		return &report.Cause{Class: report.ClassTimestamp, Hint: HintZipMtime}
-	case "zip:method", "zip:compressed-size":
+	case "zip:method", "zip:compressed-data", "zip:version-needed":
 		if a["crc32"] == b["crc32"] {
 			return &report.Cause{Class: report.ClassCompression, Hint: HintCompression}
 		}
