@@ -125,7 +125,10 @@ func Compare(pathA, pathB string, opts Options) (*report.Report, error) {
 }
 
 type comparer struct {
-	opts     Options
+	opts Options
+	// stop, when set, says the enclosing file's difference budget is
+	// spent: the entries left are not compared (a tree inside a file).
+	stop     func() bool
 	a, b     *image.Image
 	rep      *report.Report
 	excluded map[string]bool

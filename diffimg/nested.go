@@ -23,16 +23,18 @@ func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer)
 	if errA != nil || errB != nil || fa.Type() != fb.Type() {
 		return nil
 	}
-	return compareTrees(fa, fb, inner)
+	return compareTrees(fa, fb, inner, nil)
 }
 
 // compareTrees compares two trees of the same type found inside a file
 // (filesystem images, archives read by content.OpenArchive) with the one
 // tree comparer, their differing files' contents with inner. Each
 // difference keeps the entry it is about in Member (its File before the
-// rebase), so a member's difference has a file-style location.
-func compareTrees(fa, fb fsys.FS, inner content.Comparer) []*report.Difference {
+// rebase), so a member's difference has a file-style location. stop,
+// when set, ends the comparison early (the file's difference budget).
+func compareTrees(fa, fb fsys.FS, inner content.Comparer, stop func() bool) []*report.Difference {
 	c := &comparer{
+		stop:     stop,
 		opts:     Options{Content: ContentComparer(inner)},
 		rep:      &report.Report{},
 		excluded: map[string]bool{},

@@ -185,6 +185,10 @@ func (fp *fsPair) comparePairs(pairs []entryPair) {
 			acc.fail("--timeout reached")
 			return
 		}
+		if c.stop != nil && c.stop() {
+			acc.fail("--max-file-differences reached")
+			return
+		}
 		switch {
 		case p.b == nil && acc.under(p.a.Path) != nil:
 			acc.under(p.a.Path).hide()

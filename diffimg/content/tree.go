@@ -154,7 +154,19 @@ func (a *ArchiveFS) add(e *fsys.Entry, data func() (blob, error)) {
 	a.entries[e.Path] = e
 	delete(a.open, e.Path)
 	if e.Type == fsys.TypeFile && data != nil {
-		a.open[e.Path] = data
+		// decoded once: the engine may open a member several times (to
+		// compare it, to look inside, for excerpts), and each decoding
+		// would take another spool and more of the decoded budget
+		var b blob
+		var err error
+		done := false
+		a.open[e.Path] = func() (blob, error) {
+			if !done {
+				b, err = data()
+				done = true
+			}
+			return b, err
+		}
 	}
 }
 

@@ -14,7 +14,9 @@ import (
 // entry fields, order (fsys.Ordered), bounds and hints are the engine's;
 // inner compares the contents of differing regular files, one level
 // deeper. Its differences name the entry in File.
-type TreeFunc func(a, b fsys.FS, inner Comparer) []*report.Difference
+// stop says when to stop comparing entries (the file's difference
+// budget is spent).
+type TreeFunc func(a, b fsys.FS, inner Comparer, stop func() bool) []*report.Difference
 
 // compareArchive compares two archives of the same format (cpio, tar,
 // zip) as trees with Options.Tree, then the bytes that follow them (the
@@ -33,7 +35,7 @@ func (s *session) compareArchive(path []string, a, b blob, depth int) (out []*re
 	inner := func(name string, ra, rb io.ReaderAt, sa, sb int64) []*report.Difference {
 		return s.compareTop(nil, blob{ra, sa}, blob{rb, sb}, depth+1)
 	}
-	out = s.bound(path, s.o.Tree(fa, fb, inner))
+	out = s.bound(path, s.o.Tree(fa, fb, inner, s.full))
 	prefixPaths(out, path)
 	if fa.err != nil || fb.err != nil {
 		// The tree comparer named the error and compared the members
@@ -51,20 +53,20 @@ func (s *session) compareArchive(path []string, a, b blob, depth int) (out []*re
 	return out, true
 }
 
-// bound keeps the differences the file's bounds allow: --max-diff-lines
-// per archive and --max-file-differences for the whole file (each listed
-// difference counts one), with a note naming the bound that cut them.
+// bound keeps the differences --max-diff-lines allows per archive and
+// counts them toward --max-file-differences (the tree comparer stops
+// comparing members once it is reached), with a note naming the bound
+// that cut them.
 func (s *session) bound(path []string, ds []*report.Difference) []*report.Difference {
-	for i := range ds {
-		switch {
-		case i >= s.o.MaxDiffLines:
-			return append(ds[:i], &report.Difference{Kind: report.KindNote, Truncated: BoundDiffLines,
-				Detail: fmt.Sprintf("more differing members not listed (--max-diff-lines %d)", s.o.MaxDiffLines)})
-		case s.full():
-			return append(ds[:i], &report.Difference{Kind: report.KindNote, Truncated: budget.BoundFileDifferences,
-				Detail: fmt.Sprintf("--max-file-differences %d reached: the further member differences are not listed", s.maxDiffs)})
-		}
-		s.diffs++
+	if len(ds) > s.o.MaxDiffLines {
+		ds = append(ds[:s.o.MaxDiffLines], &report.Difference{Kind: report.KindNote, Truncated: BoundDiffLines,
+			Detail: fmt.Sprintf("more differing members not listed (--max-diff-lines %d)", s.o.MaxDiffLines)})
+	}
+	s.diffs += len(ds)
+	if s.full() {
+		// the tree comparer stopped comparing members when it was reached
+		ds = append(ds, &report.Difference{Kind: report.KindNote, Truncated: budget.BoundFileDifferences,
+			Detail: fmt.Sprintf("--max-file-differences %d reached: the remaining members are not compared", s.maxDiffs)})
 	}
 	return ds
 }
