@@ -126,9 +126,11 @@ func Compare(pathA, pathB string, opts Options) (*report.Report, error) {
 
 type comparer struct {
 	opts Options
-	// stop, when set, says the enclosing file's difference budget is
-	// spent: the entries left are not compared (a tree inside a file).
-	stop     func() bool
+	// more, when set, counts a difference toward the enclosing file's
+	// budget (a tree inside a file) and says whether it may be listed;
+	// once it says no, full is set and the entries left are not compared.
+	more     func() bool
+	full     bool
 	a, b     *image.Image
 	rep      *report.Report
 	excluded map[string]bool
@@ -344,6 +346,10 @@ func hashTail(r io.ReaderAt, from, to int64, h hash.Hash) error {
 }
 
 func (c *comparer) add(d *report.Difference) {
+	if c.more != nil && (c.full || !c.more()) {
+		c.full = true
+		return
+	}
 	if !c.opts.Budget.AddDifferences(countTree(d)) {
 		// Collecting goes on without the nested differences while the
 		// total allows the difference itself.

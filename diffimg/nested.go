@@ -30,11 +30,12 @@ func compareNested(a, b io.ReaderAt, sizeA, sizeB int64, inner content.Comparer)
 // (filesystem images, archives read by content.OpenArchive) with the one
 // tree comparer, their differing files' contents with inner. Each
 // difference keeps the entry it is about in Member (its File before the
-// rebase), so a member's difference has a file-style location. stop,
-// when set, ends the comparison early (the file's difference budget).
-func compareTrees(fa, fb fsys.FS, inner content.Comparer, stop func() bool) []*report.Difference {
+// rebase), so a member's difference has a file-style location. more,
+// when set, counts each difference toward the file's budget and ends the
+// comparison when it is spent.
+func compareTrees(fa, fb fsys.FS, inner content.Comparer, more func() bool) []*report.Difference {
 	c := &comparer{
-		stop:     stop,
+		more:     more,
 		opts:     Options{Content: ContentComparer(inner)},
 		rep:      &report.Report{},
 		excluded: map[string]bool{},

@@ -185,7 +185,7 @@ func (fp *fsPair) comparePairs(pairs []entryPair) {
 			acc.fail("--timeout reached")
 			return
 		}
-		if c.stop != nil && c.stop() {
+		if c.full {
 			acc.fail("--max-file-differences reached")
 			return
 		}

@@ -14,9 +14,9 @@ import (
 // entry fields, order (fsys.Ordered), bounds and hints are the engine's;
 // inner compares the contents of differing regular files, one level
 // deeper. Its differences name the entry in File.
-// stop says when to stop comparing entries (the file's difference
-// budget is spent).
-type TreeFunc func(a, b fsys.FS, inner Comparer, stop func() bool) []*report.Difference
+// more counts one difference toward the file's budget and says whether
+// it may be listed (false: stop comparing).
+type TreeFunc func(a, b fsys.FS, inner Comparer, more func() bool) []*report.Difference
 
 // compareArchive compares two archives of the same format (cpio, tar,
 // zip) as trees with Options.Tree, then the bytes that follow them (the
@@ -35,7 +35,7 @@ func (s *session) compareArchive(path []string, a, b blob, depth int) (out []*re
 	inner := func(name string, ra, rb io.ReaderAt, sa, sb int64) []*report.Difference {
 		return s.compareTop(nil, blob{ra, sa}, blob{rb, sb}, depth+1)
 	}
-	out = s.bound(path, s.o.Tree(fa, fb, inner, s.full))
+	out = s.bound(path, s.o.Tree(fa, fb, inner, s.more))
 	prefixPaths(out, path)
 	if fa.err != nil || fb.err != nil {
 		// The tree comparer named the error and compared the members
@@ -53,20 +53,28 @@ func (s *session) compareArchive(path []string, a, b blob, depth int) (out []*re
 	return out, true
 }
 
-// bound keeps the differences --max-diff-lines allows per archive and
-// counts them toward --max-file-differences (the tree comparer stops
-// comparing members once it is reached), with a note naming the bound
-// that cut them.
+// bound keeps the differences --max-diff-lines allows per archive, with a
+// note naming the bound that cut them (--max-file-differences stopped the
+// tree comparer through more).
 func (s *session) bound(path []string, ds []*report.Difference) []*report.Difference {
 	if len(ds) > s.o.MaxDiffLines {
 		ds = append(ds[:s.o.MaxDiffLines], &report.Difference{Kind: report.KindNote, Truncated: BoundDiffLines,
 			Detail: fmt.Sprintf("more differing members not listed (--max-diff-lines %d)", s.o.MaxDiffLines)})
 	}
-	s.diffs += len(ds)
 	if s.full() {
 		// the tree comparer stopped comparing members when it was reached
 		ds = append(ds, &report.Difference{Kind: report.KindNote, Truncated: budget.BoundFileDifferences,
 			Detail: fmt.Sprintf("--max-file-differences %d reached: the remaining members are not compared", s.maxDiffs)})
 	}
 	return ds
+}
+
+// more counts one listed difference inside this file and says whether
+// the file's bound still allows it.
+func (s *session) more() bool {
+	if s.full() {
+		return false
+	}
+	s.diffs++
+	return true
 }
