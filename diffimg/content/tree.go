@@ -35,6 +35,7 @@ type ArchiveFS struct {
 	typ     string
 	entries map[string]*fsys.Entry
 	open    map[string]func() (blob, error)
+	stored  map[string]blob // a compressed member's stored bytes (zip)
 	order   []string
 	meta    []fsys.Field
 	err     error // the archive could be read only up to this error
@@ -44,9 +45,30 @@ type ArchiveFS struct {
 }
 
 var (
-	_ fsys.FS      = (*ArchiveFS)(nil)
-	_ fsys.Ordered = (*ArchiveFS)(nil)
+	_ fsys.FS             = (*ArchiveFS)(nil)
+	_ fsys.Ordered        = (*ArchiveFS)(nil)
+	_ fsys.StoredComparer = (*ArchiveFS)(nil)
 )
+
+// SameStored tells two compressed members equal without decompressing
+// them when their methods and stored bytes are the same (a 42.zip-style
+// archive then costs no decompression where nothing changed); otherwise
+// it cannot say (fsys.ErrNotStored) and the members are read.
+func (a *ArchiveFS) SameStored(ea *fsys.Entry, other fsys.FS, eb *fsys.Entry) (bool, error) {
+	o, ok := other.(*ArchiveFS)
+	if !ok || a.typ != o.typ || ea.Attrs["method"] != eb.Attrs["method"] {
+		return false, fsys.ErrNotStored
+	}
+	ra, okA := a.stored[ea.Path]
+	rb, okB := o.stored[eb.Path]
+	if !okA || !okB {
+		return false, fsys.ErrNotStored
+	}
+	if eq, err := equal(ra, rb); err != nil || !eq {
+		return false, fsys.ErrNotStored
+	}
+	return true, nil
+}
 
 // OpenArchive reads the archive of size bytes in r as a tree; the format
 // (cpio of any kind, tar, zip) is sniffed from its bytes. Zip members are
@@ -63,7 +85,7 @@ func OpenArchive(r io.ReaderAt, size int64, o Options) (*ArchiveFS, error) {
 // openArchive reads an archive as a tree within the session's bounds
 // (its spools are the session's).
 func (s *session) openArchive(b blob) (*ArchiveFS, error) {
-	a := &ArchiveFS{entries: map[string]*fsys.Entry{}, open: map[string]func() (blob, error){}, s: s, rest: b.n}
+	a := &ArchiveFS{entries: map[string]*fsys.Entry{}, open: map[string]func() (blob, error){}, stored: map[string]blob{}, s: s, rest: b.n}
 	switch sniff(b) {
 	case kindCPIO:
 		a.readCPIO(b)
@@ -347,6 +369,7 @@ func (a *ArchiveFS) readZip(b blob) {
 			h := crc32.NewIEEE()
 			io.Copy(h, io.NewSectionReader(raw.r, 0, raw.n))
 			e.Attrs["compressed-data"] = fmt.Sprintf("%d bytes, crc32 %08x", raw.n, h.Sum32())
+			a.stored[e.Path] = raw
 			ex := parseZipExtra(localExtra(b, m.Name, off))
 			if o := ex.owner(); o != "" {
 				var uid, gid uint32
