@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/org/immutos-action/diffimg/budget"
+	"github.com/org/immutos-action/diffimg/content"
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/image"
@@ -126,10 +127,10 @@ func Compare(pathA, pathB string, opts Options) (*report.Report, error) {
 
 type comparer struct {
 	opts Options
-	// more, when set, counts a difference toward the enclosing file's
-	// budget (a tree inside a file) and says whether it may be listed;
-	// once it says no, full is set and the entries left are not compared.
-	more     func() bool
+	// inside, for a tree inside a file, holds the enclosing file's
+	// bounds: once its More says no, full is set and the entries left
+	// are not compared; once its Expired says yes, neither are they.
+	inside   content.TreeBounds
 	full     bool
 	a, b     *image.Image
 	rep      *report.Report
@@ -346,7 +347,7 @@ func hashTail(r io.ReaderAt, from, to int64, h hash.Hash) error {
 }
 
 func (c *comparer) add(d *report.Difference) {
-	if c.more != nil && (c.full || !c.more()) {
+	if c.inside.More != nil && (c.full || !c.inside.More()) {
 		c.full = true
 		return
 	}

@@ -7,10 +7,11 @@ import "github.com/org/immutos-action/diffimg/content"
 // cpio, PE/UKI, ELF, nested filesystems, text, hexdumps).
 func DefaultContent() ContentComparer { return Content(content.Options{}) }
 
-// Content returns a content comparer with the given bounds; nested
-// filesystem images are compared with this engine's walker.
+// Content returns a content comparer with the given bounds; the trees it
+// finds inside files, archives and filesystem images alike, are compared
+// by this engine's tree comparer.
 func Content(o content.Options) ContentComparer {
-	o.Nested = compareNested
+	o.OpenFS = openFS
 	o.Tree = compareTrees
 	return ContentComparer(content.New(o))
 }

@@ -2,6 +2,7 @@ package diffimg
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,7 +62,14 @@ func (fp *fsPair) compareContent(a, b *fsys.Entry, differs bool) bool {
 		c.spanReader.expired, c.spanReader.progress = c.opts.Budget.Expired, c.progress().Add
 		spans, err = c.spanReader.fileSpans(fp.a, fp.b, a, b)
 	}
-	if err != nil {
+	var cut *fsys.BoundError
+	switch {
+	case errors.As(err, &cut):
+		// a bound of the run, not the input: the comparison stops here
+		d := fp.addEntry(p, report.KindContent, "content not compared: "+err.Error(), nil)
+		d.Truncated = cut.Bound
+		return true
+	case err != nil:
 		fp.addEntry(p, report.KindContent, "content cannot be read: "+err.Error(), &report.Cause{Class: report.ClassContent, Known: true, Hint: explain.HintUnreadable})
 		return true
 	}

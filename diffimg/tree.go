@@ -189,6 +189,10 @@ func (fp *fsPair) comparePairs(pairs []entryPair) {
 			acc.fail("--max-file-differences reached")
 			return
 		}
+		if c.inside.Expired != nil && c.inside.Expired() {
+			acc.fail("--content-timeout reached")
+			return
+		}
 		switch {
 		case p.b == nil && acc.under(p.a.Path) != nil:
 			acc.under(p.a.Path).hide()

@@ -1,10 +1,12 @@
-package content
+package content_test
 
 import (
 	"encoding/binary"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/org/immutos-action/diffimg/content"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/report"
@@ -52,11 +54,11 @@ func TestBoundDecompressedBomb(t *testing.T) {
 	a, b := zstdRLEBomb(8192, 0), zstdRLEBomb(8192, 1)
 	var rep *report.Report
 	used := heapUse(func() {
-		rep = compareBytes(t, a, b, Options{MaxDecompressed: 32 << 20, MemoryBudget: 8 << 20})
+		rep = compareBytes(t, a, b, content.Options{MaxDecompressed: 32 << 20, MemoryBudget: 8 << 20})
 	})
-	d := find(rep, func(d *report.Difference) bool { return d.Truncated == BoundDecompressed })
+	d := find(rep, func(d *report.Difference) bool { return d.Truncated == content.BoundDecompressed })
 	if d == nil || !strings.Contains(d.Detail, "max-decompressed") {
-		t.Fatalf("want a difference truncated at %s:\n%s", BoundDecompressed, dump(t, rep))
+		t.Fatalf("want a difference truncated at %s:\n%s", content.BoundDecompressed, dump(t, rep))
 	}
 	if used > 128<<20 {
 		t.Fatalf("allocated %d MiB for a bomb bounded at 32 MiB per stream with an 8 MiB memory budget", used>>20)
@@ -70,7 +72,7 @@ func TestBoundZstdClaims100GiB(t *testing.T) {
 	a := zstdClaiming(100<<30, "hello")
 	b := zstdClaiming(100<<30, "world")
 	var rep *report.Report
-	used := heapUse(func() { rep = compareBytes(t, a, b, Options{}) })
+	used := heapUse(func() { rep = compareBytes(t, a, b, content.Options{}) })
 	d := find(rep, func(d *report.Difference) bool { return strings.Contains(d.Detail, "cannot be decompressed") })
 	if d == nil {
 		t.Fatalf("want a difference saying the stream cannot be decompressed:\n%s", dump(t, rep))
@@ -87,7 +89,7 @@ func TestBoundTruncatedStreams(t *testing.T) {
 		t.Run(c.pathName, func(t *testing.T) {
 			full := contenttest.Compress(t, c.tool, data, c.hi...)
 			a, b := full, full[:len(full)/2]
-			rep := compareBytes(t, a, b, Options{})
+			rep := compareBytes(t, a, b, content.Options{})
 			if find(rep, func(d *report.Difference) bool { return strings.Contains(d.Detail, "cannot be decompressed") }) == nil {
 				t.Fatalf("want a decompression error:\n%s", dump(t, rep))
 			}
@@ -104,8 +106,8 @@ func TestBoundDepth(t *testing.T) {
 		}
 		return x
 	}
-	rep := compareBytes(t, wrap("one\n"), wrap("two\n"), Options{MaxDepth: 1})
-	if find(rep, func(d *report.Difference) bool { return d.Truncated == BoundDepth }) == nil {
+	rep := compareBytes(t, wrap("one\n"), wrap("two\n"), content.Options{MaxDepth: 1})
+	if find(rep, func(d *report.Difference) bool { return d.Truncated == content.BoundDepth }) == nil {
 		t.Fatalf("want a max-depth note:\n%s", dump(t, rep))
 	}
 }
@@ -117,10 +119,10 @@ func TestBoundDiffLines(t *testing.T) {
 		a.WriteString("line a\n")
 		b.WriteString("line b\n")
 	}
-	rep := compareBytes(t, []byte(a.String()), []byte(b.String()), Options{MaxDiffLines: 50})
+	rep := compareBytes(t, []byte(a.String()), []byte(b.String()), content.Options{MaxDiffLines: 50})
 	n := 0
 	rep.Walk(func(d *report.Difference, _ int) { n += strings.Count(d.Diff, "\n") })
-	if n > 51 || find(rep, func(d *report.Difference) bool { return d.Truncated == BoundDiffLines }) == nil {
+	if n > 51 || find(rep, func(d *report.Difference) bool { return d.Truncated == content.BoundDiffLines }) == nil {
 		t.Fatalf("%d diff lines, want at most 50 and a max-diff-lines note", n)
 	}
 }

@@ -1,9 +1,11 @@
-package content
+package content_test
 
 import (
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/org/immutos-action/diffimg/content"
 
 	"github.com/org/immutos-action/diffimg/report"
 )
@@ -44,7 +46,7 @@ func TestClassPairsBinary(t *testing.T) {
 		{"content", blobWith(100, []byte{1, 2, 3}), blobWith(100, []byte{9, 8, 7}), report.ClassContent, "content"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := compareBytes(t, tc.a, tc.b, Options{})
+			rep := compareBytes(t, tc.a, tc.b, content.Options{})
 			ls := wantClass(t, rep, tc.class)
 			if len(ls) != 1 || ls[0].Hexdump == "" || len(ls[0].Path) != 0 || !strings.Contains(ls[0].Cause.Hint, tc.hint) {
 				t.Fatalf("want one hexdump leaf with a %q hint:\n%s", tc.hint, dump(t, rep))
@@ -69,7 +71,7 @@ func TestClassPairsText(t *testing.T) {
 		{"content", "greeting=hello", "greeting=goodbye", report.ClassContent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := compareBytes(t, doc(tc.a), doc(tc.b), Options{})
+			rep := compareBytes(t, doc(tc.a), doc(tc.b), content.Options{})
 			ls := wantClass(t, rep, tc.class)
 			if len(ls) != 1 || !strings.Contains(ls[0].Diff, "-"+tc.a) || !strings.Contains(ls[0].Diff, "+"+tc.b) {
 				t.Fatalf("want one diff hunk:\n%s", dump(t, rep))

@@ -1,4 +1,4 @@
-package content
+package content_test
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/org/immutos-action/diffimg/content"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/report"
@@ -48,7 +50,7 @@ func TestCompressedSameContent(t *testing.T) {
 			if string(a) == string(b) {
 				t.Fatal("the two levels gave the same stream")
 			}
-			rep := compareBytes(t, a, b, Options{})
+			rep := compareBytes(t, a, b, content.Options{})
 			ls := wantClass(t, rep, report.ClassCompression)
 			if len(ls) != 1 || ls[0].Path[0] != c.pathName || !strings.Contains(ls[0].Detail, "identical") {
 				t.Fatalf("want one compression leaf at [%s]:\n%s", c.pathName, dump(t, rep))
@@ -63,7 +65,7 @@ func TestCompressedDifferentContent(t *testing.T) {
 		t.Run(c.pathName, func(t *testing.T) {
 			a := contenttest.Compress(t, c.tool, someText("built at 2024-05-01T10:00:00Z"), c.hi...)
 			b := contenttest.Compress(t, c.tool, someText("built at 2024-05-02T11:30:00Z"), c.hi...)
-			rep := compareBytes(t, a, b, Options{})
+			rep := compareBytes(t, a, b, content.Options{})
 			ls := wantClass(t, rep, report.ClassTimestamp)
 			d := ls[0]
 			if len(d.Path) != 1 || d.Path[0] != c.pathName || !strings.Contains(d.Diff, "-built at 2024-05-01T10:00:00Z") || !strings.Contains(d.Diff, "+built at 2024-05-02T11:30:00Z") {
@@ -83,7 +85,7 @@ func TestGzipHeader(t *testing.T) {
 	b := append([]byte(nil), a...)
 	// gzip without -n on stdin writes mtime 0; set one in b's header
 	b[4], b[5], b[6], b[7] = 0x00, 0xf1, 0x53, 0x65 // 2023-11-14
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	ls := wantClass(t, rep, report.ClassTimestamp)
 	if ls[0].Field != "gzip header" || !strings.Contains(ls[0].Cause.Hint, "gzip -n") {
 		t.Fatalf("want the gzip header with the gzip -n hint:\n%s", dump(t, rep))
@@ -104,7 +106,7 @@ func TestGzipHeaderBesideContent(t *testing.T) {
 	testtool.Run(t, nil, "gzip", "-k", "-1", fb)
 	a, _ := os.ReadFile(fa + ".gz")
 	b, _ := os.ReadFile(fb + ".gz")
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	want := map[string]report.Class{"gzip mtime": report.ClassTimestamp, "gzip name": report.ClassBuildPath, "gzip xfl": report.ClassCompression}
 	got := map[string]report.Class{}
 	text := false

@@ -4,25 +4,32 @@
 // the kernel takes them; also the older odc and binary formats, both byte
 // orders), tar archives (ustar, GNU and pax headers, sparse members), zip
 // archives (stored, deflate, bzip2, zstd, xz members; DOS and extended
-// timestamps, Unix owners, compression method and member order), PE/COFF
-// images (UKIs: sections, .linux and .initrd recursed into), ELF files
-// (sections, build ID, dynamic symbols), nested filesystem images
-// (through a callback into the engine), text (unified diff), and anything
-// else as a bounded hexdump of the differing ranges.
+// timestamps, Unix owners, extra fields, compression method and member
+// order), PE/COFF images (UKIs: sections, .linux and .initrd recursed
+// into), ELF files (sections, build ID, dynamic symbols), filesystem
+// images inside files, text (unified diff), and anything else as a
+// bounded hexdump of the differing ranges.
 //
 // Formats are recognised by their magic bytes, never by file names. Each
 // format lives in its own file: a comparator either compares directly
 // (text, binary) or is a container whose members are compared by whatever
-// comparator recognises them (compressed streams, cpio, tar, zip, PE, ELF
-// sections, nested filesystems). The archive comparators share one way of
-// pairing members (archive.go): added and removed members, the same
-// members in another order, and per member its header fields and its
-// content, compared recursively at the path `format > member`.
+// comparator recognises them. There are two kinds of container:
+//   - A tree: archives (cpio, tar, zip) read as an fsys.FS by
+//     OpenArchive (tree.go: members are entries, member order is
+//     fsys.Ordered, a zip member's stored bytes answer
+//     fsys.StoredComparer), and filesystem images opened by
+//     Options.OpenFS. Both go to the engine's one tree comparer
+//     (Options.Tree): pairing, entry fields, hints and bounds are the
+//     same as for a partition's filesystem, and each difference names
+//     its entry in Member. What an archive's tree does not hold, the
+//     bytes after a cpio trailer (the kernel's next archive) or a tar's
+//     end blocks, is compared here.
+//   - A sequence with nothing to pair: a compressed stream (one member,
+//     the decompressed bytes), PE and ELF sections (paired by name and
+//     index).
 //
-// The same archives also read as trees (tree.go: OpenArchive gives an
-// fsys.FS whose entries are the members, with fsys.Ordered for member
-// order), so that the engine's tree comparer can walk them as it walks a
-// filesystem; until it does, the comparators above pair the members.
+// Without a tree comparer (Options.Tree nil) archives and filesystem
+// images are compared as bytes.
 //
 // Every recursion is bounded (Options): nesting depth, decompressed bytes
 // per stream and in total, listed output lines, and a deadline. A bound
@@ -45,12 +52,13 @@ package content
 import (
 	"errors"
 	"fmt"
-	"github.com/org/immutos-action/diffimg/budget"
-	"github.com/org/immutos-action/internal/guard"
 	"io"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/org/immutos-action/diffimg/budget"
+	"github.com/org/immutos-action/internal/guard"
 
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
@@ -60,12 +68,6 @@ import (
 // (nil when it has nothing to add). It has the shape of
 // diffimg.ContentComparer.
 type Comparer func(name string, a, b io.ReaderAt, sizeA, sizeB int64) []*report.Difference
-
-// NestedFunc compares two filesystem images found inside files, with the
-// same walker as the top level; inner compares the differing files found
-// inside them (bounded by the enclosing comparison). It returns nil when
-// the images cannot be opened as filesystems.
-type NestedFunc func(a, b io.ReaderAt, sizeA, sizeB int64, inner Comparer) []*report.Difference
 
 // Options bound and extend a content comparison. Zero values take the
 // defaults below.
@@ -89,12 +91,13 @@ type Options struct {
 	// top-level file (default 64 MiB); beyond it data is spooled to
 	// unlinked temporary files.
 	MemoryBudget int64
-	// Nested compares filesystem images inside files; nil compares them
-	// as bytes.
-	Nested NestedFunc
-	// Tree compares archives (cpio, tar, zip) read as trees with the
-	// engine's tree comparer; nil pairs their members here.
+	// Tree compares trees found inside files, archives (cpio, tar, zip)
+	// and filesystem images alike, with the engine's tree comparer; nil
+	// compares them as bytes.
 	Tree TreeFunc
+	// OpenFS opens a filesystem image found inside a file; nil compares
+	// such images as bytes.
+	OpenFS OpenFunc
 	// Budget is the run's budget (package budget): its deadline, decoded
 	// bytes and difference counts hold across every file compared; its
 	// MaxFileDifferences bounds the members listed inside one file.
@@ -258,18 +261,7 @@ func (s *session) compareTop(path []string, a, b blob, depth int) (out []*report
 	case kindGzip, kindXz, kindZstd, kindLZ4, kindLZ4Legacy, kindBzip2:
 		ds = s.compareCompressed(path, ka, a, b, depth)
 	case kindCPIO, kindTar, kindZip:
-		var ok bool
-		if ds, ok = s.compareArchive(path, a, b, depth); ok {
-			break
-		}
-		switch ka {
-		case kindCPIO:
-			ds = s.compareCPIO(path, a, b, depth)
-		case kindTar:
-			ds = s.compareTar(path, a, b, depth)
-		default:
-			ds = s.compareZip(path, a, b, depth)
-		}
+		ds = s.compareArchive(path, a, b, depth)
 	case kindPE:
 		ds = s.comparePE(path, a, b, depth)
 	case kindELF:

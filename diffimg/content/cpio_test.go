@@ -1,11 +1,12 @@
-package content
+package content_test
 
 import (
-	"io"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/org/immutos-action/diffimg/content"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/explain"
@@ -28,7 +29,7 @@ func cpioOf(t *testing.T, files map[string]string, mtime string, reverse bool) [
 
 func TestCPIOReader(t *testing.T) {
 	a := cpioOf(t, initrdFiles, "@1", false)
-	x := readCPIO(blob{bytesReaderAt(a), int64(len(a))})
+	x := content.ReadCPIO(a)
 	if x.Err != nil || x.Cut {
 		t.Fatal(x.Err)
 	}
@@ -56,10 +57,10 @@ func TestCPIOMtime(t *testing.T) {
 	contenttest.Tree(t, dir, initrdFiles, "@1")
 	contenttest.Touch(t, filepath.Join(dir, "etc/os-release"), "2024-06-01 12:00:00")
 	b := contenttest.CPIO(t, dir, false)
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	ls := wantClass(t, rep, report.ClassTimestamp)
-	if len(ls) != 1 || ls[0].Field != "mtime" || !slices.Equal(ls[0].Path, []string{"cpio", "etc/os-release"}) || ls[0].Cause.Hint != explain.HintCPIOMtime {
-		t.Fatalf("want one mtime leaf at [cpio etc/os-release]:\n%s", dump(t, rep))
+	if len(ls) != 1 || ls[0].Field != "mtime" || !slices.Equal(ls[0].Path, []string{"cpio", "/etc/os-release"}) || ls[0].Cause.Hint != explain.HintCPIOMtime {
+		t.Fatalf("want one mtime leaf at [cpio /etc/os-release]:\n%s", dump(t, rep))
 	}
 }
 
@@ -67,7 +68,7 @@ func TestCPIOMtime(t *testing.T) {
 func TestCPIOOrder(t *testing.T) {
 	a := cpioOf(t, initrdFiles, "@1", false)
 	b := cpioOf(t, initrdFiles, "@1", true)
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	wantClass(t, rep, report.ClassOrdering)
 	if d := find(rep, func(d *report.Difference) bool { return d.Field == "member order" }); d == nil || d.Cause.Hint != explain.HintCPIOOrder {
 		t.Fatalf("want one ordering leaf:\n%s", dump(t, rep))
@@ -88,9 +89,9 @@ func TestCPIOConcatenated(t *testing.T) {
 	pad := make([]byte, 512) // zero padding between the archives
 	a := append(append(append([]byte(nil), early...), pad...), contenttest.Compress(t, "zstd", mainA, "-q", "-19")...)
 	b := append(append(append([]byte(nil), early...), pad...), contenttest.Compress(t, "zstd", mainB, "-q", "-19")...)
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	d := find(rep, func(d *report.Difference) bool { return d.Diff != "" })
-	want := []string{"next archive", "zstd", "cpio", "etc/hostname"}
+	want := []string{"next archive", "zstd", "cpio", "/etc/hostname"}
 	if d == nil || !slices.Equal(d.Path, want) || !strings.Contains(d.Diff, "+golden-2") {
 		t.Fatalf("want the text diff at %v:\n%s", want, dump(t, rep))
 	}
@@ -103,7 +104,7 @@ func TestCPIOHugeSize(t *testing.T) {
 	b := append([]byte(nil), a...)
 	// the first member's filesize field (offset 6+6*8) -> 0x7fffffff
 	copy(b[54:62], "7fffffff")
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	d := find(rep, func(d *report.Difference) bool { return strings.Contains(d.Detail, "past the end of the archive") })
 	if d == nil {
 		t.Fatalf("want a difference saying the size is past the end:\n%s", dump(t, rep))
@@ -115,21 +116,16 @@ func TestCPIOHugeSize(t *testing.T) {
 func swapBin(t *testing.T, data []byte) []byte {
 	t.Helper()
 	out := append([]byte(nil), data...)
-	b := blob{bytesReaderAt(data), int64(len(data))}
-	r := newCPIOReader(b)
-	for {
-		off := r.off
-		_, err := r.Next()
-		if err != nil && err != io.EOF {
-			t.Fatal(err)
-		}
-		for i := off; i < off+binHeaderLen; i += 2 {
+	offs, err := content.CPIOHeaderOffsets(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range offs {
+		for i := off; i < off+content.BinHeaderLen; i += 2 {
 			out[i], out[i+1] = out[i+1], out[i]
 		}
-		if err == io.EOF {
-			return out
-		}
 	}
+	return out
 }
 
 // Old binary cpio written on the other byte order: read alike, compared
@@ -141,10 +137,10 @@ func TestCPIOBinSwapped(t *testing.T) {
 	})
 	le := contenttest.CPIOFormat(t, treeA, "bin")
 	a, b := swapBin(t, le), swapBin(t, contenttest.CPIOFormat(t, treeB, "bin"))
-	if a[0] != 0x71 || a[1] != 0xc7 || sniff(blob{bytesReaderAt(a), int64(len(a))}) != kindCPIO {
+	if a[0] != 0x71 || a[1] != 0xc7 || content.Sniff(a) != "cpio" {
 		t.Fatalf("swapped archive starts % x, not sniffed as cpio", a[:2])
 	}
-	xl, xs := readCPIO(blob{bytesReaderAt(le), int64(len(le))}), readCPIO(blob{bytesReaderAt(a), int64(len(a))})
+	xl, xs := content.ReadCPIO(le), content.ReadCPIO(a)
 	if xs.Err != nil || len(xs.Members) != len(xl.Members) || len(xs.Members) == 0 {
 		t.Fatalf("swapped: %v, %d members (want %d)", xs.Err, len(xs.Members), len(xl.Members))
 	}
@@ -154,10 +150,10 @@ func TestCPIOBinSwapped(t *testing.T) {
 			t.Fatalf("member %d: %+v, want as %+v", i, h, l)
 		}
 	}
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	ls := wantClass(t, rep, report.ClassTimestamp)
-	if len(ls) != 1 || ls[0].Kind != report.KindMtime || !slices.Equal(ls[0].Path, []string{"cpio", "etc/os-release"}) {
-		t.Fatalf("want one mtime leaf at [cpio etc/os-release]:\n%s", dump(t, rep))
+	if len(ls) != 1 || ls[0].Kind != report.KindMtime || !slices.Equal(ls[0].Path, []string{"cpio", "/etc/os-release"}) {
+		t.Fatalf("want one mtime leaf at [cpio /etc/os-release]:\n%s", dump(t, rep))
 	}
 }
 
@@ -169,9 +165,9 @@ func TestCPIOOdcConcatenated(t *testing.T) {
 	mainB := cpioOf(t, withFile(initrdFiles, "etc/hostname", "golden-2\n"), "@1", false)
 	a := append(append([]byte(nil), early...), contenttest.Compress(t, "gzip", mainA, "-n")...)
 	b := append(append([]byte(nil), early...), contenttest.Compress(t, "gzip", mainB, "-n")...)
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	d := find(rep, func(d *report.Difference) bool { return d.Diff != "" })
-	want := []string{"next archive", "gzip", "cpio", "etc/hostname"}
+	want := []string{"next archive", "gzip", "cpio", "/etc/hostname"}
 	if d == nil || !slices.Equal(d.Path, want) || !strings.Contains(d.Diff, "+golden-2") {
 		t.Fatalf("want the text diff at %v:\n%s", want, dump(t, rep))
 	}

@@ -1,9 +1,11 @@
-package content
+package content_test
 
 import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/org/immutos-action/diffimg/content"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/explain"
@@ -36,7 +38,7 @@ func TestELFBuildPath(t *testing.T) {
 	dir := t.TempDir()
 	a := contenttest.GCC(t, filepath.Join(dir, "a"), progC, nil, "-g", "-O1", "-ffile-prefix-map="+filepath.Join(dir, "a")+"=/build/source-aaaa")
 	b := contenttest.GCC(t, filepath.Join(dir, "b"), progC, nil, "-g", "-O1", "-ffile-prefix-map="+filepath.Join(dir, "b")+"=/build/source-bbbb")
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	wantClass(t, rep, report.ClassBuildPath)
 	secs := sectionLeaves(rep)
 	debug := ""
@@ -59,7 +61,7 @@ func TestELFDate(t *testing.T) {
 	dir := t.TempDir()
 	a := contenttest.GCC(t, filepath.Join(dir, "src"), progDateC, []string{"SOURCE_DATE_EPOCH=1700000000"}, "-O1", "-Wno-date-time")
 	b := contenttest.GCC(t, filepath.Join(dir, "src"), progDateC, []string{"SOURCE_DATE_EPOCH=1700090000"}, "-O1", "-Wno-date-time")
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	wantClass(t, rep, report.ClassTimestamp)
 	secs := sectionLeaves(rep)
 	if d := secs[".rodata"]; d == nil || d.Cause.Class != report.ClassTimestamp || d.Cause.Hint != explain.HintELFDate {

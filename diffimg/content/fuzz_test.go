@@ -1,18 +1,21 @@
-package content
+package content_test
 
 import (
-	"github.com/org/immutos-action/diffimg/report"
-	"github.com/org/immutos-action/internal/testtool"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/org/immutos-action/diffimg/content"
+
+	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/testtool"
+
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 )
 
 // fuzzOptions keep each fuzz input cheap.
-var fuzzOptions = Options{MaxDecompressed: 4 << 20, MaxDiffLines: 50, Timeout: 2 * time.Second, MemoryBudget: 4 << 20}
+var fuzzOptions = content.Options{MaxDecompressed: 4 << 20, MaxDiffLines: 50, Timeout: 2 * time.Second, MemoryBudget: 4 << 20}
 
 func fuzzCompare(t *testing.T, a, b []byte) {
 	rep := compareBytes(t, a, b, fuzzOptions)
@@ -44,7 +47,7 @@ func FuzzCPIO(f *testing.F) {
 	f.Add(contenttest.CPIO(f, dir, false))
 	f.Add([]byte("070701"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		x := readCPIO(blob{bytesReaderAt(data), int64(len(data))})
+		x := content.ReadCPIO(data)
 		for _, h := range x.Members {
 			if h.DataOffset < 0 || h.DataOffset+h.Size > int64(len(data)) {
 				t.Fatalf("member %q data [%d,+%d) outside %d bytes", h.Name, h.DataOffset, h.Size, len(data))
@@ -63,9 +66,7 @@ func FuzzPE(f *testing.F) {
 	f.Add([]byte("MZ"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := mutate(data)
-		s := &session{o: fuzzOptions.withDefaults(), deadline: time.Now().Add(2 * time.Second)}
-		defer s.close()
-		s.comparePE(nil, blob{bytesReaderAt(data), int64(len(data))}, blob{bytesReaderAt(b), int64(len(b))}, 0)
+		content.ComparePE(data, b, fuzzOptions)
 		fuzzCompare(t, data, b)
 	})
 }
@@ -77,9 +78,7 @@ func FuzzELF(f *testing.F) {
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := mutate(data)
-		s := &session{o: fuzzOptions.withDefaults(), deadline: time.Now().Add(2 * time.Second)}
-		defer s.close()
-		s.compareELF(nil, blob{bytesReaderAt(data), int64(len(data))}, blob{bytesReaderAt(b), int64(len(b))}, 0)
+		content.CompareELF(data, b, fuzzOptions)
 		fuzzCompare(t, data, b)
 	})
 }
@@ -92,13 +91,9 @@ func FuzzDecompress(f *testing.F) {
 	f.Add(zstdRLEBomb(64, 1))
 	f.Add(zstdClaiming(100<<30, "x"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &session{o: fuzzOptions.withDefaults(), deadline: time.Now().Add(2 * time.Second)}
-		defer s.close()
-		k := sniff(blob{bytesReaderAt(data), int64(len(data))})
-		if isCompressed(k) {
-			res := s.inflate(k, blob{bytesReaderAt(data), int64(len(data))})
-			if res.n > fuzzOptions.MaxDecompressed+1 {
-				t.Fatalf("decompressed %d bytes past the bound", res.n)
+		if content.IsCompressed(data) {
+			if n := content.Inflate(data, fuzzOptions); n > fuzzOptions.MaxDecompressed+1 {
+				t.Fatalf("decompressed %d bytes past the bound", n)
 			}
 		}
 		fuzzCompare(t, data, mutate(data))
@@ -111,15 +106,15 @@ func FuzzCPIOOld(f *testing.F) {
 	f.Add(contenttest.CPIOFormat(f, dir, "odc"))
 	bin := contenttest.CPIOFormat(f, dir, "bin")
 	f.Add(bin)
-	sw := append([]byte(nil), bin[:binHeaderLen]...)
+	sw := append([]byte(nil), bin[:content.BinHeaderLen]...)
 	for i := 0; i < len(sw); i += 2 {
 		sw[i], sw[i+1] = sw[i+1], sw[i]
 	}
-	f.Add(append(sw, bin[binHeaderLen:]...)) // the first header swapped
+	f.Add(append(sw, bin[content.BinHeaderLen:]...)) // the first header swapped
 	f.Add([]byte("070707"))
 	f.Add([]byte{0xc7, 0x71})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		x := readCPIO(blob{bytesReaderAt(data), int64(len(data))})
+		x := content.ReadCPIO(data)
 		for _, h := range x.Members {
 			if h.DataOffset < 0 || h.Size < 0 || h.DataOffset+h.Size > int64(len(data)) {
 				t.Fatalf("member %q data [%d,+%d) outside %d bytes", h.Name, h.DataOffset, h.Size, len(data))
@@ -152,12 +147,10 @@ func FuzzTar(f *testing.F) {
 	f.Add(contenttest.Tar(f, sparse, "--format=gnu", "--sparse"))
 	f.Add(contenttest.Tar(f, sparse, "--format=pax", "--sparse"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &session{o: fuzzOptions.withDefaults(), deadline: time.Now().Add(2 * time.Second)}
-		defer s.close()
-		x := s.readTar(blob{bytesReaderAt(data), int64(len(data))})
+		x := content.ReadTar(data, fuzzOptions)
 		for _, m := range x.Members {
-			if !m.Sparse && m.Data.n > int64(len(data)) || m.Data.n > fuzzOptions.MaxDecompressed+1 || x.End > int64(len(data)) {
-				t.Fatalf("member %q: %d bytes of content from %d bytes", m.Name, m.Data.n, len(data))
+			if !m.Sparse && m.Data.Len() > int64(len(data)) || m.Data.Len() > fuzzOptions.MaxDecompressed+1 || x.End > int64(len(data)) {
+				t.Fatalf("member %q: %d bytes of content from %d bytes", m.Name, m.Data.Len(), len(data))
 			}
 		}
 		fuzzCompare(t, data, mutate(data))
@@ -173,11 +166,10 @@ func FuzzZip(f *testing.F) {
 	f.Add(contenttest.Zip(f, dir, nil, "-X", "-Z", "bzip2"))
 	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b := blob{bytesReaderAt(data), int64(len(data))}
-		x := readZip(b)
+		x := content.ReadZip(data)
 		for _, m := range x.Members {
-			if d, off, err := zipData(b, m); err == nil && (off < 0 || off+d.n > b.n) {
-				t.Fatalf("member %q data [%d,+%d) outside %d bytes", m.Name, off, d.n, b.n)
+			if off, n, err := content.ZipData(data, m); err == nil && (off < 0 || off+n > int64(len(data))) {
+				t.Fatalf("member %q data [%d,+%d) outside %d bytes", m.Name, off, n, len(data))
 			}
 		}
 		fuzzCompare(t, data, mutate(data))

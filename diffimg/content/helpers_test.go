@@ -1,4 +1,4 @@
-package content
+package content_test
 
 import (
 	"bytes"
@@ -7,15 +7,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/org/immutos-action/diffimg"
+	"github.com/org/immutos-action/diffimg/content"
+
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"
 )
 
 // compareBytes runs the comparer over a and b as a file /x of a vfat
 // partition 1, annotates the report and returns it.
-func compareBytes(t testing.TB, a, b []byte, o Options) *report.Report {
+func compareBytes(t testing.TB, a, b []byte, o content.Options) *report.Report {
 	t.Helper()
-	c := New(o)
+	c := diffimg.Content(o)
 	kids := c("/x", bytes.NewReader(a), bytes.NewReader(b), int64(len(a)), int64(len(b)))
 	top := &report.Difference{Partition: report.Int(1), Filesystem: report.Str("vfat"), File: report.Str("/x"),
 		Kind: report.KindContent, Detail: "content differs", Children: kids}

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"debug/pe"
 	"fmt"
-	"github.com/org/immutos-action/internal/guard"
 	"time"
+
+	"github.com/org/immutos-action/internal/guard"
 
 	"github.com/org/immutos-action/diffimg/explain"
 	"github.com/org/immutos-action/diffimg/report"

@@ -1,4 +1,4 @@
-package content
+package content_test
 
 import (
 	"debug/pe"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/org/immutos-action/diffimg/content"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/explain"
@@ -39,13 +41,17 @@ func ukiWith(t *testing.T, osrelTime, cmdline string) []byte {
 func TestUKIInitrdMtime(t *testing.T) {
 	a := ukiWith(t, "@1", "init=/nix/store/0c0k2l3vgsfq4pgn4nsvc0q4l2zhxh7f-nixos-system/init")
 	b := ukiWith(t, "2024-06-01 12:00:00", "init=/nix/store/0c0k2l3vgsfq4pgn4nsvc0q4l2zhxh7f-nixos-system/init")
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	ls := wantClass(t, rep, report.ClassTimestamp)
-	want := []string{".initrd", "zstd", "cpio", "etc/os-release"}
+	want := []string{".initrd", "zstd", "cpio", "/etc/os-release"}
 	if len(ls) != 1 || !slices.Equal(ls[0].Path, want) || ls[0].Field != "mtime" || ls[0].Cause.Hint != explain.HintCPIOMtime {
 		t.Fatalf("want one mtime leaf at %v:\n%s", want, dump(t, rep))
 	}
-	// each level is a node: .initrd > zstd > cpio > member > mtime
+	// each container is a node, .initrd > zstd, then the member's field
+	// (one difference per field, located by Member)
+	if m := ls[0].Member; m == nil || *m != "/etc/os-release" {
+		t.Fatalf("want the leaf located at member /etc/os-release:\n%s", dump(t, rep))
+	}
 	var chain []string
 	for d := rep.Differences[0]; len(d.Children) > 0; {
 		var next *report.Difference
@@ -60,7 +66,7 @@ func TestUKIInitrdMtime(t *testing.T) {
 		chain = append(chain, strings.Join(next.Path, "/")+":"+next.Field)
 		d = next
 	}
-	wantChain := []string{".initrd:", ".initrd/zstd:", ".initrd/zstd/cpio/etc/os-release:", ".initrd/zstd/cpio/etc/os-release:mtime"}
+	wantChain := []string{".initrd:", ".initrd/zstd:", ".initrd/zstd/cpio//etc/os-release:mtime"}
 	if !slices.Equal(chain, wantChain) {
 		t.Fatalf("chain %q, want %q", chain, wantChain)
 	}
@@ -70,7 +76,7 @@ func TestUKIInitrdMtime(t *testing.T) {
 func TestUKICmdline(t *testing.T) {
 	a := ukiWith(t, "@1", "init=/nix/store/0c0k2l3vgsfq4pgn4nsvc0q4l2zhxh7f-nixos-system/init quiet")
 	b := ukiWith(t, "@1", "init=/nix/store/1m7zb7q9xcyc1hm3n1xz5r6wz0ksdj2v-nixos-system/init quiet")
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	ls := wantClass(t, rep, report.ClassBuildPath)
 	if !slices.Equal(ls[0].Path, []string{".cmdline"}) || !strings.Contains(ls[0].Diff, "+init=/nix/store/1m7zb") {
 		t.Fatalf("want a text diff of .cmdline:\n%s", dump(t, rep))
@@ -82,7 +88,7 @@ func TestPETimestamp(t *testing.T) {
 	u := ukiWith(t, "@1", "quiet")
 	a := contenttest.SetPETimestamp(u, 1700000000)
 	b := contenttest.SetPETimestamp(u, 1700003600)
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	ls := wantClass(t, rep, report.ClassTimestamp)
 	if len(ls) != 1 || ls[0].Field != "coff.TimeDateStamp" || ls[0].Cause.Hint != explain.HintPETimestamp {
 		t.Fatalf("want coff.TimeDateStamp:\n%s", dump(t, rep))
@@ -107,7 +113,7 @@ func TestPESectionPastEnd(t *testing.T) {
 			binary.LittleEndian.PutUint32(b[h+16:], 0x7fffff00) // SizeOfRawData
 		}
 	}
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	d := find(rep, func(d *report.Difference) bool { return strings.Contains(d.Detail, "past the end of the file") })
 	if d == nil || !slices.Equal(d.Path, []string{".initrd"}) {
 		t.Fatalf("want a difference saying .initrd points past the end:\n%s", dump(t, rep))
@@ -122,7 +128,7 @@ func TestPESignaturePresence(t *testing.T) {
 	dd := int(peOff) + 24 + 112 + 8*pe.IMAGE_DIRECTORY_ENTRY_SECURITY // PE32+ data directories
 	binary.LittleEndian.PutUint32(b[dd:], uint32(len(a)))
 	binary.LittleEndian.PutUint32(b[dd+4:], 64)
-	rep := compareBytes(t, a, b, Options{})
+	rep := compareBytes(t, a, b, content.Options{})
 	d := find(rep, func(d *report.Difference) bool { return d.Field == "authenticode" })
 	if d == nil || d.A != "absent" || !strings.HasPrefix(d.B, "present") || !slices.Equal(d.Path, []string{"signature"}) {
 		t.Fatalf("want the signature's presence:\n%s", dump(t, rep))

@@ -319,7 +319,7 @@ func (a *ArchiveFS) readTar(b blob) {
 		data, trunc, err := m.Data, m.Truncated, m.Err
 		a.add(e, func() (blob, error) {
 			if err == nil && trunc != "" {
-				err = fmt.Errorf("sparse member expanded past --%s", trunc)
+				err = &fsys.BoundError{Bound: trunc, Err: fmt.Errorf("sparse member expanded past --%s", trunc)}
 			}
 			return data, err
 		})
@@ -392,7 +392,7 @@ func (a *ArchiveFS) readZip(b blob) {
 			}
 			c, trunc, err := a.s.zipContent(raw, member)
 			if err == nil && trunc != "" {
-				err = fmt.Errorf("member decompressed past --%s", trunc)
+				err = &fsys.BoundError{Bound: trunc, Err: fmt.Errorf("member decompressed past --%s", trunc)}
 			}
 			return c, err
 		}

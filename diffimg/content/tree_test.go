@@ -1,4 +1,4 @@
-package content
+package content_test
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/org/immutos-action/diffimg/content"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/fsys"
@@ -25,9 +27,9 @@ var treeFiles = map[string]string{
 
 // walkArchive opens an archive of type typ as a tree and returns its entries by path
 // and the content of each regular file.
-func walkArchive(t *testing.T, typ string, data []byte) (*ArchiveFS, map[string]*fsys.Entry, map[string]string) {
+func walkArchive(t *testing.T, typ string, data []byte) (*content.ArchiveFS, map[string]*fsys.Entry, map[string]string) {
 	t.Helper()
-	a, err := OpenArchive(bytes.NewReader(data), int64(len(data)), Options{})
+	a, err := content.OpenArchive(bytes.NewReader(data), int64(len(data)), content.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,12 +191,12 @@ func TestArchiveTreeZip(t *testing.T) {
 // Bytes that are no archive are refused; a cut archive gives the
 // members before the cut and then its error.
 func TestArchiveTreeBad(t *testing.T) {
-	if _, err := OpenArchive(strings.NewReader("hello, world\n"), 13, Options{}); err == nil {
+	if _, err := content.OpenArchive(strings.NewReader("hello, world\n"), 13, content.Options{}); err == nil {
 		t.Error("text opened as an archive")
 	}
 	data := contenttest.CPIO(t, packTree(t), false)
 	cut := data[:len(data)/2]
-	a, err := OpenArchive(bytes.NewReader(cut), int64(len(cut)), Options{})
+	a, err := content.OpenArchive(bytes.NewReader(cut), int64(len(cut)), content.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +217,7 @@ func FuzzArchiveTree(f *testing.F) {
 	f.Add(contenttest.Tar(f, dir, "--format=pax"))
 	f.Add(contenttest.Zip(f, dir, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := OpenArchive(bytes.NewReader(data), int64(len(data)), Options{MaxDecompressed: 1 << 20})
+		a, err := content.OpenArchive(bytes.NewReader(data), int64(len(data)), content.Options{MaxDecompressed: 1 << 20})
 		if err != nil {
 			return
 		}

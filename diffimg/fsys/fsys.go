@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/org/immutos-action/diffimg/region"
+	"github.com/org/immutos-action/diffimg/report"
 )
 
 // EntryType is the kind of a directory entry.
@@ -208,6 +209,18 @@ var ErrUnknown = errors.New("no supported filesystem found")
 // they cannot parse, as "<fmt>: <structure> at <offset>: corrupt image"
 // (errors.Is(err, ErrCorrupt) tells bad input from an I/O error).
 var ErrCorrupt = errors.New("corrupt image")
+
+// BoundError is returned when a bound of the run (decompressed bytes,
+// the deadline) stops reading a file's content: the comparison is cut
+// short there, the input is not broken. The engine names Bound in the
+// difference it reports.
+type BoundError struct {
+	Bound report.Bound
+	Err   error
+}
+
+func (e *BoundError) Error() string { return e.Err.Error() }
+func (e *BoundError) Unwrap() error { return e.Err }
 
 // MaxDepth bounds directory nesting in every Walk; deeper trees are
 // reported as an error instead of recursing without end.
