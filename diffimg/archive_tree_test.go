@@ -1,17 +1,25 @@
 package diffimg
 
 import (
+	"archive/zip"
 	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/org/immutos-action/diffimg/budget"
 	"github.com/org/immutos-action/diffimg/content"
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/explain"
+	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/diffimg/report"
+	"github.com/org/immutos-action/internal/testtool"
 )
 
 // Archive members (cpio, tar, zip) are compared by the engine's one tree
@@ -205,5 +213,134 @@ func TestZipRecompressedThroughTree(t *testing.T) {
 	}
 	if c := findDiff(ds, func(d *report.Difference) bool { return d.Cause != nil && d.Cause.Class == report.ClassContent }); c != nil {
 		t.Fatalf("the content is the same, want no content difference: %+v\n%s", c, dumpDiffs(t, ds))
+	}
+}
+
+// run runs a shell command in dir and returns its output (real archivers
+// invoked as users invoke them).
+func run(t *testing.T, dir, script string) []byte {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	return out
+}
+
+// leafClasses lists the classes of the differences that are not notes.
+func leafClasses(ds []*report.Difference) map[report.Class]int {
+	out := map[report.Class]int{}
+	(&report.Report{Differences: ds}).Walk(func(d *report.Difference, _ int) {
+		if len(d.Children) == 0 && d.Kind != report.KindNote && d.Cause != nil {
+			out[d.Cause.Class]++
+		}
+	})
+	return out
+}
+
+// `tar -C dir .` stores "./etc/os-release" (and "./" itself); `tar -C dir
+// etc init` stores "etc/os-release": the same tree, other bytes. The
+// difference is the names' spelling and the root the first lists, each
+// explained, with no content difference.
+func TestArchiveNameSpellingThroughTree(t *testing.T) {
+	testtool.Need(t, "tar")
+	dir := archiveTree(t, archiveFiles, nil)
+	a := run(t, dir, "tar --sort=name --format=gnu -cf - .")
+	b := contenttest.Tar(t, dir, "--format=gnu")
+	ds := compareArchives(t, a, b, budget.Limits{})
+	d := findDiff(ds, func(d *report.Difference) bool { return d.Field == "stored-name" && member(d, "/etc/os-release") })
+	if d == nil || d.A != "./etc/os-release" || d.B != "etc/os-release" || d.Cause == nil || d.Cause.Hint != explain.HintArchiveNameSpelling {
+		t.Fatalf("want the spelling of /etc/os-release explained:\n%s", dumpDiffs(t, ds))
+	}
+	root := findDiff(ds, func(d *report.Difference) bool { return d.Field == "listed" && member(d, "/") })
+	if root == nil || root.Cause == nil || root.Cause.Hint != explain.HintArchiveImpliedDir {
+		t.Fatalf("want the root listed by a only:\n%s", dumpDiffs(t, ds))
+	}
+	if cl := leafClasses(ds); len(cl) != 1 || cl[report.ClassBuildPath] == 0 {
+		t.Fatalf("want only build-path differences, got %v:\n%s", cl, dumpDiffs(t, ds))
+	}
+}
+
+// cpio packed from `find . ! -type d` holds no directories: each one the
+// other archive lists is one difference (listed vs implied), not a mode,
+// an owner and an mtime of a directory that does not exist.
+func TestArchiveImpliedDirThroughTree(t *testing.T) {
+	testtool.Need(t, "cpio", "find", "sort")
+	dir := archiveTree(t, archiveFiles, nil)
+	a := run(t, dir, "find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --reproducible -R 0:0 --quiet")
+	b := run(t, dir, "find . -mindepth 1 ! -type d | LC_ALL=C sort | cpio -o -H newc --reproducible -R 0:0 --quiet")
+	ds := compareArchives(t, a, b, budget.Limits{})
+	d := findDiff(ds, func(d *report.Difference) bool { return member(d, "/etc") })
+	if d == nil || d.Field != "listed" || d.B != "implied by the paths below it" || d.Cause == nil || d.Cause.Hint != explain.HintArchiveImpliedDir {
+		t.Fatalf("want /etc listed by a and implied in b:\n%s", dumpDiffs(t, ds))
+	}
+	if x := findDiff(ds, func(d *report.Difference) bool { return member(d, "/etc") && d.Field != "listed" }); x != nil {
+		t.Fatalf("want nothing else of /etc: %+v\n%s", x, dumpDiffs(t, ds))
+	}
+}
+
+// Extra fields that are not entry fields (here the NTFS times, 0x000a,
+// that Windows archivers write) are compared by ID and header. Written
+// with archive/zip: Info-ZIP on Linux writes only fields read as entry
+// fields (UT, ux).
+func TestZipExtraFieldsThroughTree(t *testing.T) {
+	ntfs := []byte{0x0a, 0x00, 0x20, 0x00, 0, 0, 0, 0, 0x01, 0x00, 0x18, 0x00}
+	ntfs = append(ntfs, make([]byte, 24)...)
+	pack := func(extra []byte) []byte {
+		var buf bytes.Buffer
+		w := zip.NewWriter(&buf)
+		for _, name := range []string{"etc/hostname", "etc/os-release"} {
+			f, err := w.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: time.Unix(1, 0).UTC(), Extra: extra})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write([]byte(archiveFiles[name]))
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	ds := compareArchives(t, pack(ntfs), pack(nil), budget.Limits{})
+	for _, where := range []string{"local", "central"} {
+		d := findDiff(ds, func(d *report.Difference) bool {
+			return d.Field == "extra 0x000a ("+where+")" && member(d, "/etc/os-release")
+		})
+		if d == nil || !strings.HasPrefix(d.A, "00000000010018") || d.B != "" {
+			t.Fatalf("want the NTFS extra field of /etc/os-release (%s header) only in a:\n%s", where, dumpDiffs(t, ds))
+		}
+	}
+}
+
+// --content-timeout stops the tree comparer inside a file's archive
+// (TreeBounds.Expired, asked before each entry) instead of letting it
+// compare every member.
+func TestArchiveContentTimeoutThroughTree(t *testing.T) {
+	many := map[string]string{}
+	for i := range 50 {
+		many[fmt.Sprintf("d/f%02d", i)] = "x"
+	}
+	a := contenttest.Tar(t, archiveTree(t, many, nil), "--format=gnu")
+	for k := range many {
+		many[k] = "y"
+	}
+	b := contenttest.Tar(t, archiveTree(t, many, nil), "--format=gnu")
+	open := func(data []byte) fsys.FS {
+		f, err := content.OpenArchive(bytes.NewReader(data), int64(len(data)), content.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	inner := content.Comparer(func(string, io.ReaderAt, io.ReaderAt, int64, int64) []*report.Difference { return nil })
+	all := compareTrees(open(a), open(b), inner, content.TreeBounds{})
+	asked := 0
+	cut := compareTrees(open(a), open(b), inner, content.TreeBounds{Expired: func() bool { asked++; return asked > 10 }})
+	if len(all) < 50 || len(cut) >= 10 || asked > 12 {
+		t.Fatalf("%d differences in all, %d after the deadline passed at the 10th entry (asked %d times)", len(all), len(cut), asked)
 	}
 }

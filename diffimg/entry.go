@@ -34,6 +34,14 @@ func (fp *fsPair) field(p string, kind report.Kind, name, va, vb string, cause *
 	d.Field, d.A, d.B = name, va, vb
 }
 
+// listedAs says whether a tree holds an entry or only implies it.
+func listedAs(e *fsys.Entry) string {
+	if e.Implied {
+		return "implied by the paths below it"
+	}
+	return "a member"
+}
+
 // compareEntry reports how two entries at the same path differ.
 // checked is what the precheck found about their contents.
 // It returns whether a difference in the entries' data (type, link
@@ -43,6 +51,14 @@ func (fp *fsPair) compareEntry(a, b *fsys.Entry, checked contentCheck) (dataDiff
 	if a.Type != b.Type {
 		fp.field(p, report.KindType, "type", string(a.Type), string(b.Type), nil)
 		return true
+	}
+	if a.Implied || b.Implied {
+		// an implied directory has no fields of its own: that one side
+		// lists it is the difference, not its mode or times
+		if a.Implied != b.Implied {
+			fp.field(p, report.KindMetadata, "listed", listedAs(a), listedAs(b), explain.ImpliedCause())
+		}
+		return false
 	}
 	if a.Mode != b.Mode {
 		fp.field(p, report.KindMode, "mode", fmt.Sprintf("%04o", a.Mode), fmt.Sprintf("%04o", b.Mode),

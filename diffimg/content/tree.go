@@ -25,10 +25,10 @@ import (
 // archive whose only change is the order of its members still differs.
 //
 // Member names become "/"-rooted clean paths ("./etc/x" and "etc/x" are
-// "/etc/x"). The last of duplicate names wins, as extracting keeps it.
-// Directories an archive does not hold but its members lie in are given
-// as entries with Attrs["implied"] = "true", so that Walk yields parents
-// before children like every tree.
+// "/etc/x"; the name as stored is Attrs["stored-name"]). The last of
+// duplicate names wins, as extracting keeps it. Directories an archive
+// does not hold but its members lie in are given as Implied entries, so
+// that Walk yields parents before children like every tree.
 
 // ArchiveFS is the members of one archive as a read-only tree.
 type ArchiveFS struct {
@@ -169,9 +169,12 @@ func memberPath(name string) string {
 	return path.Clean("/" + strings.TrimSuffix(name, "/"))
 }
 
-// add records a member entry (the last of duplicates wins) and, for a
-// regular file, how to read its data.
-func (a *ArchiveFS) add(e *fsys.Entry, data func() (blob, error)) {
+// add records a member entry stored under name (the last of duplicates
+// wins) and, for a regular file, how to read its data. The name as
+// stored is kept: "./etc/x" and "etc/x" are the same member spelled
+// differently, which changes the archive's bytes.
+func (a *ArchiveFS) add(name string, e *fsys.Entry, data func() (blob, error)) {
+	e.Attrs["stored-name"] = name
 	a.order = append(a.order, e.Path)
 	a.entries[e.Path] = e
 	delete(a.open, e.Path)
@@ -198,7 +201,7 @@ func (a *ArchiveFS) imply() {
 	for p := range a.entries {
 		for d := path.Dir(p); ; d = path.Dir(d) {
 			if _, ok := a.entries[d]; !ok {
-				a.entries[d] = &fsys.Entry{Path: d, Type: fsys.TypeDir, Attrs: map[string]string{"implied": "true"}}
+				a.entries[d] = &fsys.Entry{Path: d, Type: fsys.TypeDir, Implied: true}
 			}
 			if d == "/" {
 				break
@@ -206,7 +209,7 @@ func (a *ArchiveFS) imply() {
 		}
 	}
 	if _, ok := a.entries["/"]; !ok {
-		a.entries["/"] = &fsys.Entry{Path: "/", Type: fsys.TypeDir, Attrs: map[string]string{"implied": "true"}}
+		a.entries["/"] = &fsys.Entry{Path: "/", Type: fsys.TypeDir, Implied: true}
 	}
 }
 
@@ -250,7 +253,7 @@ func (a *ArchiveFS) readCPIO(b blob) {
 		case fsys.TypeChar, fsys.TypeBlock:
 			e.Major, e.Minor = h.RdevMajor, h.RdevMinor
 		}
-		a.add(e, func() (blob, error) { return data, nil })
+		a.add(h.Name, e, func() (blob, error) { return data, nil })
 	}
 	a.err = archiveErr("cpio", x.Err, x.Cut)
 	a.rest = x.Rest
@@ -317,7 +320,7 @@ func (a *ArchiveFS) readTar(b blob) {
 			}
 		}
 		data, trunc, err := m.Data, m.Truncated, m.Err
-		a.add(e, func() (blob, error) {
+		a.add(h.Name, e, func() (blob, error) {
 			if err == nil && trunc != "" {
 				err = &fsys.BoundError{Bound: trunc, Err: fmt.Errorf("sparse member expanded past --%s", trunc)}
 			}
@@ -362,6 +365,7 @@ func (a *ArchiveFS) readZip(b blob) {
 		if m.Comment != "" {
 			e.Attrs["comment"] = m.Comment
 		}
+		extraAttrs(e.Attrs, "central", parseZipExtra(m.Extra))
 		raw, off, rawErr := zipData(b, m)
 		if rawErr == nil {
 			// the stored bytes themselves: a member recompressed to the
@@ -371,6 +375,7 @@ func (a *ArchiveFS) readZip(b blob) {
 			e.Attrs["compressed-data"] = fmt.Sprintf("%d bytes, crc32 %08x", raw.n, h.Sum32())
 			a.stored[e.Path] = raw
 			ex := parseZipExtra(localExtra(b, m.Name, off))
+			extraAttrs(e.Attrs, "local", ex)
 			if o := ex.owner(); o != "" {
 				var uid, gid uint32
 				if _, err := fmt.Sscanf(o, "%d:%d", &uid, &gid); err == nil {
@@ -401,7 +406,7 @@ func (a *ArchiveFS) readZip(b blob) {
 				e.Link = string(c.read(0, int(min(c.n, maxLinkTarget))))
 			}
 		}
-		a.add(e, content)
+		a.add(m.Name, e, content)
 	}
 	a.err = archiveErr("zip", x.Err, x.Cut)
 }

@@ -121,8 +121,8 @@ func TestArchiveTreeCPIO(t *testing.T) {
 	if !e.HasOwner || e.UID != 0 || e.GID != 0 || e.Attrs["format"] != "newc" || e.Attrs["ino"] == "" {
 		t.Errorf("cpio fields: %+v", e)
 	}
-	if ents["/"].Attrs["implied"] != "true" || ents["/etc"].Attrs["implied"] != "" {
-		t.Errorf("implied: root %v, /etc %v", ents["/"].Attrs, ents["/etc"].Attrs)
+	if !ents["/"].Implied || ents["/etc"].Implied || ents["/etc"].Attrs["stored-name"] != "etc" {
+		t.Errorf("implied: root %+v, /etc %+v", ents["/"], ents["/etc"])
 	}
 	for _, f := range []string{"odc", "bin"} {
 		_, ents, content := walkArchive(t, "cpio", contenttest.CPIOFormat(t, dir, f))

@@ -236,3 +236,22 @@ func (s *session) zipContent(raw blob, m *zipMember) (c blob, truncated report.B
 	truncated, err = s.readBounded(sp, r)
 	return blob{}, truncated, err
 }
+
+// extraAttrs keeps the extra fields not read as entry fields (zip64 sizes,
+// the extended timestamp, the Unix owner) as attributes named by ID and
+// header ("extra 0x000a (local)": NTFS times, Info-ZIP's old Unix field,
+// alignment padding...), their data in hex.
+func extraAttrs(attrs map[string]string, where string, e zipExtra) {
+	for _, id := range e.ids {
+		switch id {
+		case zipExtZip64, zipExtTimestamp, zipExtUnix:
+			continue
+		}
+		v := e.data[id]
+		shown := fmt.Sprintf("%x", v)
+		if len(v) > 64 {
+			shown = fmt.Sprintf("%x... (%d bytes)", v[:64], len(v))
+		}
+		attrs[fmt.Sprintf("extra %#04x (%s)", id, where)] = shown
+	}
+}

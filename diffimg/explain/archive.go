@@ -24,6 +24,12 @@ func OrderHint(fsName string) string {
 	return HintOrdering
 }
 
+// ImpliedCause is the cause of a directory that one archive
+// lists and the other only implies by the paths below it.
+func ImpliedCause() *report.Cause {
+	return &report.Cause{Class: report.ClassBuildPath, Hint: HintArchiveImpliedDir}
+}
+
 // OwnerHint is the hint for entries whose uid/gid differ.
 func OwnerHint(fsName string) string {
 	switch fsName {
@@ -55,6 +61,8 @@ func EntryAttrCause(fsName, key string, a, b map[string]string, reordered bool) 
 		return &report.Cause{Class: report.ClassChecksum, Hint: HintChecksum}
 	case "tar:owner-names":
 		return &report.Cause{Class: report.ClassContent, Hint: HintTarOwner}
+	case "cpio:stored-name", "tar:stored-name", "zip:stored-name":
+		return &report.Cause{Class: report.ClassBuildPath, Hint: HintArchiveNameSpelling}
 	case "zip:dos-time":
 		return &report.Cause{Class: report.ClassTimestamp, Hint: HintZipMtime}
 	case "zip:method", "zip:compressed-data", "zip:version-needed":

@@ -34,12 +34,14 @@ const (
 
 // Hints for tar and zip member fields.
 const (
-	HintTarMtime = "tar member times come from the files packed: pack with `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime` (GNU tar; pax archives also `--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime`), or clamp the files first (`find . -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`)"
-	HintTarOrder = "tar members are in another order: pack with `tar --sort=name` (GNU tar), or from a sorted list (`find . | LC_ALL=C sort | tar --no-recursion -T - -cf out.tar`)"
-	HintTarOwner = "tar records the packing user's uid/gid and names: pack with `tar --owner=0 --group=0 --numeric-owner`"
-	HintZipMtime = "zip records each file's mtime (a DOS date and time, and an extended Unix timestamp unless `zip -X`): clamp the files' mtimes to SOURCE_DATE_EPOCH before zipping (`find . -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`) and zip with -X, or normalise the archive afterwards (strip-nondeterminism)"
-	HintZipOrder = "zip members are in another order: add them from a sorted list (`find . | LC_ALL=C sort | zip -X -@ out.zip`)"
-	HintZipOwner = "zip's Unix extra field records the packing user's uid/gid: zip with -X"
+	HintTarMtime            = "tar member times come from the files packed: pack with `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime` (GNU tar; pax archives also `--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime`), or clamp the files first (`find . -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`)"
+	HintTarOrder            = "tar members are in another order: pack with `tar --sort=name` (GNU tar), or from a sorted list (`find . | LC_ALL=C sort | tar --no-recursion -T - -cf out.tar`)"
+	HintTarOwner            = "tar records the packing user's uid/gid and names: pack with `tar --owner=0 --group=0 --numeric-owner`"
+	HintZipMtime            = "zip records each file's mtime (a DOS date and time, and an extended Unix timestamp unless `zip -X`): clamp the files' mtimes to SOURCE_DATE_EPOCH before zipping (`find . -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`) and zip with -X, or normalise the archive afterwards (strip-nondeterminism)"
+	HintArchiveNameSpelling = "the archives spell this member's name differently (\"./etc/x\" vs \"etc/x\"): the archiver was given its paths another way (`find .` vs `find *`, `tar -C dir .` vs `tar -C dir *`); pack the same sorted list the same way on both sides"
+	HintArchiveImpliedDir   = "one archive lists this directory as a member, the other only implies it from the paths below it: pack from a list that holds the directories on both sides (`find . | LC_ALL=C sort`), or on neither (`find . ! -type d`)"
+	HintZipOrder            = "zip members are in another order: add them from a sorted list (`find . | LC_ALL=C sort | zip -X -@ out.zip`)"
+	HintZipOwner            = "zip's Unix extra field records the packing user's uid/gid: zip with -X"
 )
 
 // Hints for filesystem entries and the bytes around them.

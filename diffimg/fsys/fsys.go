@@ -77,6 +77,11 @@ type Entry struct {
 	// difference on this path and the walk goes on around it. A damaged
 	// directory is not descended into.
 	Damaged string
+
+	// Implied says the tree does not hold this entry: a directory an
+	// archive implies by the paths of the members below it. It has no
+	// fields of its own to compare.
+	Implied bool
 }
 
 // Extent is a byte range relative to the start of the filesystem.
