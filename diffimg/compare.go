@@ -271,14 +271,21 @@ func (c *comparer) run() error {
 		}
 		return nil
 	}
-	if err := decodeBoth(a, b); err != nil {
-		return err
+	if failed, err := image.DecodePair(a, b); err != nil {
+		return &InputError{failed.Path, err}
 	}
 	c.rep.A.Size, c.rep.B.Size = a.Size, b.Size
 	if !bothRaw {
 		p.Describe("decoded disks")
 		n := min(a.Size, b.Size)
-		spans, err := region.ScanCoarse(region.Source{R: a, Skip: zeroRange(a), Stop: c.opts.Budget.Expired}, region.Source{R: b, Skip: zeroRange(b)}, n, p.Add)
+		skipA, skipB := zeroRange(a), zeroRange(b)
+		if same := image.Same(a, b); same != nil {
+			// Decoding compared the disks chunk by chunk: the chunks it
+			// found equal are skipped on both sides alike (so they
+			// compare equal unread), the others compared byte by byte.
+			skipA, skipB = same, same
+		}
+		spans, err := region.ScanCoarse(region.Source{R: a, Skip: skipA, Stop: c.opts.Budget.Expired}, region.Source{R: b, Skip: skipB}, n, p.Add)
 		if err != nil {
 			return c.readErr(err)
 		}
@@ -313,20 +320,6 @@ func (c *comparer) readErr(err error) error {
 		return &InputError{Path: path, Err: se.Err}
 	}
 	return &InputError{Path: c.a.Path + " or " + c.b.Path, Err: err}
-}
-
-// decodeBoth decodes two deferred compressed inputs, in parallel.
-func decodeBoth(a, b *image.Image) error {
-	errB := make(chan error, 1)
-	go func() { errB <- b.Decode() }()
-	if err := a.Decode(); err != nil {
-		<-errB
-		return &InputError{a.Path, err}
-	}
-	if err := <-errB; err != nil {
-		return &InputError{b.Path, err}
-	}
-	return nil
 }
 
 // zeroRange adapts an image's allocation map to scan's skip: a range that

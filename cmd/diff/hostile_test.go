@@ -50,10 +50,12 @@ func runWatched(t *testing.T, args ...string) watched {
 		ents, _ := os.ReadDir(fdDir)
 		w.peakFDs = max(w.peakFDs, len(ents))
 		var held int64
+		seen := map[uint64]bool{} // a file open twice counts once
 		for _, e := range ents {
 			p := filepath.Join(fdDir, e.Name())
 			if target, err := os.Readlink(p); err == nil && strings.HasPrefix(target, tmp) {
-				if st, err := os.Stat(p); err == nil {
+				if st, err := os.Stat(p); err == nil && !seen[statIno(st)] {
+					seen[statIno(st)] = true
 					held += statBlocks(st) * 512
 				}
 			}

@@ -18,7 +18,7 @@ import (
 )
 
 // The system's zstd and xz, when installed, decode a compressed disk
-// straight into the sparse temporary file: on the 1 GiB benchmark disk
+// straight into a sparse temporary file: on the 1 GiB benchmark disk
 // `zstd -d --sparse` into a file took 0.43 s where the Go zstd decoder
 // took 0.5-0.9 s before writing a byte, and the pure-Go xz reader is far
 // slower than `xz -d`. Piping their output through this process instead
@@ -39,110 +39,225 @@ var errNoExternal = errors.New("no system decoder")
 // decodeExternal decodes the image into tmp with the system tool and
 // returns the decoded size.
 func (im *Image) decodeExternal(tmp *os.File) (int64, error) {
+	x, err := im.startExternal(tmp, tmp)
+	if err != nil {
+		return 0, err
+	}
+	// Watch the output grow: its data is charged to the run's decoded
+	// bytes as it is written, and a stream that passes a bound is
+	// stopped, as the Go path's copy would be.
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if x.charge() != nil {
+					return
+				}
+			}
+		}
+	}()
+	n, err := x.wait()
+	close(stop)
+	return n, err
+}
+
+// external is a system decoder writing one image's disk into a
+// temporary file.
+type external struct {
+	im       *Image
+	tool     string
+	out, rw  *os.File // the tool's stdout; a description of the same file of our own
+	cmd      *exec.Cmd
+	cancel   context.CancelFunc
+	stderr   *limitedBuffer
+	exited   chan struct{} // closed once the tool has exited
+	waitErr  error
+	mu       sync.Mutex
+	charged  int64 // decoded bytes charged to the run
+	punched  int64 // bytes punched out of the file since, still decoded
+	cut      error // the bound that stopped the tool
+	stopped  bool  // paused with SIGSTOP
+	finished bool
+}
+
+// startExternal starts the system tool decoding the image into out (the
+// tool's stdout; rw is a description of the same file this process
+// reads, seeks and punches through, so that the tool's file offset is
+// left alone). errNoExternal: no system tool applies.
+func (im *Image) startExternal(out, rw *os.File) (*external, error) {
 	args, found := externalDecoders[im.Format]
 	if im.opts.GoDecoders || !found {
-		return 0, errNoExternal
+		return nil, errNoExternal
 	}
 	path, err := exec.LookPath(args[0])
 	if err != nil {
-		return 0, errNoExternal
+		return nil, errNoExternal
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args[1:]...)
 	// RLIMIT_FSIZE makes the kernel stop the tool's writes one byte past
-	// the bound, where the watchdog below can only notice a stream that
-	// has already overshot by what it wrote in 20 ms (tens of MB under
-	// load). The limit is on the file's size, holes included, so a sparse
-	// disk larger than the data bound trips it too: see fileTooLarge.
+	// the bound, where the watchdog can only notice a stream that has
+	// already overshot by what it wrote since it last looked (tens of MB
+	// under load). The limit is on the file's size, holes included, so a
+	// sparse disk larger than the data bound trips it too: see
+	// fileTooLarge.
 	run := im.opts.Budget
 	fsize := min(im.opts.maxSize(), run.DecodedLeft()) + 1
 	if prlimit, err := exec.LookPath("prlimit"); err == nil && fsize > 0 {
 		cmd = exec.CommandContext(ctx, prlimit, append([]string{"--fsize=" + strconv.FormatInt(fsize, 10), path}, args[1:]...)...)
 	}
 	cmd.Stdin = io.NewSectionReader(im.File, 0, im.FileSize)
-	cmd.Stdout = tmp
-	stderr := &limitedBuffer{max: 4096}
-	cmd.Stderr = stderr
+	cmd.Stdout = out
+	x := &external{im: im, tool: args[0], out: out, rw: rw, cmd: cmd, cancel: cancel, stderr: &limitedBuffer{max: 4096}, exited: make(chan struct{})}
+	cmd.Stderr = x.stderr
 	if err := cmd.Start(); err != nil {
-		return 0, errNoExternal
+		cancel()
+		return nil, errNoExternal
 	}
-	// Watch the output grow: its data is charged to the run's decoded
-	// bytes as it is written, and a stream that passes a bound is
-	// stopped, as the Go path's copy would be.
-	var charged int64
-	var cut error
-	charge := func(st os.FileInfo) error {
-		if err := im.opts.checkSize(st.Size()); err != nil {
-			return err
-		}
-		if more := allocated(st) - charged; more > 0 {
-			g := run.Decode(more)
-			charged += g
-			if g < more {
-				return run.DecodedError()
-			}
-		}
+	go func() {
+		x.waitErr = cmd.Wait()
+		close(x.exited)
+	}()
+	return x, nil
+}
+
+// charge charges what the tool wrote since the last call to the run's
+// decoded bytes and stops the tool once a bound is passed (the error
+// says which; it sticks).
+func (x *external) charge() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.chargeLocked()
+}
+
+func (x *external) chargeLocked() error {
+	if x.cut != nil {
+		return x.cut
+	}
+	st, err := x.rw.Stat()
+	if err != nil {
 		return nil
 	}
-	var mu sync.Mutex
-	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				st, err := tmp.Stat()
-				if err != nil {
-					continue
-				}
-				mu.Lock()
-				if cut == nil {
-					cut = charge(st)
-				}
-				stop := cut != nil
-				mu.Unlock()
-				if stop {
-					cancel()
-					return
-				}
-			}
+	if err := x.im.opts.checkSize(st.Size()); err != nil {
+		x.cut = err
+	} else if more := allocated(st) + x.punched - x.charged; more > 0 {
+		run := x.im.opts.Budget
+		g := run.Decode(more)
+		x.charged += g
+		if g < more {
+			x.cut = run.DecodedError()
 		}
-	}()
-	werr := cmd.Wait()
-	cancel()
-	mu.Lock()
-	defer mu.Unlock()
-	st, err := tmp.Stat()
+	}
+	if x.cut != nil {
+		x.cancel()
+	}
+	return x.cut
+}
+
+// punch frees [off, off+n) of the file, whose bytes stay charged as
+// decoded.
+func (x *external) punch(off, n int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	// The range lies below what the tool has written: its data is final
+	// and can be counted before it is freed.
+	data := dataIn(x.rw, off, n)
+	if punchHole(x.rw, off, n) == nil {
+		x.punched += data
+	}
+}
+
+// pause stops the tool until resume (SIGSTOP; it is killed all the same
+// on a cut).
+func (x *external) pause(stop bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.stopped == stop || x.finished {
+		return
+	}
+	sig := syscall.SIGCONT
+	if stop {
+		sig = syscall.SIGSTOP
+	}
+	if x.cmd.Process.Signal(sig) == nil {
+		x.stopped = stop
+	}
+}
+
+// kill stops the tool for good (the other input failed).
+func (x *external) kill() {
+	x.cancel()
+}
+
+// wait waits for the tool and returns the decoded size. errNoExternal:
+// the file-size limit tripped on a sparse disk's holes, and the Go
+// decoder is to decode it again (the file is emptied, its charge
+// released).
+func (x *external) wait() (int64, error) {
+	<-x.exited
+	x.cancel()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.finished, x.stopped = true, false
+	werr := x.waitErr
+	st, err := x.rw.Stat()
 	if err != nil {
 		return 0, err
 	}
-	if cut == nil {
-		cut = charge(st)
-	}
-	if cut != nil {
+	if cut := x.chargeLocked(); cut != nil {
 		return 0, cut
 	}
-	if werr != nil && fileTooLarge(werr, stderr.String()) {
+	if werr != nil && fileTooLarge(werr, x.stderr.String()) {
 		// The limit tripped on a sparse file's size, not on its data
 		// (the bounds above held): the Go decoder, which counts data and
 		// size apart, decodes it again from the start.
-		if err := tmp.Truncate(0); err != nil {
+		if err := x.rw.Truncate(0); err != nil {
 			return 0, err
 		}
-		run.Release(charged)
+		x.im.opts.Budget.Release(x.charged)
+		x.charged, x.punched = 0, 0
 		return 0, errNoExternal
 	}
 	if werr != nil {
-		msg := strings.TrimSpace(stderr.String())
+		msg := strings.TrimSpace(x.stderr.String())
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
 			msg = msg[:i]
 		}
-		return 0, fmt.Errorf("stream corrupt after %d decoded bytes: %s -d: %v: %s", st.Size(), args[0], werr, msg)
+		return 0, fmt.Errorf("stream corrupt after %d decoded bytes: %s -d: %v: %s", st.Size(), x.tool, werr, msg)
 	}
 	return st.Size(), nil
+}
+
+// dataIn is how many bytes of [off, off+n) of f are not holes.
+func dataIn(f *os.File, off, n int64) int64 {
+	fd, end, data := int(f.Fd()), off+n, int64(0)
+	for off < end {
+		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err != nil || d >= end {
+			if err != nil && !errors.Is(err, unix.ENXIO) {
+				return data + end - off // cannot tell: all of it
+			}
+			break
+		}
+		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+		if err != nil {
+			h = end
+		}
+		h = min(h, end)
+		data += h - d
+		off = h
+	}
+	return data
+}
+
+// punchHole frees [off, off+n) of f, which then reads as zeros.
+func punchHole(f *os.File, off, n int64) error {
+	return unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
 }
 
 // fileTooLarge reports whether the tool stopped at RLIMIT_FSIZE: killed

@@ -6,10 +6,14 @@
 // Compressed streams cannot be read at random offsets, and partition and
 // filesystem parsing needs random access, so a compressed image is decoded
 // once into a sparse temporary file (zero blocks are skipped, not written)
-// under $TMPDIR, removed on Close, and its holes are remembered so scans
-// do not read zeros back. zstd and xz streams are decoded by the system's
-// zstd and xz when installed (external.go says why), otherwise by the Go
-// decoders. qcow2 is read in place.
+// under $TMPDIR, unlinked at once and closed on Close, and its holes are
+// remembered so scans do not read zeros back. Two differing compressed
+// inputs are decoded together and compared while they decode
+// (DecodePair, pair.go): what is equal on both sides is kept once, and
+// the engine is told which chunks are equal (Same) so that it reads only
+// the others. zstd and xz streams are decoded by the system's zstd and xz
+// when installed (external.go says why), otherwise by the Go decoders.
+// qcow2 is read in place.
 package image
 
 import (
@@ -92,6 +96,9 @@ type Image struct {
 	holes []uint64
 	l1    l1Table // qcow2 only
 	opts  Options
+	// same: what decoding this image together with another found
+	// equal (DecodePair).
+	same *sameChunks
 	// closers run in order on Close.
 	closers []func() error
 }
@@ -417,24 +424,36 @@ func (im *Image) decodeStream() error {
 		return fmt.Errorf("%s: %w", im.Format, err)
 	}
 	defer done()
-	var holes []uint64
-	n, err := copySparse(tmp, io.LimitReader(dec, im.opts.maxSize()+1), &holes, im.opts.Budget)
-	if err := im.opts.checkSize(n); err != nil {
-		return fmt.Errorf("%s: %w", im.Format, err)
-	}
-	if errors.Is(err, errBudget) {
-		return fmt.Errorf("%s: %w", im.Format, im.opts.Budget.DecodedError())
-	}
+	var charged int64
+	n, holes, err := im.copyStream(tmp, dec, &charged)
 	if err != nil {
-		return fmt.Errorf("%s: stream corrupt after %d decoded bytes: %w", im.Format, n, err)
-	}
-	if err := tmp.Truncate(n); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", im.Format, err)
 	}
 	im.r = tmp
 	im.Size = n
 	im.holes = holes
 	return nil
+}
+
+// copyStream decodes dec into f with the Go decoder under the image's
+// bounds, f ending at the decoded size, which it returns with the holes
+// left; charged counts the decoded bytes charged to the run.
+func (im *Image) copyStream(f *os.File, dec io.Reader, charged *int64) (int64, []uint64, error) {
+	var holes []uint64
+	n, err := copySparse(f, io.LimitReader(dec, im.opts.maxSize()+1), &holes, im.opts.Budget, charged)
+	if err := im.opts.checkSize(n); err != nil {
+		return 0, nil, err
+	}
+	if errors.Is(err, errBudget) {
+		return 0, nil, im.opts.Budget.DecodedError()
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("stream corrupt after %d decoded bytes: %w", n, err)
+	}
+	if err := f.Truncate(n); err != nil {
+		return 0, nil, err
+	}
+	return n, holes, nil
 }
 
 // holeSize is the block size of copySparse and of the hole map.
@@ -464,11 +483,12 @@ var errBudget = errors.New("decoded bytes budget spent")
 // copySparse copies r to f, seeking over all-zero blocks so they take no
 // disk space; holes gets a bit set for each block skipped. Every block of
 // data written is charged to the run's decoded bytes first, and the copy
-// stops with errBudget when they run out. It returns the bytes copied.
-func copySparse(f *os.File, r io.Reader, holes *[]uint64, run *budget.Run) (off int64, err error) {
+// stops with errBudget when they run out; charged counts what was
+// charged. It returns the bytes copied.
+func copySparse(f *os.File, r io.Reader, holes *[]uint64, run *budget.Run, charged *int64) (off int64, err error) {
 	buf := make([]byte, holeSize)
 	for {
-		n, err := io.ReadFull(r, buf)
+		n, err := readChunk(r, buf)
 		if n > 0 {
 			b := off / holeSize
 			for int64(len(*holes)) <= b/64 {
@@ -479,6 +499,7 @@ func copySparse(f *os.File, r io.Reader, holes *[]uint64, run *budget.Run) (off 
 					run.Release(g)
 					return off, errBudget
 				}
+				*charged += int64(n)
 				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
 					return off, werr
 				}
@@ -487,13 +508,28 @@ func copySparse(f *os.File, r io.Reader, holes *[]uint64, run *budget.Run) (off 
 			}
 			off += int64(n)
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.EOF {
 			return off, nil
 		}
 		if err != nil {
 			return off, err
 		}
 	}
+}
+
+// readChunk fills buf from r like io.ReadFull, but the end of the
+// stream is io.EOF however much was read, and any other error is passed
+// on: a decoder's io.ErrUnexpectedEOF is a truncated stream, not the end.
+func readChunk(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 var zeroBlock = make([]byte, holeSize)
