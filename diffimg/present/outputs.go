@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/org/immutos-action/diffimg/report"
 )
@@ -83,15 +84,7 @@ func (o Outputs) Write(r *report.Report) error {
 		if dest == "-" {
 			return fn(os.Stdout)
 		}
-		f, err := os.Create(dest)
-		if err != nil {
-			return err
-		}
-		if err := fn(f); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", dest, err)
-		}
-		return f.Close()
+		return writeFile(dest, fn)
 	}
 	if err := write(o.JSON, r.WriteJSON); err != nil {
 		return err
@@ -118,4 +111,49 @@ func (o Outputs) Write(r *report.Report) error {
 	return write(o.Text, func(w io.Writer) error {
 		return Text(w, r, TextOptions{Color: o.Color && o.Text == "-", MaxLines: lim.MaxLines, FullReport: full, MaxDifferences: lim.MaxDifferences})
 	})
+}
+
+// writeFile writes one report to dest through a temporary file in the
+// same directory, renamed over dest once complete: a reader (a CI step
+// uploading the report) never sees half a report, and a failed run leaves
+// the previous file as it was. A destination that exists and is not a
+// regular file (/dev/stdout, a FIFO) is written in place.
+func writeFile(dest string, fn func(io.Writer) error) error {
+	if fi, err := os.Stat(dest); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(dest, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", dest, err)
+		}
+		return f.Close()
+	}
+	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", dest, err)
+	}
+	if err := fn(f); err != nil {
+		return fail(err)
+	}
+	// the mode os.Create would give (CreateTemp makes 0600)
+	if err := f.Chmod(0o666 &^ umask()); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", dest, err)
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

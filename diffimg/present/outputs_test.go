@@ -1,11 +1,14 @@
 package present
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/org/immutos-action/diffimg/report"
@@ -96,5 +99,53 @@ func TestWriteAlike(t *testing.T) {
 		if c := strings.Count(s, "/file-"); c < 3 || c > 12 {
 			t.Errorf("%s names %d files, want a few examples", filepath.Base(name), c)
 		}
+	}
+}
+
+// A report is written whole or not at all: a write that fails half way
+// leaves the previous file as it was and no temporary file behind; a
+// complete one replaces it with the mode os.Create would give. A FIFO
+// destination is written in place.
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "r.json")
+	if err := os.WriteFile(dest, []byte("previous report\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("disk full")
+	err := writeFile(dest, func(w io.Writer) error {
+		w.Write([]byte(`{"half": `))
+		return broken
+	})
+	if !errors.Is(err, broken) {
+		t.Fatalf("error %v, want %v", err, broken)
+	}
+	if got, _ := os.ReadFile(dest); string(got) != "previous report\n" {
+		t.Fatalf("after a failed write the file holds %q", got)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("temporary files left: %v", ents)
+	}
+	if err := writeFile(dest, func(w io.Writer) error { _, err := w.Write([]byte("new\n")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(dest)
+	if got, _ := os.ReadFile(dest); string(got) != "new\n" || fi.Mode().Perm() != 0o666&^umask() {
+		t.Fatalf("after a complete write: %q, mode %v (umask %03o)", got, fi.Mode(), umask())
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no FIFO:", err)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		got <- b
+	}()
+	if err := writeFile(fifo, func(w io.Writer) error { _, err := w.Write([]byte("streamed\n")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; string(b) != "streamed\n" {
+		t.Fatalf("the FIFO got %q", b)
 	}
 }
