@@ -113,6 +113,9 @@ func (im *Image) startExternal(out, rw *os.File) (*external, error) {
 	}
 	cmd.Stdin = io.NewSectionReader(im.File, 0, im.FileSize)
 	cmd.Stdout = out
+	// Should this process die, the tool goes too: a tool paused by
+	// DecodePair would otherwise stay stopped, holding its file.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	x := &external{im: im, tool: args[0], out: out, rw: rw, cmd: cmd, cancel: cancel, stderr: &limitedBuffer{max: 4096}, exited: make(chan struct{})}
 	cmd.Stderr = x.stderr
 	if err := cmd.Start(); err != nil {
