@@ -65,6 +65,7 @@ func TestBadInputMessages(t *testing.T) {
 		{"bad --runs", []string{"build", "--runs", "abc", "--no-sign"}, 2, "--runs"},
 		{"huge --runs", []string{"build", "--runs", "99999999999999999999", "--no-sign"}, 2, "--runs"},
 		{"bad --strict", []string{"build", "--strict=maybe", "--no-sign"}, 2, "--strict"},
+		{"--check-closure in command mode", []string{"build", "--mode", "command", "--build", "true {out}", "--check-closure", "--no-sign", "--out-dir", filepath.Join(dir, "out3")}, 2, "--check-closure"},
 		{"missing record", []string{"compare", "--no-sign", "--out-dir", filepath.Join(dir, "out1"), filepath.Join(dir, "r1"), filepath.Join(dir, "r2")}, 2, "r1"},
 		{"text as record", []string{"compare", "--no-sign", "--out-dir", filepath.Join(dir, "out2"), text, text}, 2, "notes.txt"},
 		{"keygen over a key", []string{"keygen", "--output-key-prefix", strings.TrimSuffix(priv, ".key")}, 2, "signer.key"},

@@ -95,6 +95,11 @@ func (c *Config) setDefaults() error {
 	default:
 		return fmt.Errorf("unknown mode %q (want rebuild, command or record)", c.Mode)
 	}
+	if c.CheckClosure && c.Mode != ModeRebuild {
+		// only rebuild mode knows the derivations to rebuild: silently
+		// ignoring the flag would read as a checked closure
+		return fmt.Errorf("--check-closure works in rebuild mode only (--mode %s builds with a command or compares records)", c.Mode)
+	}
 	if c.CulpritChecks == 0 {
 		c.CulpritChecks = 10
 	}
