@@ -140,10 +140,10 @@ type place struct {
 // starts) into the exact differing spans (region.Refine): reading again
 // only the bytes about to be reported, which a filesystem walk has
 // mostly explained. Spans past what both disks and both regions hold
-// (one side's tail) stay as they are.
+// (one side's tail), and all once --timeout is reached, stay as they are.
 func (c *comparer) exact(spans []region.Span, ra, rb place) []region.Span {
 	limit := min(ra.size, rb.size, c.a.Size-ra.off, c.b.Size-rb.off)
-	return region.Refine(spans, region.Source{R: c.a, Off: ra.off}, region.Source{R: c.b, Off: rb.off}, limit)
+	return region.Refine(spans, region.Source{R: c.a, Off: ra.off, Stop: c.opts.Budget.Expired}, region.Source{R: c.b, Off: rb.off}, limit)
 }
 
 func wholeDisk(size int64) place { return place{0, size, "disk"} }

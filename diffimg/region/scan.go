@@ -275,7 +275,7 @@ const refineMargin = 16
 // about, not the region scanned. Offsets are relative to a.Off and b.Off;
 // spans (or their parts) at or past limit, which the scan did not
 // compare (one side's tail), are kept as they are, as is a span that
-// cannot be read again. Past MaxSpans exact spans fold into the last one
+// cannot be read again, or comes after a.Stop said to stop. Past MaxSpans exact spans fold into the last one
 // as in Scan; where the cut left many spans, the fold can then start at
 // another span than Scan's did.
 func Refine(spans []Span, a, b Source, limit int64) []Span {
@@ -291,6 +291,9 @@ func Refine(spans []Span, a, b Source, limit int64) []Span {
 	}
 	for _, s := range spans {
 		lo, hi := s.Offset, min(s.End(), limit)
+		if lo < hi && a.Stop != nil && a.Stop() {
+			hi = lo // the deadline passed: the rest stays coarse
+		}
 		if lo < hi {
 			wlo, whi := max(0, lo-refineMargin), min(limit, hi+refineMargin)
 			exact, err := exactSpans(a, b, wlo, whi-wlo, &bufs)
@@ -301,10 +304,11 @@ func Refine(spans []Span, a, b Source, limit int64) []Span {
 				keep(Span{lo + x.Offset, x.Length})
 			}
 		}
-		if s.End() > limit {
-			// A tail the scan did not compare: appended as the engine
-			// appends it to a scan's spans, never folded.
-			lo := max(s.Offset, limit)
+		if s.End() > hi {
+			// A tail the scan did not compare (appended as the engine
+			// appends it to a scan's spans, never folded), or a span
+			// left coarse.
+			lo := max(s.Offset, hi)
 			out = append(out, Span{lo, s.End() - lo})
 		}
 	}
@@ -315,7 +319,7 @@ func Refine(spans []Span, a, b Source, limit int64) []Span {
 // kept from one call to the next), larger ones with Scan.
 func exactSpans(a, b Source, off, n int64, bufs *[2][]byte) ([]Span, error) {
 	if n > 1<<20 {
-		return Scan(Source{R: a.R, Off: a.Off + off}, Source{R: b.R, Off: b.Off + off}, n, false, nil)
+		return Scan(Source{R: a.R, Off: a.Off + off, Stop: a.Stop}, Source{R: b.R, Off: b.Off + off}, n, false, nil)
 	}
 	for i := range bufs {
 		if int64(cap(bufs[i])) < n {

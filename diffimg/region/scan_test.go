@@ -220,3 +220,19 @@ func scanBoth(t *testing.T, a, b Source, n int) (exact, coarse []Span) {
 	}
 	return exact, coarse
 }
+
+// Once the deadline passes (Source.Stop on side a), Refine reads no more
+// and keeps the rest of the spans coarse: every differing byte stays
+// covered.
+func TestRefineStops(t *testing.T) {
+	a, b := movedPair(rand.New(rand.NewSource(4)), chunkSize)
+	var read int64
+	stopped := false
+	sa := Source{R: countingReader{bytes.NewReader(a), &read}, Stop: func() bool { return stopped }}
+	sb := Source{R: bytes.NewReader(b)}
+	_, coarse := scanBoth(t, sa, sb, chunkSize)
+	read, stopped = 0, true
+	if got := Refine(coarse, sa, sb, chunkSize); !slices.Equal(got, coarse) || read != 0 {
+		t.Errorf("after the deadline Refine gave %d spans (coarse: %d) and read %d bytes", len(got), len(coarse), read)
+	}
+}
