@@ -90,16 +90,24 @@ func HTML(w io.Writer, full *report.Report, o HTMLOptions) error {
 	if fullReport == "" {
 		fullReport = "the JSON report"
 	}
+	// A closure rebuilt with another compiler differs in thousands of
+	// store paths: the page lists the first ones, the JSON all.
+	paths := r.StorePaths
+	if len(paths) > maxHTMLStorePathRows {
+		paths = paths[:maxHTMLStorePathRows]
+	}
 	return htmlPage.Execute(w, struct {
-		R          *report.Report
-		Verdict    string
-		Inputs     []input
-		Classes    []class
-		Leaves     int
-		FullReport string
-		Data       template.JS
-		View       template.JS
-	}{r, Verdict(r, false), ins, classes, r.Leaves(), fullReport, template.JS(data), template.JS(view)})
+		R              *report.Report
+		Verdict        string
+		Inputs         []input
+		Classes        []class
+		Leaves         int
+		FullReport     string
+		StorePaths     []report.StorePath
+		MoreStorePaths int
+		Data           template.JS
+		View           template.JS
+	}{r, Verdict(r, false), ins, classes, r.Leaves(), fullReport, paths, len(r.StorePaths) - len(paths), template.JS(data), template.JS(view)})
 }
 
 func htmlEscape(s string) string { return template.HTMLEscapeString(s) }
@@ -171,9 +179,10 @@ noscript{display:block;padding:12px 24px}
 {{end}}</table>
 {{if .Classes}}<div class="chips" id="causes">{{range .Classes}}<button class="chip" data-class="{{.Name}}" title="show only {{.Name}} differences">{{.Name}}: {{.N}}</button>{{end}}</div>{{end}}
 {{range .R.Notes}}<div class="note">ⓘ {{.}}</div>{{end}}
-{{with .R.StorePaths}}<table class="inputs" id="store-paths"><caption>store paths that differ ({{len .}})</caption>
+{{with .StorePaths}}<table class="inputs" id="store-paths"><caption>store paths that differ ({{len $.R.StorePaths}})</caption>
 <tr><th>store path</th><th>name</th><th>files</th><th>kinds</th></tr>
 {{range .}}<tr><td class="mono">{{.Path}}</td><td>{{.Name}}</td><td>{{.Files}}</td><td>{{.KindList}}</td></tr>
+{{end}}{{if $.MoreStorePaths}}<tr id="store-paths-more"><td colspan="4">… and {{$.MoreStorePaths}} more; {{$.FullReport}} lists them all</td></tr>
 {{end}}</table>{{end}}
 {{if .R.Omitted}}<div class="note warn" id="omitted">⚠ {{.R.Omitted}} of {{.Leaves}} differences left out by --max-differences; {{.FullReport}} has them all.</div>{{end}}
 {{if .R.Excluded}}<details class="excluded" id="excluded"><summary>{{len .R.Excluded}} paths excluded by --exclude (not compared)</summary><ul id="excluded-list"></ul></details>{{end}}

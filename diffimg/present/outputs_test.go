@@ -149,3 +149,24 @@ func TestWriteAtomic(t *testing.T) {
 		t.Fatalf("the FIFO got %q", b)
 	}
 }
+
+// The HTML page lists the first store paths that differ, and says how
+// many more the JSON report has; text and Markdown are bounded alike.
+func TestHTMLStorePathsBounded(t *testing.T) {
+	r := hugeReport(3000, false) // 300 store paths of 10 files each
+	if len(r.StorePaths) != 300 {
+		t.Fatalf("%d store paths, want 300", len(r.StorePaths))
+	}
+	var b strings.Builder
+	if err := HTML(&b, r, HTMLOptions{FullReport: "r.json", MaxDifferences: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	i := strings.Index(page, `id="store-paths"`)
+	table := page[i:]
+	table = table[:strings.Index(table, "</table>")]
+	if rows := strings.Count(table, `<tr><td class="mono">`); rows != maxHTMLStorePathRows || !strings.Contains(table, "store paths that differ (300)") ||
+		!strings.Contains(table, "and 100 more; r.json lists them all") {
+		t.Fatalf("store path table: %d rows, want %d and a line for the 100 more:\n%s", rows, maxHTMLStorePathRows, table[:min(len(table), 600)])
+	}
+}

@@ -11,6 +11,9 @@ import (
 // list (the JSON report has them all).
 const maxStorePathRows = 50
 
+// maxHTMLStorePathRows bounds the store paths the HTML page lists.
+const maxHTMLStorePathRows = 200
+
 // where names the partition and filesystem of a store path, or "" for a
 // directory tree.
 func storePathWhere(s report.StorePath) string {
