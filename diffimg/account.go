@@ -20,14 +20,20 @@ type fsAccount struct {
 	why string
 	// explained are the extents of entries whose data differs or moved,
 	// of entries only one side has, every superblock field of both sides
-	// and both sides' metadata regions.
+	// and both sides' metadata regions: only their union matters, so it
+	// is merged as it grows (compactAt) instead of keeping a span per
+	// file of a store whose data all moved.
 	explained []region.Span
+	compactAt int
 	// damaged are the directories one side could not list (walk order
 	// puts them before what lies below them).
 	damaged []*damagedDir
-	// moved are the files whose data is the same at other places;
-	// dataChanged says some entry's data differs (or one side lacks it).
-	moved       []string
+	// moved counts the files whose data is the same at other places,
+	// movedListed names the first maxMovedListed of them (all the report
+	// names); dataChanged says some entry's data differs (or one side
+	// lacks it).
+	moved       int
+	movedListed []string
 	dataChanged bool
 	// geometryDiffers says superblock fields that set the layout differ.
 	geometryDiffers bool
@@ -39,11 +45,45 @@ func (acc *fsAccount) fail(why string) {
 	}
 }
 
+// addMoved counts a file whose data lies at other places with the same
+// content.
+func (acc *fsAccount) addMoved(p string) {
+	acc.moved++
+	if len(acc.movedListed) < maxMovedListed {
+		acc.movedListed = append(acc.movedListed, p)
+	}
+}
+
+// minCompact is the number of explained spans below which they are not
+// merged.
+const minCompact = 1 << 12
+
 func (acc *fsAccount) addExtents(xs []fsys.Extent) {
 	for _, x := range xs {
-		if x.Length > 0 {
-			acc.explained = append(acc.explained, region.Span{Offset: x.Offset, Length: x.Length})
+		acc.addSpan(region.Span{Offset: x.Offset, Length: x.Length})
+	}
+}
+
+// addSpan adds s to the explained spans. A span that continues or
+// repeats the last one (files packed one after another, both sides of a
+// file that did not move) extends it; when the list has doubled since it
+// was last merged, it is merged again, so its length follows the number
+// of separate runs, not of files.
+func (acc *fsAccount) addSpan(s region.Span) {
+	if s.Length <= 0 {
+		return
+	}
+	if n := len(acc.explained); n > 0 {
+		last := &acc.explained[n-1]
+		if s.Offset >= last.Offset && s.Offset <= last.End() {
+			last.Length = max(last.End(), s.End()) - last.Offset
+			return
 		}
+	}
+	acc.explained = append(acc.explained, s)
+	if len(acc.explained) >= max(acc.compactAt, minCompact) {
+		acc.explained = region.Merge(acc.explained)
+		acc.compactAt = 2 * len(acc.explained)
 	}
 }
 
@@ -65,9 +105,7 @@ func (acc *fsAccount) addEntryData(e *fsys.Entry) {
 // regions adds a filesystem's metadata regions and superblock fields.
 func (acc *fsAccount) regions(f fsys.FS) {
 	for _, fl := range f.Metadata() {
-		if fl.Length > 0 {
-			acc.explained = append(acc.explained, region.Span{Offset: fl.Offset, Length: fl.Length})
-		}
+		acc.addSpan(region.Span{Offset: fl.Offset, Length: fl.Length})
 	}
 	mr, ok := f.(fsys.MetadataRegions)
 	if !ok {
@@ -107,5 +145,7 @@ func (acc *fsAccount) addRegions(fa, fb fsys.FS) {
 	if !other.complete {
 		acc.fail(other.why)
 	}
-	acc.explained = append(acc.explained, other.explained...)
+	for _, s := range other.explained {
+		acc.addSpan(s)
+	}
 }

@@ -151,6 +151,8 @@ type comparer struct {
 	// being compared differs (see dropConsequences).
 	excludedChanged   bool
 	excludedChangedIn map[int]bool // partitions (0: a bare filesystem) where it was set
+	// stream sets the batch sizes of streamed walks (zero: the defaults).
+	stream streamSizes
 }
 
 // withDefaults fills in what the zero Options leave to the defaults.

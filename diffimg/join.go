@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/org/immutos-action/diffimg/fsys"
 	"github.com/org/immutos-action/internal/guard"
@@ -122,11 +123,51 @@ func collect(f fsys.FS) (out []*fsys.Entry, err error) {
 
 // streamBatch is the number of entries a walk hands over at a time, and
 // streamPairs the number of pairs compared (and prechecked on both
-// cores) at a time.
+// cores) at a time (tests set smaller ones through comparer.stream).
 const (
 	streamBatch = 1024
 	streamPairs = 8192
 )
+
+// streamSizes are a comparer's batch sizes; zero fields take the
+// defaults above.
+type streamSizes struct{ batch, pairs int }
+
+func (s streamSizes) orDefaults() streamSizes {
+	if s.batch <= 0 {
+		s.batch = streamBatch
+	}
+	if s.pairs <= 0 {
+		s.pairs = streamPairs
+	}
+	return s
+}
+
+// entryCount counts the walked entries the engine holds (given by a walk,
+// not yet compared) and the most it held at once: with both trees
+// streamed that stays near the batch sizes whatever the number of files,
+// and a test of each format checks that it does.
+type entryCount struct{ now, peak atomic.Int64 }
+
+func (n *entryCount) add(d int) {
+	v := n.now.Add(int64(d))
+	for p := n.peak.Load(); v > p && !n.peak.CompareAndSwap(p, v); p = n.peak.Load() {
+	}
+}
+
+// pairEntries is the number of entries in pairs.
+func pairEntries(pairs []entryPair) int {
+	n := 0
+	for _, p := range pairs {
+		if p.a != nil {
+			n++
+		}
+		if p.b != nil {
+			n++
+		}
+	}
+	return n
+}
 
 // errWalkOrder is returned by a streamed walk that lists entries out of
 // walk order: the one-pass join needs them in order.
@@ -161,9 +202,10 @@ func (s *entrySource) peek() *fsys.Entry {
 
 func (s *entrySource) take() { s.batch[s.i] = nil; s.i++ }
 
-// streamWalk walks f in a goroutine. wait returns the walk's error once
-// the source is drained; stop ends the walk early (call it when done).
-func streamWalk(f fsys.FS) (src *entrySource, wait func() error, stop func()) {
+// streamWalk walks f in a goroutine, handing over batch entries at a time
+// and counting them in held. wait returns the walk's error once the
+// source is drained; stop ends the walk early (call it when done).
+func streamWalk(f fsys.FS, batchSize int, held *entryCount) (src *entrySource, wait func() error, stop func()) {
 	ch := make(chan []*fsys.Entry, 4)
 	quit := make(chan struct{})
 	done := make(chan struct{})
@@ -171,11 +213,12 @@ func streamWalk(f fsys.FS) (src *entrySource, wait func() error, stop func()) {
 	go func() {
 		defer close(done)
 		defer close(ch)
-		batch := make([]*fsys.Entry, 0, streamBatch)
+		batch := make([]*fsys.Entry, 0, batchSize)
 		send := func() error {
+			held.add(len(batch))
 			select {
 			case ch <- batch:
-				batch = make([]*fsys.Entry, 0, streamBatch)
+				batch = make([]*fsys.Entry, 0, batchSize)
 				return nil
 			case <-quit:
 				return errors.New("stopped")
@@ -188,7 +231,7 @@ func streamWalk(f fsys.FS) (src *entrySource, wait func() error, stop func()) {
 			}
 			prev = e.Path
 			batch = append(batch, e)
-			if len(batch) == streamBatch {
+			if len(batch) == batchSize {
 				return send()
 			}
 			return nil

@@ -19,12 +19,12 @@ const maxMovedListed = 10
 // were put would show nothing at file level.
 func (p *fsPair) reportPlacement() {
 	c, acc, part, fsName := p.c, p.acc, p.part, p.fsName
-	if len(acc.moved) == 0 || acc.dataChanged {
+	if acc.moved == 0 || acc.dataChanged {
 		return
 	}
-	listed := acc.moved[:min(len(acc.moved), maxMovedListed)]
-	detail := fmt.Sprintf("%s the same data at other places: %s", countOf(len(acc.moved), "file holds", "files hold"), strings.Join(listed, ", "))
-	if n := len(acc.moved) - len(listed); n > 0 {
+	listed := acc.movedListed
+	detail := fmt.Sprintf("%s the same data at other places: %s", countOf(acc.moved, "file holds", "files hold"), strings.Join(listed, ", "))
+	if n := acc.moved - len(listed); n > 0 {
 		detail += fmt.Sprintf(" (and %d more)", n)
 	}
 	cause := &report.Cause{Class: report.ClassOrdering, Hint: explain.PlacementHint(*fsName)}

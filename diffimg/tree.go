@@ -26,6 +26,7 @@ type fsPair struct {
 	// reordered: the trees hold the same members in another stored
 	// order (fsys.Ordered), which some entry fields follow.
 	reordered bool
+	held      entryCount // walked entries not yet compared
 }
 
 // newPair starts comparing two filesystems of the same type.
@@ -46,14 +47,16 @@ func (p *fsPair) compare() int {
 	var errA, errB error
 	if streamable(fa, fb) {
 		// Compared while walked, a batch of pairs at a time.
-		sa, waitA, stopA := streamWalk(fa)
-		sb, waitB, stopB := streamWalk(fb)
+		sizes := c.stream.orDefaults()
+		sa, waitA, stopA := streamWalk(fa, sizes.batch, &p.held)
+		sb, waitB, stopB := streamWalk(fb, sizes.batch, &p.held)
 		for {
-			pairs := c.joinSources(sa, sb, streamPairs)
+			pairs := c.joinSources(sa, sb, sizes.pairs)
 			if len(pairs) == 0 {
 				break
 			}
 			p.comparePairs(pairs)
+			p.held.add(-pairEntries(pairs))
 		}
 		stopA()
 		stopB()
@@ -68,7 +71,10 @@ func (p *fsPair) compare() int {
 		}()
 		ea, errA = collect(fa)
 		<-done
-		p.comparePairs(c.joinWalks(inWalkOrder(ea), inWalkOrder(eb)))
+		p.held.add(len(ea) + len(eb))
+		pairs := c.joinWalks(inWalkOrder(ea), inWalkOrder(eb))
+		p.comparePairs(pairs)
+		p.held.add(-pairEntries(pairs))
 	}
 	if errA != nil || errB != nil {
 		why := ""
@@ -225,7 +231,7 @@ func (fp *fsPair) comparePairs(pairs []entryPair) {
 			if differs {
 				acc.dataChanged = true
 			} else if moved && p.a.Type == fsys.TypeFile {
-				acc.moved = append(acc.moved, p.a.Path)
+				acc.addMoved(p.a.Path)
 			}
 			if differs || moved {
 				acc.addEntryData(p.a)

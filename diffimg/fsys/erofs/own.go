@@ -698,7 +698,7 @@ type dirent struct {
 	ftype uint8
 }
 
-func (img *image) readDir(ino *inode) ([]dirent, error) {
+func (img *image) readDir(ino *inode, out []dirent) ([]dirent, error) {
 	if ino.size > maxDirSize {
 		return nil, corruptf("directory %d: size %d too large", ino.nid, ino.size)
 	}
@@ -706,7 +706,6 @@ func (img *image) readDir(ino *inode) ([]dirent, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []dirent
 	blk := make([]byte, img.blksz)
 	for pos := int64(0); pos < ino.size; pos += img.blksz {
 		n := img.blksz
@@ -717,11 +716,9 @@ func (img *image) readDir(ino *inode) ([]dirent, error) {
 		if _, err := io.ReadFull(r, b); err != nil {
 			return nil, fmt.Errorf("directory %d: %w", ino.nid, err)
 		}
-		ents, err := parseDirBlock(b)
-		if err != nil {
+		if out, err = parseDirBlock(b, out); err != nil {
 			return nil, fmt.Errorf("directory %d: %w", ino.nid, err)
 		}
-		out = append(out, ents...)
 		if len(out) > maxDirEntries {
 			return nil, corruptf("directory %d: too many entries", ino.nid)
 		}
@@ -729,8 +726,9 @@ func (img *image) readDir(ino *inode) ([]dirent, error) {
 	return out, nil
 }
 
-// maxDirCache bounds the directory entries kept for path lookups.
-const maxDirCache = 1 << 20
+// maxDirCache bounds the directory entries kept for path lookups (about
+// 3 MiB): only Open by path uses the cache, never the walk.
+const maxDirCache = 1 << 16
 
 // dirList returns a directory's entries sorted by name, through a bounded
 // cache: Open resolves paths one component at a time, and a diff opens
@@ -742,7 +740,7 @@ func (img *image) dirList(ino *inode) ([]dirent, error) {
 	if ok {
 		return ents, nil
 	}
-	ents, err := img.readDir(ino)
+	ents, err := img.readDir(ino, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -759,7 +757,8 @@ func (img *image) dirList(ino *inode) ([]dirent, error) {
 	return ents, nil
 }
 
-func parseDirBlock(b []byte) ([]dirent, error) {
+// parseDirBlock appends the entries of one directory block to out.
+func parseDirBlock(b []byte, out []dirent) ([]dirent, error) {
 	if len(b) < 12 {
 		return nil, corruptf("directory block of %d bytes", len(b))
 	}
@@ -769,7 +768,6 @@ func parseDirBlock(b []byte) ([]dirent, error) {
 		return nil, corruptf("bad first name offset %d", first)
 	}
 	count := first / 12
-	out := make([]dirent, 0, count)
 	for i := 0; i < count; i++ {
 		d := b[i*12:]
 		start := int(le.Uint16(d[8:]))
@@ -1089,14 +1087,16 @@ func (t tree) Root() (*fsys.Entry, *inode, fsys.DirKey, error) {
 	return e, root, fsys.DirKey{N: root.nid}, nil
 }
 
-// ReadDir leaves out "." and ".." (dirList's cached listing is not
-// changed).
+// ReadDir lists the directory into buf, leaving out "." and "..". It
+// reads the blocks each time instead of going through dirList's cache:
+// a walk lists every directory once, and caching them all would hold the
+// whole tree's names.
 func (t tree) ReadDir(ino *inode, p string, buf []dirent) ([]dirent, error) {
-	ents, err := t.img.dirList(ino)
+	ents, err := t.img.readDir(ino, buf[:0])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	out := buf[:0]
+	out := ents[:0]
 	for _, d := range ents {
 		if d.name != "." && d.name != ".." {
 			out = append(out, d)

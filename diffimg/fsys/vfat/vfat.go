@@ -862,18 +862,40 @@ func (f *FS) Open(p string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.content(p, e.Size, ext)
+}
+
+// OpenEntry implements fsys.EntryOpener: a walked file's extents are its
+// cluster chain, so its bytes are read from them without looking its path
+// up again (which reads every directory on the way).
+func (f *FS) OpenEntry(e *fsys.Entry) (io.ReadCloser, error) {
+	if e.Type != fsys.TypeFile {
+		return nil, fmt.Errorf("vfat: %s is not a regular file", e.Path)
+	}
+	return f.content(e.Path, e.Size, e.Extents)
+}
+
+// content reads size bytes from the extents ext of the file at p.
+func (f *FS) content(p string, size int64, ext []fsys.Extent) (io.ReadCloser, error) {
 	readers := make([]io.Reader, 0, len(ext))
-	left := e.Size
+	left := size
 	for _, x := range ext {
 		n := min(x.Length, left)
-		if x.Offset+n > f.size {
+		if x.Offset < 0 || n < 0 || x.Offset+n > f.size {
 			return nil, fmt.Errorf("vfat: %s: data at %d+%d beyond the image (%d bytes)", p, x.Offset, n, f.size)
 		}
 		readers = append(readers, io.NewSectionReader(f.r, x.Offset, n))
 		left -= n
 	}
-	return &fsutil.LimitedFile{R: io.MultiReader(readers...), Size: e.Size, What: "vfat: " + p}, nil
+	return &fsutil.LimitedFile{R: io.MultiReader(readers...), Size: size, What: "vfat: " + p}, nil
 }
+
+// ConcurrentReads implements fsys.ConcurrentReader: Open and OpenEntry
+// only read the image and the FAT loaded at open, and a walk's state
+// (the clusters it claimed) is its own, so the engine reads files while
+// the trees are walked and compares them as they come instead of holding
+// both trees.
+func (f *FS) ConcurrentReads() {}
 
 // MetadataRegions implements fsys.MetadataRegions: the boot sector (on
 // FAT32 the three-sector boot record, its FSInfo sector and their backup

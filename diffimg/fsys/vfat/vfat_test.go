@@ -147,7 +147,37 @@ func TestFATTypes(t *testing.T) {
 			if tc.fat == 32 {
 				crossCheckDiskfs(t, img, want)
 			}
+			checkOpenEntry(t, f, got, want)
 		})
+	}
+}
+
+// checkOpenEntry reads every walked file the way the engine does
+// (fsys.OpenEntry, from the entry's extents): the same bytes as the
+// source, and a directory refused.
+func checkOpenEntry(t *testing.T, f *FS, got map[string]*fsys.Entry, want []fstest.File) {
+	t.Helper()
+	if _, ok := fsys.FS(f).(fsys.EntryOpener); !ok {
+		t.Fatal("vfat does not open walked entries by their extents")
+	}
+	for _, w := range want {
+		e := got[w.Path]
+		if e == nil || w.Type != fsys.TypeFile {
+			continue
+		}
+		rc, err := fsys.OpenEntry(f, e)
+		if err != nil {
+			t.Errorf("%s: OpenEntry: %v", w.Path, err)
+			continue
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(data, w.Data) {
+			t.Errorf("%s: OpenEntry read %d bytes (%v), want the %d of the source", w.Path, len(data), err, len(w.Data))
+		}
+	}
+	if _, err := f.OpenEntry(got["/dir1"]); err == nil {
+		t.Error("OpenEntry of a directory succeeded")
 	}
 }
 
