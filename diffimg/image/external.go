@@ -112,6 +112,12 @@ func (im *Image) startExternal(out, rw *os.File) (*external, error) {
 		cmd = exec.CommandContext(ctx, prlimit, append([]string{"--fsize=" + strconv.FormatInt(fsize, 10), path}, args[1:]...)...)
 	}
 	cmd.Stdin = io.NewSectionReader(im.File, 0, im.FileSize)
+	if in := im.reopen(); in != nil {
+		// The tool reads the file itself, not through a pipe this
+		// process fills.
+		defer in.Close()
+		cmd.Stdin = in
+	}
 	cmd.Stdout = out
 	// Should this process die, the tool goes too: a tool paused by
 	// DecodePair would otherwise stay stopped, holding its file.
@@ -127,6 +133,25 @@ func (im *Image) startExternal(out, rw *os.File) (*external, error) {
 		close(x.exited)
 	}()
 	return x, nil
+}
+
+// reopen opens the image's file again, as a description of its own read
+// from the start (through /proc/self/fd: the same file, not its path
+// again), or returns nil.
+func (im *Image) reopen() *os.File {
+	f, ok := im.File.(*os.File)
+	if !ok {
+		return nil
+	}
+	in, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil {
+		return nil
+	}
+	if st, err := in.Stat(); err != nil || st.Size() != im.FileSize {
+		in.Close()
+		return nil
+	}
+	return in
 }
 
 // charge charges what the tool wrote since the last call to the run's
