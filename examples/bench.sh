@@ -38,22 +38,23 @@ store() {
 	rm -rf "$DIR/src-$1"
 }
 
-# image NAME SIZE_MIB STORE
+# image NAME SIZE_MIB STORE: STORE names $DIR/store-STORE.sqfs, or is a path
 image() {
 	local img=$DIR/$1-$2.raw esp=$DIR/esp.img size=$2 st=$3
+	[[ $st == /* ]] || st=$DIR/store-$st.sqfs
 	[[ -f $img && $(stat -c %s "$img") == $((size * 1048576)) ]] && return
 	if [[ ! -f $esp ]]; then
 		mkfs.vfat -C --invariant -i 1234ABCD -n ESP "$esp" $((64 * 1024)) >/dev/null
 		MTOOLS_SKIP_CHECK=1 mcopy -m -i "$esp" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/BOOTX64.EFI 2>/dev/null || true
 	fi
 	local store_mib=$((size - 66)) need
-	need=$(( ($(stat -c %s "$DIR/store-$st.sqfs") + 1048575) / 1048576 ))
+	need=$(( ($(stat -c %s "$st") + 1048575) / 1048576 ))
 	((need <= store_mib)) || { echo "bench: store ($need MiB) does not fit $size MiB" >&2; exit 2; }
 	rm -f "$img" && truncate -s $((size * 1048576)) "$img"
 	printf 'label: gpt\nlabel-id: 6F1A1B2C-0000-4000-8000-000000000001\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=6F1A1B2C-0000-4000-8000-000000000002\nstart=%d, size=%d, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=6F1A1B2C-0000-4000-8000-000000000003, name="nix-store"\n' \
 		$((64 * 2048)) $((65 * 2048)) $((store_mib * 2048)) | sfdisk --quiet "$img" >/dev/null
 	dd if="$esp" of="$img" bs=1M seek=1 conv=notrunc status=none
-	dd if="$DIR/store-$st.sqfs" of="$img" bs=1M seek=65 conv=notrunc status=none
+	dd if="$st" of="$img" bs=1M seek=65 conv=notrunc status=none
 }
 
 # timeit LABEL CMD...: best wall time of RUNS runs (page cache warm), and the max RSS.
@@ -133,39 +134,137 @@ if [[ " $SIZES " == *" 1024 "* ]]; then
 	fi
 fi
 
-# The shifted pair (issue 17): a generated squashfs (zstd) store of
-# SHIFT_PACKAGES packages of text and binary-like files (about 0.7 GiB at
-# 3000) in a 1 GiB image; in b one text file in the middle is 50 bytes
-# longer, so every file packed after it moves. SHIFT_PACKAGES=0 skips it.
+# The shifted pairs (issue 17): a generated store (examples/shiftstore.py,
+# SHIFT_PACKAGES packages of text and binary-like files, about 0.7 GiB at
+# 3000) in which a text file in the middle grows, so every file packed
+# after it moves. squashfs (zstd): the file is 50 bytes longer; erofs
+# (lz4hc): 8 KiB longer (erofs packs whole blocks: 50 bytes move nothing).
+# First in a 1 GiB image, then in each of SHIFT_BIG_SIZES (MiB; "" skips
+# them), where every package also holds a data file of seeded random runs
+# (packed to about two thirds) so the store fills the image with real
+# data: a big image of holes would measure little. The big sets take 5
+# images of their size on disk (squashfs a, a2, b; erofs a, b) and, while
+# being built, a tree of 1.5 times their size and one store: 4096 about
+# 30 GiB at the peak, 20 GiB kept; 16384 about 110 GiB, 80 GiB kept. The
+# identical pair of each size (a, a2) is timed too, for the time per GiB
+# (linear: within 1.2x the 1 GiB figure). COLD=1 adds the identical pair of the first
+# big size with the page cache dropped before each run (needs root: it
+# writes /proc/sys/vm/drop_caches, which slows everything else running).
+#   SHIFT_BIG_SIZES="4096 16384" COLD=1 ./examples/bench.sh
 SHIFT_PACKAGES=${SHIFT_PACKAGES:-3000}
-shift_store() {
-	local out=$DIR/store-shift-$1.sqfs
-	[[ -f $out ]] && return
+SHIFT_BIG_SIZES=${SHIFT_BIG_SIZES:-4096}
+# shift_tree BLOB_KIB ARGS...: write the generated tree in $DIR/shift-src,
+# or, when this run wrote it with the same BLOB_KIB, only the README the
+# ARGS (--grow, --grow-bytes=N or none) change.
+shift_tree() {
+	local blob=$1
+	shift
+	if [[ $TREE_BLOB == "$blob" ]]; then
+		python3 examples/shiftstore.py "$DIR/shift-src" "$SHIFT_PACKAGES" --readme-only "$@"
+		return
+	fi
 	rm -rf "$DIR/shift-src" && mkdir -p "$DIR/shift-src"
-	# shellcheck disable=SC2086 # $2 is --grow or nothing
-	python3 examples/shiftstore.py "$DIR/shift-src" "$SHIFT_PACKAGES" $2
-	# zstd level 3 (not mksquashfs's 15) so the 0.7 GiB build takes a
-	# minute, not ten; decoding costs about the same at either level.
-	mksquashfs "$DIR/shift-src" "$out.tmp" -noappend -quiet -no-progress \
-		-comp zstd -Xcompression-level 3 -mkfs-time 0 -all-time 1 -all-root >/dev/null
-	mv "$out.tmp" "$out"
-	rm -rf "$DIR/shift-src"
+	python3 examples/shiftstore.py "$DIR/shift-src" "$SHIFT_PACKAGES" --blob-kib="$blob" "$@"
+	TREE_BLOB=$blob
 }
-if ((SHIFT_PACKAGES > 0)) && command -v python3 >/dev/null; then
-	shift_store a ""
-	shift_store b --grow
-	image shift-a 1024 shift-a; image shift-a2 1024 shift-a; image shift-b 1024 shift-b
-	a=$DIR/shift-a-1024.raw a2=$DIR/shift-a2-1024.raw b=$DIR/shift-b-1024.raw
-	cmp -s "$a" "$a2" || { echo "bench: the pinned shifted pair differs" >&2; exit 2; }
+TREE_BLOB=none
+# pack FORMAT OUT: the tree as a squashfs or erofs store, unless OUT exists.
+pack() {
+	[[ -f $2 ]] && return
+	if [[ $1 == sqfs ]]; then
+		# zstd level 3 (not mksquashfs's 15) so the 0.7 GiB build takes a
+		# minute, not ten; decoding costs about the same at either level.
+		mksquashfs "$DIR/shift-src" "$2.tmp" -noappend -quiet -no-progress \
+			-comp zstd -Xcompression-level 3 -mkfs-time 0 -all-time 1 -all-root >/dev/null
+	else
+		mkfs.erofs -zlz4hc -T0 -U 6f1a1b2c-0000-4000-8000-000000000017 --all-root --quiet "$2.tmp" "$DIR/shift-src" >/dev/null
+	fi
+	mv "$2.tmp" "$2"
+}
+# shift_set SIZE: the images shift-{a,a2,b}-SIZE.raw (squashfs) and
+# shift-erofs-{a,b}-SIZE.raw, built once. The 1 GiB set keeps its stores
+# (store-shift-*); a big set keeps only its images, each store removed
+# once its images are written (at most the tree, one store and the images
+# on disk at a time).
+shift_set() {
+	local size=$1 blob=0 st=$DIR/store-shift n
+	if ((size != 1024)); then
+		# data files that bring the erofs store (the larger: text and
+		# binaries 0.3 GiB, data packed to 0.665) to about 300 MiB less
+		# than the image
+		blob=$(( (size - 600) * 1024 * 1000 / 665 / SHIFT_PACKAGES )) st=$DIR/store-shift$size
+	fi
+	for n in shift-a shift-a2 shift-b shift-erofs-a shift-erofs-b; do
+		[[ -f $DIR/$n-$size.raw && $(stat -c %s "$DIR/$n-$size.raw") == $((size * 1048576)) ]] || break
+		n=
+	done
+	[[ -z $n ]] && return
+	echo "building the shifted pairs of $size MiB ..." >&2
+	# stage FORMAT TREE_ARG STORE IMAGE...: the store (from the tree with
+	# TREE_ARG), then its images.
+	stage() {
+		local fmt=$1 arg=$2 store=$3 img
+		shift 3
+		for img; do [[ -f $DIR/$img-$size.raw ]] || break; img=; done
+		[[ -z $img ]] && return
+		if [[ ! -f $store ]]; then
+			# shellcheck disable=SC2086 # no argument when empty
+			shift_tree "$blob" $arg
+			pack "$fmt" "$store"
+		fi
+		for img; do image "$img" "$size" "$store"; done
+		((size == 1024)) || rm -f "$store"
+	}
+	stage sqfs "" "$st-a.sqfs" shift-a shift-a2
+	stage erofs "" "$st-a.erofs" shift-erofs-a
+	stage sqfs --grow "$st-b.sqfs" shift-b
+	stage erofs --grow-bytes=8192 "$st-b.erofs" shift-erofs-b
+	rm -rf "$DIR/shift-src"
+	TREE_BLOB=none
+}
+# timecold LABEL CMD...: timeit with the page cache dropped before each run.
+timecold() {
+	local label=$1 best=999999 rss=0 out t
+	shift
+	for ((i = 0; i < RUNS; i++)); do
+		sync && echo 3 >/proc/sys/vm/drop_caches
+		/usr/bin/time -o "$DIR/.time" -f '%e %M' "$@" >/dev/null 2>&1 || true
+		out=$(tail -1 "$DIR/.time")
+		t=${out% *}
+		rss=$(awk -v a="${out#* }" -v b="$rss" 'BEGIN{print (a>b)?a:b}')
+		best=$(awk -v a="$t" -v b="$best" 'BEGIN{print (a<b)?a:b}')
+	done
+	printf '| %-52s | %8.2f s | %8d KiB |\n' "$label" "$best" "$rss"
+	LAST=$best
+}
+declare -A SHCMP SHID SHDF SHER SHRSS SHERRSS
+SHSIZES=()
+if ((SHIFT_PACKAGES > 0)) && command -v python3 >/dev/null && command -v mkfs.erofs >/dev/null; then
+	SHSIZES=(1024 $SHIFT_BIG_SIZES)
+fi
+for s in "${SHSIZES[@]}"; do
+	shift_set "$s"
+	a=$DIR/shift-a-$s.raw a2=$DIR/shift-a2-$s.raw b=$DIR/shift-b-$s.raw ea=$DIR/shift-erofs-a-$s.raw eb=$DIR/shift-erofs-b-$s.raw
+	cmp -s "$a" "$a2" || { echo "bench: the pinned shifted pair differs at $s MiB" >&2; exit 2; }
 	warm "$a" "$a2" "$b"
-	timeit "cmp, identical pair (shifted store), 1024 MiB" cmp "$a" "$a2"; SHCMP=$LAST
-	timeit "immutos-diff, shifted pair, 1024 MiB" "$DIFF" "$a" "$b"; SHDF=$LAST; SHRSS=$LASTRSS
+	timeit "cmp, identical pair (shifted store), $s MiB" cmp "$a" "$a2"; SHCMP[$s]=$LAST
+	timeit "immutos-diff, identical pair (shifted store), $s MiB" "$DIFF" "$a" "$a2"; SHID[$s]=$LAST
+	timeit "immutos-diff, shifted pair (squashfs), $s MiB" "$DIFF" "$a" "$b"; SHDF[$s]=$LAST; SHRSS[$s]=$LASTRSS
 	out=$("$DIFF" "$a" "$b" || true)
-	grep -q README <<<"$out" || echo "bench: the grown file was not named in the shifted pair" >&2
-	if [[ -n ${PROFILE:-} ]]; then
+	grep -q README <<<"$out" || echo "bench: the grown file was not named in the shifted squashfs pair, $s MiB" >&2
+	warm "$ea" "$eb"
+	timeit "immutos-diff, shifted pair (erofs), $s MiB" "$DIFF" "$ea" "$eb"; SHER[$s]=$LAST; SHERRSS[$s]=$LASTRSS
+	out=$("$DIFF" "$ea" "$eb" || true)
+	grep -q README <<<"$out" || echo "bench: the grown file was not named in the shifted erofs pair, $s MiB" >&2
+	if [[ -n ${PROFILE:-} && $s == 1024 ]]; then
 		IMMUTOS_CPUPROFILE=$DIR/shift-cpu.prof IMMUTOS_MEMPROFILE=$DIR/shift-heap.prof "$DIFF" "$a" "$b" >/dev/null || true
 		echo "profiles: $DIR/shift-cpu.prof $DIR/shift-heap.prof" >&2
 	fi
+done
+if [[ ${COLD:-} == 1 && ${#SHSIZES[@]} -gt 1 ]]; then
+	s=${SHSIZES[1]} a=$DIR/shift-a-${SHSIZES[1]}.raw a2=$DIR/shift-a2-${SHSIZES[1]}.raw
+	timecold "cmp, identical pair, $s MiB, cold cache" cmp "$a" "$a2"; CCMP=$LAST
+	timecold "immutos-diff, identical pair, $s MiB, cold cache" "$DIFF" "$a" "$a2"; CID=$LAST
 fi
 
 # small_store N DIR: a squashfs pair of N small files (a, and b with 100
@@ -228,7 +327,17 @@ if [[ -n ${QID:-} ]]; then
 	echo "| identical .zst / (zstd -d + raw compare) | $(ratio "$ZID" "$(awk -v a="$ZDEC" -v b="${ID[1024]}" 'BEGIN{print a+b}')") | <= 1.3x |"
 	echo "| differing .zst / (zstd -d + raw compare) | $(ratio "$ZDF" "$(awk -v a="$ZDEC" -v b="${DF[1024]}" 'BEGIN{print a+b}')") | <= 1.3x |"
 fi
-[[ -n ${SHDF:-} ]] && echo "| shifted 1024 MiB / cmp identical | $(ratio "$SHDF" "$SHCMP") (peak $((SHRSS / 1024)) MiB) | <= 1.5x, < 256 MiB |"
+for s in "${SHSIZES[@]}"; do
+	echo "| shifted squashfs $s MiB / cmp identical | $(ratio "${SHDF[$s]}" "${SHCMP[$s]}") (peak $((SHRSS[$s] / 1024)) MiB) | <= 1.5x, < 256 MiB |"
+	echo "| shifted erofs $s MiB / cmp identical | $(ratio "${SHER[$s]}" "${SHCMP[$s]}") (peak $((SHERRSS[$s] / 1024)) MiB) | <= 1.5x, < 256 MiB |"
+done
+for s in "${SHSIZES[@]}"; do
+	per() { awk -v t="$1" -v s="$s" -v t1="$2" 'BEGIN{g=s/1024; printf "%.2f s (%.2fx the 1 GiB figure)", t/g, (t/g)/(t1>0.005?t1:0.005)}'; }
+	echo "| time per GiB, identical pair (filled store), $s MiB | $(per "${SHID[$s]}" "${SHID[1024]}") | within 1.2x |"
+	echo "| time per GiB, shifted squashfs pair, $s MiB | $(per "${SHDF[$s]}" "${SHDF[1024]}") | within 1.2x |"
+	echo "| time per GiB, shifted erofs pair, $s MiB | $(per "${SHER[$s]}" "${SHER[1024]}") | within 1.2x |"
+done
+[[ -n ${CID:-} ]] && echo "| identical ${SHSIZES[1]} MiB cold / cmp cold | $(ratio "$CID" "$CCMP") | <= 1.1x |"
 [[ -n ${DO:-} ]] && echo "| diffoscope / immutos-diff, differing 1 GiB | $(ratio "$DO" "${DF[1024]}") | >= 20x |"
 if [[ -n ${SQ:-} ]]; then
 	[[ -n ${SD:-} ]] && echo "| squashfs $SMALL_FILES files / sqfsdiff | $(ratio "$SQ" "$SD") | <= 1.5x |"
