@@ -105,7 +105,9 @@ func (acc *fsAccount) addEntryData(e *fsys.Entry) {
 // regions adds a filesystem's metadata regions and superblock fields.
 func (acc *fsAccount) regions(f fsys.FS) {
 	for _, fl := range f.Metadata() {
-		acc.addSpan(region.Span{Offset: fl.Offset, Length: fl.Length})
+		if fl.Length > 0 {
+			acc.explained = append(acc.explained, region.Span{Offset: fl.Offset, Length: fl.Length})
+		}
 	}
 	mr, ok := f.(fsys.MetadataRegions)
 	if !ok {
@@ -117,7 +119,9 @@ func (acc *fsAccount) regions(f fsys.FS) {
 		acc.fail(err.Error())
 		return
 	}
-	acc.addExtents(xs)
+	// Appended as they are: the format already holds them, and the one
+	// merge the byte account makes at the end sorts them once.
+	acc.explained = append(acc.explained, xs...)
 }
 
 // callRegions asks a filesystem for its metadata regions; an engine
@@ -145,7 +149,5 @@ func (acc *fsAccount) addRegions(fa, fb fsys.FS) {
 	if !other.complete {
 		acc.fail(other.why)
 	}
-	for _, s := range other.explained {
-		acc.addSpan(s)
-	}
+	acc.explained = append(acc.explained, other.explained...)
 }

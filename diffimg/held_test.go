@@ -130,10 +130,10 @@ func (p *fsPair) compareHeld(t *testing.T, c *comparer, files int) {
 	if changed != files/100 {
 		t.Errorf("%d files reported changed in size, want %d", changed, files/100)
 	}
-	// Per side: the batch being joined, four in the channel, one waiting
-	// to be sent, and the pairs being compared.
+	// Per side: the batch being joined, those handed over ahead, one
+	// waiting to be sent, and the pairs being compared.
 	sizes := c.stream.orDefaults()
-	bound := int64(2 * (6*sizes.batch + sizes.pairs))
+	bound := int64(2 * ((sizes.ahead()+2)*sizes.batch + sizes.pairs))
 	if peak := p.held.peak.Load(); peak > bound {
 		t.Errorf("the engine held %d walked entries at once (of %d per side), want at most %d: a tree is held whole", peak, files, bound)
 	}

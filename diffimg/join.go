@@ -72,6 +72,9 @@ func (c *comparer) joinSources(sa, sb *entrySource, limit int) []entryPair {
 // component, a directory before its children. That is byte order with
 // "/" ranked below every other byte.
 func cmpWalkOrder(x, y string) int {
+	if x == y {
+		return 0 // the common case in a join, compared a word at a time
+	}
 	n := min(len(x), len(y))
 	for k := 0; k < n; k++ {
 		cx, cy := x[k], y[k]
@@ -132,6 +135,11 @@ const (
 // streamSizes are a comparer's batch sizes; zero fields take the
 // defaults above.
 type streamSizes struct{ batch, pairs int }
+
+// ahead is the number of batches a walk may hand over before the join
+// takes them: a whole batch of pairs and two more, so that each walk
+// prepares the next pairs while the last ones are compared.
+func (s streamSizes) ahead() int { return s.pairs/s.batch + 2 }
 
 func (s streamSizes) orDefaults() streamSizes {
 	if s.batch <= 0 {
@@ -202,11 +210,12 @@ func (s *entrySource) peek() *fsys.Entry {
 
 func (s *entrySource) take() { s.batch[s.i] = nil; s.i++ }
 
-// streamWalk walks f in a goroutine, handing over batch entries at a time
-// and counting them in held. wait returns the walk's error once the
+// streamWalk walks f in a goroutine, handing over sizes.batch entries at
+// a time, sizes.ahead() batches ahead, and counting them in held. wait returns the walk's error once the
 // source is drained; stop ends the walk early (call it when done).
-func streamWalk(f fsys.FS, batchSize int, held *entryCount) (src *entrySource, wait func() error, stop func()) {
-	ch := make(chan []*fsys.Entry, 4)
+func streamWalk(f fsys.FS, sizes streamSizes, held *entryCount) (src *entrySource, wait func() error, stop func()) {
+	batchSize := sizes.batch
+	ch := make(chan []*fsys.Entry, sizes.ahead())
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	var err error

@@ -48,8 +48,8 @@ func (p *fsPair) compare() int {
 	if streamable(fa, fb) {
 		// Compared while walked, a batch of pairs at a time.
 		sizes := c.stream.orDefaults()
-		sa, waitA, stopA := streamWalk(fa, sizes.batch, &p.held)
-		sb, waitB, stopB := streamWalk(fb, sizes.batch, &p.held)
+		sa, waitA, stopA := streamWalk(fa, sizes, &p.held)
+		sb, waitB, stopB := streamWalk(fb, sizes, &p.held)
 		for {
 			pairs := c.joinSources(sa, sb, sizes.pairs)
 			if len(pairs) == 0 {

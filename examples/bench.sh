@@ -5,8 +5,9 @@
 # STORE_SRC) of each size in SIZES (MiB), identical and differing in one
 # store file; then qcow2 and zstd forms of the 1 GiB pair; then the shifted
 # pair (a generated store in which a file in the middle grows); then a squashfs
-# store of many small files against sqfsdiff and unsquashfs.
-#   BENCH_DIR=/var/tmp/b SIZES="256 1024 4096" SMALL_FILES=100000 ./examples/bench.sh
+# store of many small files against sqfsdiff and unsquashfs, and a store of
+# LARGE_FILES (300,000) files in squashfs, erofs, ext4 and vfat.
+#   BENCH_DIR=/var/tmp/b SIZES="256 1024 4096" SMALL_FILES=100000 LARGE_FILES=300000 ./examples/bench.sh
 #   PROFILE=1 also writes CPU and heap profiles of immutos-diff on the
 #   differing 1 GiB pair and the shifted pair to $BENCH_DIR/*.prof.
 set -euo pipefail
@@ -267,20 +268,47 @@ if [[ ${COLD:-} == 1 && ${#SHSIZES[@]} -gt 1 ]]; then
 	timecold "immutos-diff, identical pair, $s MiB, cold cache" "$DIFF" "$a" "$a2"; CID=$LAST
 fi
 
-# small_store N DIR: a squashfs pair of N small files (a, and b with 100
-# of them changed), built once and kept in DIR.
+# small_store N DIR FORMAT...: a pair of images of N small files in 1000
+# directories (a, and b with 100 of them one line longer), in each FORMAT
+# (sqfs: squashfs zstd; erofs: lz4hc; plain.erofs: uncompressed; ext4:
+# mkfs.ext4 -d, 1 KiB blocks; vfat: FAT32 of 512-byte clusters filled by
+# mcopy), built once and kept in DIR. Every file and directory has the
+# same time, so only content differs.
 small_store() {
-	local n=$1 sm=$2
-	[[ -f $sm/b.sqfs && -f $sm/b.erofs ]] && return
+	local n=$1 sm=$2 fmt have=1
+	shift 2
+	for fmt in "$@"; do [[ -f $sm/b.$fmt ]] || have=; done
+	[[ -n $have ]] && return
 	rm -rf "$sm" && mkdir -p "$sm/tree"
 	awk -v n="$n" -v d="$sm/tree" 'BEGIN{for(i=0;i<n;i++){dir=sprintf("%s/p%03d",d,i%1000); if(i<1000) system("mkdir -p " dir); f=sprintf("%s/f%06d",dir,i); printf "file %d %s\n", i, "nix store file content padding padding padding" > f; close(f)}}'
+	find "$sm/tree" -exec touch -h -d @1700000000 {} +
 	pack() {
-		mksquashfs "$sm/tree" "$sm/$1.sqfs" -noappend -quiet -no-progress -comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null
-		mkfs.erofs -zlz4hc -T0 -U 00000000-0000-0000-0000-000000000001 --all-root --quiet "$sm/$1.erofs" "$sm/tree" >/dev/null
+		local uuid=00000000-0000-0000-0000-000000000001 img
+		for fmt in "${@:2}"; do
+			img=$sm/$1.$fmt
+			case $fmt in
+			# -no-duplicates: same-sized files make the duplicate check
+			# quadratic (minutes at 300,000 files); none are duplicates.
+			sqfs) mksquashfs "$sm/tree" "$img" -noappend -quiet -no-progress -no-duplicates -comp zstd -mkfs-time 0 -all-time 1 -all-root >/dev/null ;;
+			erofs) mkfs.erofs -zlz4hc -T0 -U $uuid --all-root --quiet "$img" "$sm/tree" >/dev/null ;;
+			plain.erofs) mkfs.erofs -T0 -U $uuid --all-root --quiet "$img" "$sm/tree" >/dev/null ;;
+			ext4) E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -b 1024 -I 256 -N $((n + n / 16 + 1024)) -U $uuid \
+				-E hash_seed=$uuid,root_owner=0:0 -d "$sm/tree" "$img" $((n * 3 / 2 / 1024 + 64))M ;;
+			vfat) rm -f "$img"
+				TZ=UTC mkfs.vfat -C -F 32 -S 512 -s 1 --invariant -i 1234ABCD -n STORE "$img" $((n + 40960)) >/dev/null
+				TZ=UTC MTOOLS_SKIP_CHECK=1 mcopy -s -m -i "$img" "$sm/tree"/* ::/ ;;
+			esac
+		done
 	}
-	pack a
-	for ((i = 0; i < 100; i++)); do echo changed >>"$sm/tree/p$(printf %03d $((i * 7 % 1000)))/f$(printf %06d $((i * 997 % n / 1000 * 1000 + i * 7 % 1000)))" 2>/dev/null || true; done
-	pack b
+	pack a "$@"
+	local f
+	for ((i = 0; i < 100; i++)); do
+		f=$sm/tree/p$(printf %03d $((i * 7 % 1000)))/f$(printf %06d $((i * 997 % n / 1000 * 1000 + i * 7 % 1000)))
+		[[ -f $f ]] || continue
+		echo changed >>"$f"
+		touch -d @1700000000 "$f" "${f%/*}"
+	done
+	pack b "$@"
 	rm -rf "$sm/tree"
 }
 
@@ -288,8 +316,8 @@ small_store() {
 if ((SMALL_FILES > 0)); then
 	quarter=$((SMALL_FILES / 4))
 	sm=$DIR/small
-	small_store "$SMALL_FILES" "$sm"
-	small_store "$quarter" "$DIR/small-$quarter"
+	small_store "$SMALL_FILES" "$sm" sqfs erofs
+	small_store "$quarter" "$DIR/small-$quarter" sqfs
 	warm "$sm/a.sqfs" "$sm/b.sqfs" "$DIR/small-$quarter/a.sqfs" "$DIR/small-$quarter/b.sqfs"
 	timeit "immutos-diff, squashfs $quarter files, 100 differ" "$DIFF" "$DIR/small-$quarter/a.sqfs" "$DIR/small-$quarter/b.sqfs"; SQ4=$LAST
 	timeit "immutos-diff, squashfs $SMALL_FILES files, 100 differ" "$DIFF" "$sm/a.sqfs" "$sm/b.sqfs"; SQ=$LAST
@@ -301,6 +329,33 @@ if ((SMALL_FILES > 0)); then
 		warm "$sm/a.erofs" "$sm/b.erofs"
 		timeit "immutos-diff, erofs (lz4hc) $SMALL_FILES files, 100 differ" "$DIFF" "$sm/a.erofs" "$sm/b.erofs"
 	fi
+fi
+
+# A desktop closure (issue 17): LARGE_FILES small files (300,000) in
+# every format the engine walks, 100 of them differing: squashfs against
+# sqfsdiff, erofs against fsck.erofs --extract of one image (it decodes
+# every file, writing nothing), and the peak memory of each. Building
+# the ten images takes about two minutes here (kept for the next run);
+# the rows about a minute. LARGE_FILES=0 skips them.
+LARGE_FILES=${LARGE_FILES:-300000}
+if ((LARGE_FILES > 0)) && command -v mkfs.erofs >/dev/null && command -v mkfs.ext4 >/dev/null; then
+	lg=$DIR/large-$LARGE_FILES
+	small_store "$LARGE_FILES" "$lg" sqfs erofs plain.erofs ext4 vfat
+	declare -A LG LGRSS
+	for fmt in sqfs erofs plain.erofs ext4 vfat; do
+		case $fmt in
+		sqfs) name="squashfs (zstd)" ;; erofs) name="erofs (lz4hc)" ;; plain.erofs) name="erofs (uncompressed)" ;; *) name=$fmt ;;
+		esac
+		warm "$lg/a.$fmt" "$lg/b.$fmt"
+		timeit "immutos-diff, $name $LARGE_FILES files, 100 differ" "$DIFF" "$lg/a.$fmt" "$lg/b.$fmt"
+		LG[$fmt]=$LAST LGRSS[$fmt]=$LASTRSS
+		out=$("$DIFF" "$lg/a.$fmt" "$lg/b.$fmt" || true)
+		grep -q "f000000" <<<"$out" || echo "bench: the changed files were not named in the $fmt pair" >&2
+	done
+	if command -v sqfsdiff >/dev/null; then
+		timeit "sqfsdiff, squashfs pair of $LARGE_FILES files" sqfsdiff -a "$lg/a.sqfs" -b "$lg/b.sqfs"; LGSD=$LAST
+	fi
+	command -v fsck.erofs >/dev/null && { timeit "fsck.erofs --extract, one erofs (lz4hc) image" fsck.erofs --extract "$lg/a.erofs"; LGFSCK=$LAST; }
 fi
 
 # diffoscope last: it takes tens of seconds and most of the memory, which
@@ -345,6 +400,14 @@ if [[ -n ${SQ:-} ]]; then
 	for c in "$quarter $SQ4" "$SMALL_FILES $SQ"; do
 		set -- $c
 		echo "| time per 1000 files, squashfs pair of $1 files | $(awk -v t="$2" -v n="$1" 'BEGIN{printf "%.1f ms", t/n*1000*1000}') | linear |"
+	done
+fi
+if [[ -n ${LG[sqfs]:-} ]]; then
+	[[ -n ${LGSD:-} ]] && echo "| squashfs $LARGE_FILES files / sqfsdiff | $(ratio "${LG[sqfs]}" "$LGSD") | <= 1.5x |"
+	[[ -n ${LGFSCK:-} ]] && echo "| erofs (lz4hc) $LARGE_FILES files / fsck.erofs --extract one image | $(ratio "${LG[erofs]}" "$LGFSCK") | (printed) |"
+	echo "| time per 1000 files, squashfs pair of $LARGE_FILES files | $(awk -v t="${LG[sqfs]}" -v n="$LARGE_FILES" 'BEGIN{printf "%.1f ms", t/n*1000*1000}') | linear |"
+	for fmt in sqfs erofs plain.erofs ext4 vfat; do
+		echo "| peak, $fmt pair of $LARGE_FILES files | $((LGRSS[$fmt] / 1024)) MiB | < 256 MiB |"
 	done
 fi
 

@@ -175,7 +175,9 @@ func Join(dir, name string) string {
 // ValidName rejects directory entry names that would make paths
 // ambiguous ("", ".", "..", names with "/" or NUL).
 func ValidName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+	// Two byte searches: ContainsAny's set lookup cost a tenth of a walk
+	// of 300,000 short names.
+	if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 || strings.IndexByte(name, 0) >= 0 {
 		return fmt.Errorf("invalid file name %q", name)
 	}
 	return nil
