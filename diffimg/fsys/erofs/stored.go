@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/org/immutos-action/diffimg/fsys"
 )
@@ -56,7 +57,10 @@ func (img *image) SameStored(a *fsys.Entry, other fsys.FS, b *fsys.Entry) (bool,
 	if z[0].advise != z[1].advise || z[0].algs != z[1].algs || z[0].lbits != z[1].lbits {
 		return false, fsys.ErrNotStored
 	}
-	var buf pclusterPair
+	buf := pairs.Get().(*pclusterPair)
+	defer pairs.Put(buf)
+	buf.wa = window{extents: a.Extents, data: buf.wa.data[:0]}
+	buf.wb = window{extents: b.Extents, data: buf.wb.data[:0]}
 	for {
 		if x[0].la != x[1].la || x[0].end != x[1].end || x[0].e.typ != x[1].e.typ {
 			return false, fsys.ErrNotStored // another cut: the plain reader judges
@@ -94,8 +98,54 @@ func (img *image) storedMap(e *fsys.Entry) (*zinfo, error) {
 	return img.zinfo(ino, 0)
 }
 
-// pclusterPair holds the stored bytes of the two pclusters last compared.
-type pclusterPair struct{ a, b []byte }
+// pclusterPair holds the stored bytes of the two files being compared,
+// read ahead a window at a time, and buffers for their decoded bytes.
+type pclusterPair struct {
+	wa, wb window
+	a, b   []byte
+}
+
+// pairs keeps pclusterPairs and their buffers from one SameStored call
+// to the next (the engine asks about every moved file, from two
+// goroutines).
+var pairs = sync.Pool{New: func() any { return new(pclusterPair) }}
+
+// maxWindow is how much of a file's stored bytes one read fetches: a
+// file's pclusters follow each other, and one pread per pcluster (4 KiB
+// with mkfs.erofs's defaults) cost more than comparing them.
+const maxWindow = 256 << 10
+
+// window serves reads of one file's stored bytes from a buffer filled
+// up to maxWindow at a time, never past the end of the file's extent
+// (fsys.Entry.Extents: its pclusters, merged when adjacent) that holds
+// the read, so a small file costs no more than its own bytes.
+type window struct {
+	extents []fsys.Extent
+	off     int64
+	data    []byte
+}
+
+func (w *window) read(img *image, off, n int64) ([]byte, error) {
+	if off >= w.off && off+n <= w.off+int64(len(w.data)) {
+		return w.data[off-w.off : off-w.off+n], nil
+	}
+	end := off + n
+	for _, x := range w.extents {
+		if off >= x.Offset && off < x.Offset+x.Length {
+			end = max(end, min(x.Offset+x.Length, off+maxWindow))
+			break
+		}
+	}
+	if err := img.check(off, end-off); err != nil {
+		return nil, err
+	}
+	w.off, w.data = off, grow(w.data, end-off)
+	if _, err := img.r.ReadAt(w.data, off); err != nil {
+		w.data = w.data[:0]
+		return nil, fmt.Errorf("erofs: read pcluster at %d: %w", off, err)
+	}
+	return w.data[:n], nil
+}
 
 // sameExtent says whether extents xa of za and xb of zb, which cover the
 // same logical range with the same type, hold the same bytes: without
@@ -113,14 +163,15 @@ func (p *pclusterPair) sameExtent(za *zinfo, xa *zext, zb *zinfo, xb *zext) (boo
 		return false, err
 	}
 	if la == lb {
-		p.a, p.b = grow(p.a, la), grow(p.b, lb)
-		if _, err := za.img.r.ReadAt(p.a, pa); err != nil {
-			return false, fmt.Errorf("erofs: read pcluster at %d: %w", pa, err)
+		sa, err := p.wa.read(za.img, pa, la)
+		if err != nil {
+			return false, err
 		}
-		if _, err := zb.img.r.ReadAt(p.b, pb); err != nil {
-			return false, fmt.Errorf("erofs: read pcluster at %d: %w", pb, err)
+		sb, err := p.wb.read(zb.img, pb, lb)
+		if err != nil {
+			return false, err
 		}
-		if bytes.Equal(p.a, p.b) {
+		if bytes.Equal(sa, sb) {
 			return true, nil
 		}
 	}
@@ -183,7 +234,7 @@ func decodeExtent(z *zinfo, x *zext) ([]byte, error) {
 }
 
 // grow returns b resized to n bytes, reusing its array when it is large
-// enough (n is at most maxPclusterLen, checked by pcluster).
+// enough (n is at most maxPclusterLen, checked by pcluster, or maxWindow).
 func grow(b []byte, n int64) []byte {
 	if int64(cap(b)) < n {
 		return make([]byte, n)

@@ -63,6 +63,29 @@ type zinfo struct {
 	packStart int64
 	packN     int
 	pack      [16]lcl
+
+	// idx holds index bytes from idxOff, read up to maxIndexRead at a
+	// time (indexBytes): one read for a file's indexes, not one per pack.
+	idxOff, idxEnd int64
+	idx            []byte
+}
+
+// maxIndexRead bounds one read of a file's compression indexes: a 4 GiB
+// file of 4 KiB lclusters has 2-8 MiB of them.
+const maxIndexRead = 64 << 10
+
+// indexBytes returns the n index bytes at off (inside the index area,
+// which zinfo checked lies in the image).
+func (z *zinfo) indexBytes(off, n int64) ([]byte, error) {
+	if off < z.idxOff || off+n > z.idxOff+int64(len(z.idx)) {
+		end := max(off+n, min(z.idxEnd, off+maxIndexRead))
+		b, err := z.img.readAt(off, end-off)
+		if err != nil {
+			return nil, err
+		}
+		z.idxOff, z.idx = off, b
+	}
+	return z.idx[off-z.idxOff : off-z.idxOff+n], nil
 }
 
 func (img *image) zinfo(ino *inode, depth int) (*zinfo, error) {
@@ -117,6 +140,7 @@ func (img *image) zinfo(ino *inode, depth int) (*zinfo, error) {
 	if err := img.check(z.ebase, end-z.ebase); err != nil {
 		return nil, fmt.Errorf("inode %d compression indexes: %w", ino.nid, err)
 	}
+	z.idxEnd = end
 	switch {
 	case z.advise&adviseFragmentPcl != 0:
 		z.fragOff = uint64(le.Uint32(h[0:]))
@@ -182,7 +206,7 @@ func (z *zinfo) get(lcn int64) (lcl, error) {
 	if z.compact {
 		return z.getCompact(lcn)
 	}
-	b, err := z.img.readAt(z.ebase+lcn*8, 8)
+	b, err := z.indexBytes(z.ebase+lcn*8, 8)
 	if err != nil {
 		return lcl{}, err
 	}
@@ -214,7 +238,7 @@ func (z *zinfo) getCompact(lcn int64) (lcl, error) {
 	if start == z.packStart && z.packN == vcnt {
 		return z.pack[i], nil
 	}
-	b, err := z.img.readAt(start, bytes)
+	b, err := z.indexBytes(start, bytes)
 	if err != nil {
 		return lcl{}, err
 	}
