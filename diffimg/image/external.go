@@ -25,9 +25,10 @@ import (
 // cost more than it saved (0.63 s against 0.22 s for zstd alone: pipes
 // are slow here). The Go decoders remain the fallback and serve
 // DecodedSize. The same bounds apply: the tool runs under RLIMIT_FSIZE
-// at what the run's decoded bytes still allow, and a watchdog charges
-// what it writes to them and stops it once they run out (the other
-// input, decoding at the same time, draws on the same count).
+// at what the run's decoded bytes still allow, and a watchdog (for a
+// pair, DecodePair's follower) charges what it writes to them and stops
+// it once they run out (the other input, decoding at the same time,
+// draws on the same count).
 var externalDecoders = map[string][]string{
 	FormatZstd: {"zstd", "-d", "-c", "-q", "--sparse"},
 	FormatXz:   {"xz", "-d", "-c", "-q"}, // sparse by default into a regular file
