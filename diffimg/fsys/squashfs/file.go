@@ -135,15 +135,25 @@ func (r *fileReader) fill() error {
 	if n.fragIndex == noFragment {
 		return fmt.Errorf("file ends at %d of %d bytes: no more blocks and no fragment", r.pos, n.size)
 	}
-	frag, err := f.fragmentBlock(n.fragIndex)
+	tail, err := f.tail(n, want)
 	if err != nil {
 		return err
 	}
-	if uint64(n.fragOffset)+want > uint64(len(frag)) {
-		return fmt.Errorf("tail of %d bytes at %d is outside fragment %d (%d bytes)", want, n.fragOffset, n.fragIndex, len(frag))
-	}
-	r.cur, r.zero = frag[n.fragOffset:uint64(n.fragOffset)+want], false
+	r.cur, r.zero = tail, false
 	return nil
+}
+
+// tail returns the want bytes of n's tail in its decoded fragment block
+// (read-only).
+func (f *FS) tail(n *inode, want uint64) ([]byte, error) {
+	frag, err := f.fragmentBlock(n.fragIndex)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(n.fragOffset)+want > uint64(len(frag)) {
+		return nil, fmt.Errorf("tail of %d bytes at %d is outside fragment %d (%d bytes)", want, n.fragOffset, n.fragIndex, len(frag))
+	}
+	return frag[n.fragOffset : uint64(n.fragOffset)+want], nil
 }
 
 // ZeroAhead implements fsys.ZeroSkipper: the rest of a sparse block being

@@ -29,6 +29,9 @@ func (f *FS) SameStored(a *fsys.Entry, other fsys.FS, b *fsys.Entry) (bool, erro
 	if a.Size != b.Size {
 		return false, nil
 	}
+	if same, done, err := sameTail(f, g, a, b); done {
+		return same, err
+	}
 	ra, err := f.newFileReader(a.Handle, a.Size)
 	if err != nil {
 		return false, err
@@ -73,6 +76,39 @@ func (f *FS) SameStored(a *fsys.Entry, other fsys.FS, b *fsys.Entry) (bool, erro
 		}
 	}
 	return decodedBlocksEqual(ra, rb)
+}
+
+// sameTail compares two files whose data is only a tail in a fragment
+// block (a store's small files): their inodes are decoded in place and
+// the tails compared in the cached fragment blocks, without a reader for
+// each, which cost more than the comparison on a store of 300,000 files.
+// done is false for files with data blocks; SameStored reads those.
+func sameTail(f, g *FS, a, b *fsys.Entry) (same, done bool, err error) {
+	var na, nb inode
+	if a.Handle > uint64(len(f.inodes.data)) || b.Handle > uint64(len(g.inodes.data)) ||
+		f.decodeInode(int(a.Handle), &na) != nil || g.decodeInode(int(b.Handle), &nb) != nil {
+		return false, false, nil // newFileReader reports it
+	}
+	tailOnly := func(n *inode, size int64) bool {
+		return n.basicType() == inoFile && len(n.sizes) == 0 && n.fragIndex != noFragment && n.size == uint64(size)
+	}
+	if !tailOnly(&na, a.Size) || !tailOnly(&nb, b.Size) {
+		return false, false, nil
+	}
+	if na.fragOffset == nb.fragOffset {
+		if equal, err := sameFragment(f, g, na.fragIndex, nb.fragIndex); err != nil || equal {
+			return equal, true, err
+		}
+	}
+	ta, err := f.tail(&na, na.size)
+	if err != nil {
+		return false, true, err
+	}
+	tb, err := g.tail(&nb, nb.size)
+	if err != nil {
+		return false, true, err
+	}
+	return bytes.Equal(ta, tb), true, nil
 }
 
 // word is the size word of the next data block.
