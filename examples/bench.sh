@@ -293,7 +293,7 @@ small_store() {
 			erofs) mkfs.erofs -zlz4hc -T0 -U $uuid --all-root --quiet "$img" "$sm/tree" >/dev/null ;;
 			plain.erofs) mkfs.erofs -T0 -U $uuid --all-root --quiet "$img" "$sm/tree" >/dev/null ;;
 			ext4) E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -b 1024 -I 256 -N $((n + n / 16 + 1024)) -U $uuid \
-				-E hash_seed=$uuid,root_owner=0:0 -d "$sm/tree" "$img" $((n * 3 / 2 / 1024 + 64))M ;;
+				-E hash_seed=$uuid,root_owner=0:0 -d "$sm/tree" "$img" $((n * 3 / 2 / 1024 + 64))M >/dev/null ;;
 			vfat) rm -f "$img"
 				TZ=UTC mkfs.vfat -C -F 32 -S 512 -s 1 --invariant -i 1234ABCD -n STORE "$img" $((n + 40960)) >/dev/null
 				TZ=UTC MTOOLS_SKIP_CHECK=1 mcopy -s -m -i "$img" "$sm/tree"/* ::/ ;;
