@@ -98,7 +98,7 @@ echo "images: GPT + 64 MiB vfat ESP + squashfs (zstd) store of $STORE_SRC ($(du 
 echo
 echo "| run | wall (best of $RUNS, of $FAST_RUNS under 1 s) | max RSS |"
 echo "|---|---:|---:|"
-declare -A CMP ID DF
+declare -A CMP ID DF LG LGRSS
 for s in $SIZES; do
 	a=$DIR/a-$s.raw a2=$DIR/a2-$s.raw b=$DIR/b-$s.raw
 	cmp -s "$a" "$a2" || { echo "bench: the pinned pair differs at $s MiB" >&2; exit 2; }
@@ -341,7 +341,6 @@ LARGE_FILES=${LARGE_FILES:-300000}
 if ((LARGE_FILES > 0)) && command -v mkfs.erofs >/dev/null && command -v mkfs.ext4 >/dev/null; then
 	lg=$DIR/large-$LARGE_FILES
 	small_store "$LARGE_FILES" "$lg" sqfs erofs plain.erofs ext4 vfat
-	declare -A LG LGRSS
 	for fmt in sqfs erofs plain.erofs ext4 vfat; do
 		case $fmt in
 		sqfs) name="squashfs (zstd)" ;; erofs) name="erofs (lz4hc)" ;; plain.erofs) name="erofs (uncompressed)" ;; *) name=$fmt ;;
