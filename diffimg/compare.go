@@ -130,8 +130,15 @@ type comparer struct {
 	// inside, for a tree inside a file, holds the enclosing file's
 	// bounds: once its More says no, full is set and the entries left
 	// are not compared; once its Expired says yes, neither are they.
-	inside   content.TreeBounds
-	full     bool
+	inside content.TreeBounds
+	full   bool
+	// alike counts the differences of each kind, field and cause per
+	// filesystem, folded those counted and not listed (past
+	// --max-alike-differences when the total runs short); order is the
+	// order first folded.
+	alike    map[alikeKey]int
+	folded   map[alikeKey]int
+	order    []alikeKey
 	a, b     *image.Image
 	rep      *report.Report
 	excluded map[string]bool
@@ -177,6 +184,7 @@ func CompareImages(a, b *image.Image, opts Options) (*report.Report, error) {
 	if err := c.run(); err != nil {
 		return nil, err
 	}
+	c.finishAlike()
 	c.finishBudget()
 	c.dropConsequences()
 	for p := range c.excluded {
@@ -346,6 +354,9 @@ func (c *comparer) add(d *report.Difference) {
 		c.full = true
 		return
 	}
+	if c.foldAlike(d) {
+		return
+	}
 	if !c.opts.Budget.AddDifferences(countTree(d)) {
 		// Collecting goes on without the nested differences while the
 		// total allows the difference itself.
@@ -365,6 +376,69 @@ func countTree(d *report.Difference) int {
 		n += countTree(k)
 	}
 	return n
+}
+
+// alikeKey is what differences that say the same of other entries
+// share: where, kind, field and cause.
+type alikeKey struct {
+	part  int
+	fs    string
+	kind  report.Kind
+	field string
+	class report.Class
+	hint  string
+}
+
+// foldAlike counts, instead of listing, a difference past
+// --max-alike-differences of its kind, field and cause in its filesystem
+// once the last fifth of --max-total-differences is reached. A build that
+// stamps every file's times gives thousands of differences alike; listed,
+// they would fill --max-total-differences and hide the one file whose
+// content changed after them.
+func (c *comparer) foldAlike(d *report.Difference) bool {
+	limit := c.opts.Budget.Limits().MaxAlike
+	if limit <= 0 || len(d.Children) > 0 || d.Field == "" || d.Cause == nil || d.Kind == report.KindNote {
+		return false
+	}
+	k := alikeKey{part: partKey(d.Partition), kind: d.Kind, field: d.Field, class: d.Cause.Class, hint: d.Cause.Hint}
+	if d.Filesystem != nil {
+		k.fs = *d.Filesystem
+	}
+	if c.alike == nil {
+		c.alike = map[alikeKey]int{}
+	}
+	c.alike[k]++
+	if c.alike[k] <= limit || c.opts.Budget.AlikeRoom() {
+		return false
+	}
+	if c.folded == nil {
+		c.folded = map[alikeKey]int{}
+	}
+	if c.folded[k] == 0 {
+		c.order = append(c.order, k)
+		c.opts.Budget.Cut(budget.BoundAlike, fmt.Sprintf("--max-alike-differences %d and four fifths of --max-total-differences reached: further differences alike are counted, not listed", limit))
+	}
+	c.folded[k]++
+	return true
+}
+
+// finishAlike adds a note per kind of difference folded: how many more
+// were counted and not listed.
+func (c *comparer) finishAlike() {
+	limit := c.opts.Budget.Limits().MaxAlike
+	for _, k := range c.order {
+		n := c.folded[k]
+		d := &report.Difference{Kind: report.KindNote, Field: k.field, Truncated: budget.BoundAlike,
+			Detail: fmt.Sprintf("%d more %s differences (class %s) like the %d listed are counted, not listed (--max-alike-differences %d)",
+				n, k.field, k.class, c.alike[k]-n, limit)}
+		if k.part != 0 {
+			d.Partition = report.Int(k.part)
+		}
+		if k.fs != "" {
+			d.Filesystem = report.Str(k.fs)
+		}
+		c.rep.Differences = append(c.rep.Differences, d)
+	}
 }
 
 // finishBudget writes what the run's budget cut into the report: a cut

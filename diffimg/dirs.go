@@ -37,6 +37,7 @@ func CompareDirs(pathA, pathB string, opts Options) (*report.Report, error) {
 		B: report.Input{Path: pathB, Format: dirtree.Format},
 	}
 	c.newPair(nil, fa, fb, place{name: "directory"}, place{name: "directory"}).compare()
+	c.finishAlike()
 	c.rep.Identical = len(c.rep.Differences) == 0
 	c.finishBudget()
 	for p := range c.excluded {

@@ -31,8 +31,9 @@ func (fp *fsPair) addEntry(p string, kind report.Kind, detail string, cause *rep
 
 // field adds a difference of one named value of the entry at path p.
 func (fp *fsPair) field(p string, kind report.Kind, name, va, vb string, cause *report.Cause) {
-	d := fp.addEntry(p, kind, fmt.Sprintf("%s: %s -> %s", name, va, vb), cause)
-	d.Field, d.A, d.B = name, va, vb
+	// whole before it is added: differences alike are told by their field
+	fp.c.add(&report.Difference{Partition: fp.part, Filesystem: fp.fsName, File: report.Str(p), Kind: kind,
+		Detail: fmt.Sprintf("%s: %s -> %s", name, va, vb), Cause: cause, Field: name, A: va, B: vb})
 }
 
 // listedAs says whether a tree holds an entry or only implies it.

@@ -41,6 +41,7 @@ type flags struct {
 	maxDecoded      string
 	maxDifferences  int
 	fileDifferences int
+	maxAlike        int
 }
 
 func (f *flags) register(fl *pflag.FlagSet) {
@@ -72,6 +73,7 @@ func (f *flags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.maxDecoded, "max-decoded", "", "write at most `SIZE` of decoded data to the temporary directory and decompress at most that inside files, both inputs and all files together (K, M, G, T suffixes; default: half the free space of the temporary directory)")
 	fl.IntVar(&f.maxDifferences, "max-total-differences", budget.DefaultMaxDifferences, "collect at most `N` differences in all, nested ones included (the JSON report too; it says what was cut)")
 	fl.IntVar(&f.fileDifferences, "max-file-differences", budget.DefaultFileDifferences, "list at most `N` differing members inside one file")
+	fl.IntVar(&f.maxAlike, "max-alike-differences", budget.DefaultAlike, "past `N` differences alike (kind, field and cause) per filesystem, list more only while a fifth of --max-total-differences is left, then count them, keeping that fifth for the others")
 }
 
 // validate checks the flags of a comparison, in the order a reader
@@ -94,6 +96,8 @@ func (f *flags) validate() error {
 		return fmt.Errorf("--max-total-differences %d: must be 1 or more", f.maxDifferences)
 	case f.fileDifferences <= 0:
 		return fmt.Errorf("--max-file-differences %d: must be 1 or more", f.fileDifferences)
+	case f.maxAlike <= 0:
+		return fmt.Errorf("--max-alike-differences %d: must be 1 or more", f.maxAlike)
 	case f.maxDepth < 0:
 		return fmt.Errorf("--max-depth %d: must be 0 or more", f.maxDepth)
 	case f.maxDiffLines <= 0:
@@ -109,7 +113,7 @@ func (f *flags) validate() error {
 // the content bounds (--max-depth 0: no look inside files).
 func (f *flags) options() (diffimg.Options, error) {
 	opts := diffimg.Options{Digests: f.digests, Exclude: f.exclude, MaxRanges: f.maxRanges, Tool: "immutos-diff " + version, GoDecoders: goDecoders()}
-	l := budget.Limits{Timeout: f.timeout, MaxDifferences: f.maxDifferences, MaxFileDifferences: f.fileDifferences}
+	l := budget.Limits{Timeout: f.timeout, MaxDifferences: f.maxDifferences, MaxFileDifferences: f.fileDifferences, MaxAlike: f.maxAlike}
 	if f.maxDecoded != "" {
 		n, err := parseSize(f.maxDecoded)
 		if err != nil {

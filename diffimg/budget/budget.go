@@ -23,6 +23,7 @@ const (
 	DefaultTimeout         = 10 * time.Minute
 	DefaultMaxDifferences  = 10000
 	DefaultFileDifferences = 1000
+	DefaultAlike           = 1000
 	// MaxDecodedCeiling caps the derived default of the decoded bytes.
 	MaxDecodedCeiling = 1 << 40
 )
@@ -34,6 +35,7 @@ const (
 	BoundDecoded         = report.BoundDecoded
 	BoundDifferences     = report.BoundDifferences
 	BoundFileDifferences = report.BoundFileDifferences
+	BoundAlike           = report.BoundAlike
 )
 
 // Limits are a run's bounds; zero values take the defaults.
@@ -51,6 +53,12 @@ type Limits struct {
 	// ones included; MaxFileDifferences those inside one file.
 	MaxDifferences     int
 	MaxFileDifferences int
+	// MaxAlike: differences that say the same of other entries of one
+	// filesystem (kind, field and cause alike: the ctime of every file)
+	// past the first MaxAlike are listed only while more than a fifth of
+	// MaxDifferences is left; past that they are counted, not listed, and
+	// the fifth is kept for the differences that are not alike.
+	MaxAlike int
 }
 
 // Run is one run's budget. A nil *Run has no bounds.
@@ -77,6 +85,9 @@ func New(l Limits) *Run {
 	}
 	if l.MaxFileDifferences <= 0 {
 		l.MaxFileDifferences = DefaultFileDifferences
+	}
+	if l.MaxAlike <= 0 {
+		l.MaxAlike = DefaultAlike
 	}
 	return &Run{l: l, deadline: time.Now().Add(l.Timeout), cuts: map[report.Bound]string{}}
 }
@@ -186,6 +197,12 @@ func (r *Run) AddDifferences(n int) bool {
 
 func (r *Run) cutDifferences() {
 	r.Cut(BoundDifferences, fmt.Sprintf("--max-total-differences %d reached: further differences are not collected", r.l.MaxDifferences))
+}
+
+// AlikeRoom says whether differences alike past MaxAlike may still be
+// listed: more than a fifth of MaxDifferences is left.
+func (r *Run) AlikeRoom() bool {
+	return r == nil || r.diffs.Load() < int64(r.l.MaxDifferences)-int64(r.l.MaxDifferences)/5
 }
 
 // DifferencesSpent reports whether the differences budget is used up (so

@@ -37,6 +37,11 @@ import (
 // pairLag is how far b's decoder may run ahead of the comparison.
 const pairLag = 32 << 20
 
+// followBatch bounds the chunks compared between two looks at how far b
+// is ahead: on a loaded machine the comparison lags, and b must not run
+// on unchecked while it catches up.
+const followBatch = 4
+
 // DecodePair decodes two inputs opened by OpenDeferred. Two compressed
 // streams are decoded together as above; otherwise each pending one is
 // decoded on its own, in parallel. On failure, failed is the input the
@@ -240,12 +245,15 @@ func (p *pair) decode(goOnly bool) (failed *Image, err error) {
 		if err != nil {
 			return fail(err.side, err.err)
 		}
-		if finA && finB {
+		if finA && finB && !moved { // follow may stop at followBatch
 			return nil, nil
 		}
-		// b waits while it is too far ahead of the comparison.
+		// b waits while it is too far ahead of the comparison, after a
+		// is done too: the comparison then catches up on its own, and b
+		// running free would hold up to a whole second disk while it
+		// lags (a loaded machine).
 		switch lead := b.size() - p.next*holeSize; {
-		case finA || finB:
+		case finB:
 			b.pause(false)
 		case lead > pairLag:
 			b.pause(true)
@@ -286,13 +294,14 @@ type sideError struct {
 }
 
 // follow compares the chunks both sides have passed (all of them once
-// both are done) and reports whether it compared any.
+// both are done), at most followBatch at a time so that the caller
+// pauses b in time, and reports whether it compared any.
 func (p *pair) follow(finA, finB bool) (moved bool, _ *sideError) {
 	a, b := p.side[0], p.side[1]
 	na, nb := a.size(), b.size()
-	for {
+	for i := 0; ; i++ {
 		off := p.next * holeSize
-		if (!finA && na < off+holeSize) || (!finB && nb < off+holeSize) || (off >= na && off >= nb) {
+		if i == followBatch || (!finA && na < off+holeSize) || (!finB && nb < off+holeSize) || (off >= na && off >= nb) {
 			return moved, nil
 		}
 		la, lb := min(max(na-off, 0), holeSize), min(max(nb-off, 0), holeSize)

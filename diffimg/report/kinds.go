@@ -71,6 +71,7 @@ const (
 	BoundDecoded         Bound = "max-decoded"
 	BoundDifferences     Bound = "max-total-differences"
 	BoundFileDifferences Bound = "max-file-differences"
+	BoundAlike           Bound = "max-alike-differences"
 	// BoundBudget marks the note that lists the run budgets that cut it.
 	BoundBudget Bound = "budget"
 )
