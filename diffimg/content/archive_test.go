@@ -1,16 +1,21 @@
 package content_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/org/immutos-action/diffimg"
+	"github.com/org/immutos-action/diffimg/budget"
 	"github.com/org/immutos-action/diffimg/content"
+	"github.com/org/immutos-action/internal/testtool"
 
 	"github.com/org/immutos-action/diffimg/content/contenttest"
 	"github.com/org/immutos-action/diffimg/explain"
@@ -109,6 +114,9 @@ func TestArchiveSniffAndList(t *testing.T) {
 	}
 }
 
+// mtimeHints is each archive format's hint for member times.
+var mtimeHints = map[string]string{"cpio": explain.HintCPIOMtime, "tar": explain.HintTarMtime, "zip": explain.HintZipMtime}
+
 // For every format: identical archives report nothing; a changed member's
 // content, a changed mtime and an added member are each reported at the
 // member with the right kind and class.
@@ -127,7 +135,7 @@ func TestArchiveDifferences(t *testing.T) {
 				rep := compareBytes(t, a, b, content.Options{})
 				ls := wantClass(t, rep, report.ClassContent)
 				d := find(rep, func(d *report.Difference) bool { return d.Diff != "" })
-				if d == nil || !slices.Equal(d.Path, []string{f.path, "/etc/hostname"}) || !strings.Contains(d.Diff, "+golden-2") || d.Cause.Class != report.ClassContent {
+				if d == nil || !slices.Equal(d.Path, []string{f.path, "/etc/hostname"}) || !member(d, "/etc/hostname") || !strings.Contains(d.Diff, "+golden-2") || d.Cause.Class != report.ClassContent {
 					t.Fatalf("want the text diff at [%s /etc/hostname]:\n%s", f.path, dump(t, rep))
 				}
 				for _, l := range ls {
@@ -143,7 +151,8 @@ func TestArchiveDifferences(t *testing.T) {
 				rep := compareBytes(t, a, b, content.Options{})
 				ls := wantClass(t, rep, report.ClassTimestamp)
 				for _, l := range ls {
-					if !slices.Contains([]string{"mtime", "atime", "ctime", "dos-time"}, l.Field) || !slices.Equal(l.Path, []string{f.path, "/etc/os-release"}) || !strings.Contains(l.B, "2024-06-01") {
+					if !slices.Contains([]string{"mtime", "atime", "ctime", "dos-time"}, l.Field) || !slices.Equal(l.Path, []string{f.path, "/etc/os-release"}) ||
+						!member(l, "/etc/os-release") || l.Cause.Hint != mtimeHints[f.path] || !strings.Contains(l.B, "2024-06-01") {
 						t.Fatalf("want only mtime leaves at [%s /etc/os-release]:\n%s", f.path, dump(t, rep))
 					}
 				}
@@ -258,6 +267,11 @@ func TestZipCompression(t *testing.T) {
 			if d == nil {
 				t.Fatalf("want a difference at [zip /etc/big]:\n%s", dump(t, rep))
 			}
+			// the same content stored otherwise: seen in the stored bytes
+			// even where nothing else of the member differs
+			if c := find(rep, func(d *report.Difference) bool { return d.Field == "compressed-data" }); c == nil || !member(c, "/etc/big") {
+				t.Fatalf("want the stored bytes at /etc/big:\n%s", dump(t, rep))
+			}
 			if m := find(rep, func(d *report.Difference) bool { return d.Field == "method" }); (m != nil) != tc.wantMethod {
 				t.Fatalf("compression method leaf: %v, want %v:\n%s", m != nil, tc.wantMethod, dump(t, rep))
 			}
@@ -304,17 +318,18 @@ func TestArchiveCorrupt(t *testing.T) {
 	zipA := contenttest.Zip(t, dir, nil, "-X")
 	odcA := contenttest.CPIOFormat(t, dir, "odc")
 	for _, tc := range []struct {
-		name, want string
-		a, b       []byte
+		name, want, walk string
+		a, b             []byte
 	}{
-		{"tar-truncated", "past the end of the archive", tarA, tarA[:len(tarA)/2]},
-		{"zip-no-directory", "zip:", zipA, zipA[:len(zipA)-30]},
-		{"odc-truncated", "past the end of the archive", odcA, odcA[:len(odcA)/2]},
+		{"tar-truncated", "past the end of the archive", "cannot be walked completely", tarA, tarA[:len(tarA)/2]},
+		{"zip-no-directory", "zip:", "zip:", zipA, zipA[:len(zipA)-30]},
+		{"odc-truncated", "past the end of the archive", "cannot be walked completely", odcA, odcA[:len(odcA)/2]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := compareBytes(t, tc.a, tc.b, content.Options{})
 			d := find(rep, func(d *report.Difference) bool { return strings.Contains(d.Detail, tc.want) })
-			if d == nil || find(rep, func(d *report.Difference) bool { return d.Hexdump != "" || d.Kind == report.KindSize }) == nil {
+			walk := find(rep, func(d *report.Difference) bool { return strings.Contains(d.Detail, tc.walk) })
+			if d == nil || walk == nil || find(rep, func(d *report.Difference) bool { return d.Hexdump != "" || d.Kind == report.KindSize }) == nil {
 				t.Fatalf("want the error (%q) and the bytes compared:\n%s", tc.want, dump(t, rep))
 			}
 		})
@@ -401,4 +416,111 @@ func mozillaLayout(t *testing.T, z []byte) []byte {
 	end := bytes.Clone(z[eocd:])
 	binary.LittleEndian.PutUint32(end[16:], 4)
 	return append(out, end...)
+}
+
+// --max-file-differences bounds the member differences listed inside a
+// file, with a note naming the bound.
+func TestArchiveFileDifferences(t *testing.T) {
+	many := map[string]string{"d/keep": "x"}
+	a := contenttest.Tar(t, treeDir(t, many, nil), "--format=gnu")
+	for i := range 12 {
+		many[filepath.Join("d", strings.Repeat("f", i+1))] = "x"
+	}
+	b := contenttest.Tar(t, treeDir(t, many, nil), "--format=gnu")
+	rep := compareBytes(t, a, b, content.Options{Budget: budget.New(budget.Limits{MaxFileDifferences: 5})})
+	added := 0
+	rep.Walk(func(d *report.Difference, _ int) {
+		if d.Kind == report.KindAdded {
+			added++
+		}
+	})
+	if added != 5 || find(rep, func(d *report.Difference) bool { return d.Truncated == budget.BoundFileDifferences }) == nil {
+		t.Fatalf("%d added members listed, want 5 and a max-file-differences note:\n%s", added, dump(t, rep))
+	}
+}
+
+// run runs a shell command in dir and returns its output (real archivers
+// invoked as users invoke them).
+func run(t *testing.T, dir, script string) []byte {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	return out
+}
+
+// `tar -C dir .` stores "./etc/os-release" (and "./" itself); `tar -C dir
+// etc init` stores "etc/os-release": the same tree, other bytes. The
+// difference is the names' spelling and the root the first lists, each
+// explained, with no content difference.
+func TestArchiveNameSpelling(t *testing.T) {
+	testtool.Need(t, "tar")
+	dir := treeDir(t, initrdFiles, nil)
+	a := run(t, dir, "tar --sort=name --format=gnu -cf - .")
+	b := contenttest.Tar(t, dir, "--format=gnu")
+	rep := compareBytes(t, a, b, content.Options{})
+	d := find(rep, func(d *report.Difference) bool { return d.Field == "stored-name" && member(d, "/etc/os-release") })
+	if d == nil || d.A != "./etc/os-release" || d.B != "etc/os-release" || d.Cause == nil || d.Cause.Hint != explain.HintArchiveNameSpelling {
+		t.Fatalf("want the spelling of /etc/os-release explained:\n%s", dump(t, rep))
+	}
+	root := find(rep, func(d *report.Difference) bool { return d.Field == "listed" && member(d, "/") })
+	if root == nil || root.Cause == nil || root.Cause.Hint != explain.HintArchiveImpliedDir {
+		t.Fatalf("want the root listed by a only:\n%s", dump(t, rep))
+	}
+	wantClass(t, rep, report.ClassBuildPath)
+}
+
+// cpio packed from `find . ! -type d` holds no directories: each one the
+// other archive lists is one difference (listed vs implied), not a mode,
+// an owner and an mtime of a directory that does not exist.
+func TestArchiveImpliedDir(t *testing.T) {
+	testtool.Need(t, "cpio", "find", "sort")
+	dir := treeDir(t, initrdFiles, nil)
+	a := run(t, dir, "find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --reproducible -R 0:0 --quiet")
+	b := run(t, dir, "find . -mindepth 1 ! -type d | LC_ALL=C sort | cpio -o -H newc --reproducible -R 0:0 --quiet")
+	rep := compareBytes(t, a, b, content.Options{})
+	d := find(rep, func(d *report.Difference) bool { return member(d, "/etc") })
+	if d == nil || d.Field != "listed" || d.B != "implied by the paths below it" || d.Cause == nil || d.Cause.Hint != explain.HintArchiveImpliedDir {
+		t.Fatalf("want /etc listed by a and implied in b:\n%s", dump(t, rep))
+	}
+	if x := find(rep, func(d *report.Difference) bool { return member(d, "/etc") && d.Field != "listed" }); x != nil {
+		t.Fatalf("want nothing else of /etc: %+v\n%s", x, dump(t, rep))
+	}
+}
+
+// Extra fields that are not entry fields (here the NTFS times, 0x000a,
+// that Windows archivers write) are compared by ID and header. Written
+// with archive/zip: Info-ZIP on Linux writes only fields read as entry
+// fields (UT, ux).
+func TestZipExtraFields(t *testing.T) {
+	ntfs := []byte{0x0a, 0x00, 0x20, 0x00, 0, 0, 0, 0, 0x01, 0x00, 0x18, 0x00}
+	ntfs = append(ntfs, make([]byte, 24)...)
+	pack := func(extra []byte) []byte {
+		var buf bytes.Buffer
+		w := zip.NewWriter(&buf)
+		for _, name := range []string{"etc/hostname", "etc/os-release"} {
+			f, err := w.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: time.Unix(1, 0).UTC(), Extra: extra})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write([]byte(initrdFiles[name]))
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	rep := compareBytes(t, pack(ntfs), pack(nil), content.Options{})
+	for _, where := range []string{"local", "central"} {
+		d := find(rep, func(d *report.Difference) bool {
+			return d.Field == "extra 0x000a ("+where+")" && member(d, "/etc/os-release")
+		})
+		if d == nil || !strings.HasPrefix(d.A, "00000000010018") || d.B != "" {
+			t.Fatalf("want the NTFS extra field of /etc/os-release (%s header) only in a:\n%s", where, dump(t, rep))
+		}
+	}
 }

@@ -72,6 +72,9 @@ func find(rep *report.Report, ok func(d *report.Difference) bool) *report.Differ
 	return hit
 }
 
+// member says d is located at the entry p of its innermost tree.
+func member(d *report.Difference, p string) bool { return d.Member != nil && *d.Member == p }
+
 func pathIs(p ...string) func(d *report.Difference) bool {
 	return func(d *report.Difference) bool { return slices.Equal(d.Path, p) }
 }
