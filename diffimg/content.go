@@ -11,7 +11,7 @@ func DefaultContent() ContentComparer { return Content(content.Options{}) }
 // finds inside files, archives and filesystem images alike, are compared
 // by this engine's tree comparer.
 func Content(o content.Options) ContentComparer {
-	o.OpenFS = openFS
+	o.OpenFS = openBoth
 	o.Tree = compareTrees
 	return ContentComparer(content.New(o))
 }

@@ -22,18 +22,24 @@ func entrySummary(e *fsys.Entry) string {
 	return fmt.Sprintf("mode %04o", e.Mode)
 }
 
+// entryDiff is a difference of the entry at path p, not yet added.
+func (fp *fsPair) entryDiff(p string, kind report.Kind, detail string, cause *report.Cause) *report.Difference {
+	return &report.Difference{Partition: fp.part, Filesystem: fp.fsName, File: report.Str(p), Kind: kind, Detail: detail, Cause: cause}
+}
+
 // addEntry adds a difference of the entry at path p.
 func (fp *fsPair) addEntry(p string, kind report.Kind, detail string, cause *report.Cause) *report.Difference {
-	d := &report.Difference{Partition: fp.part, Filesystem: fp.fsName, File: report.Str(p), Kind: kind, Detail: detail, Cause: cause}
+	d := fp.entryDiff(p, kind, detail, cause)
 	fp.c.add(d)
 	return d
 }
 
-// field adds a difference of one named value of the entry at path p.
+// field adds a difference of one named value of the entry at path p,
+// whole before it is added: differences alike are told by their field.
 func (fp *fsPair) field(p string, kind report.Kind, name, va, vb string, cause *report.Cause) {
-	// whole before it is added: differences alike are told by their field
-	fp.c.add(&report.Difference{Partition: fp.part, Filesystem: fp.fsName, File: report.Str(p), Kind: kind,
-		Detail: fmt.Sprintf("%s: %s -> %s", name, va, vb), Cause: cause, Field: name, A: va, B: vb})
+	d := fp.entryDiff(p, kind, fmt.Sprintf("%s: %s -> %s", name, va, vb), cause)
+	d.Field, d.A, d.B = name, va, vb
+	fp.c.add(d)
 }
 
 // listedAs says whether a tree holds an entry or only implies it.

@@ -28,9 +28,10 @@ type TreeBounds struct {
 	Expired func() bool
 }
 
-// OpenFunc opens a filesystem image found inside a file as a tree (the
-// engine's registered formats); it fails when the bytes are none.
-type OpenFunc func(r io.ReaderAt, size int64) (fsys.FS, error)
+// OpenFunc opens the two sides of a filesystem image found inside a file
+// as trees (the engine's registered formats, both at once); a side fails
+// when its bytes are none.
+type OpenFunc func(a io.ReaderAt, sizeA int64, b io.ReaderAt, sizeB int64) (fa fsys.FS, errA error, fb fsys.FS, errB error)
 
 // compareArchive compares two archives of the same format (cpio, tar,
 // zip) as trees, then the bytes that follow them (the kernel's
@@ -104,15 +105,7 @@ func (s *session) compareNested(path []string, a, b blob, depth int) []*report.D
 	if s.o.OpenFS == nil || s.o.Tree == nil {
 		return nil
 	}
-	var fb fsys.FS
-	var errB error
-	done := make(chan struct{})
-	go func() { // reading both images' tables is work for both cores
-		defer close(done)
-		fb, errB = s.o.OpenFS(b.r, b.n)
-	}()
-	fa, errA := s.o.OpenFS(a.r, a.n)
-	<-done
+	fa, errA, fb, errB := s.o.OpenFS(a.r, a.n, b.r, b.n)
 	defer closeFS(fa)
 	defer closeFS(fb)
 	if errA != nil || errB != nil || fa.Type() != fb.Type() {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/org/immutos-action/internal/guard"
 
@@ -104,10 +103,6 @@ func dosTime(date, tim uint16) string {
 	return fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d (DOS time)", 1980+int(date>>9), date>>5&0xf, date&0x1f, tim>>11, tim>>5&0x3f, 2*(tim&0x1f))
 }
 
-func unixTime(t int64) string {
-	return time.Unix(t, 0).UTC().Format(time.RFC3339)
-}
-
 // zipExtra is a parsed extra field: the records by ID (the first of
 // each), in the order found.
 type zipExtra struct {
@@ -135,7 +130,6 @@ func parseZipExtra(p []byte) zipExtra {
 const (
 	zipExtZip64     = 0x0001
 	zipExtTimestamp = 0x5455 // "UT": flags, then mtime, atime, ctime (int32)
-	zipExtUnixOld   = 0x5855 // "UX": atime, mtime (and uid, gid in the local header)
 	zipExtUnix      = 0x7875 // "ux": version 1, uid and gid of variable size
 )
 
