@@ -220,30 +220,38 @@ func (p *pair) decode(goOnly bool) (failed *Image, err error) {
 	p.next, p.equal = 0, nil
 	a.start(goOnly)
 	b.start(goOnly)
-	fail := func(s *pairSide, err error) (*Image, error) {
+	if s, err := p.await(); err != nil {
 		a.stop()
 		b.stop()
 		return s.im, err
 	}
+	return nil, nil
+}
+
+// await follows both decoders to their end, comparing what they wrote
+// and pausing b while it runs too far ahead; it returns the side that
+// failed and why.
+func (p *pair) await() (*pairSide, error) {
+	a, b := p.side[0], p.side[1]
 	tick := time.NewTimer(0)
 	defer tick.Stop()
 	for {
 		finA, finB := a.finished(), b.finished()
 		for _, s := range p.side {
 			if err := s.failure(); err != nil {
-				return fail(s, err)
+				return s, err
 			}
 		}
 		for _, s := range p.side {
 			if s.x != nil && !s.finished() {
 				if err := s.x.charge(); err != nil {
-					return fail(s, err)
+					return s, err
 				}
 			}
 		}
 		moved, err := p.follow(finA, finB)
 		if err != nil {
-			return fail(err.side, err.err)
+			return err.side, err.err
 		}
 		if finA && finB && !moved { // follow may stop at followBatch
 			return nil, nil

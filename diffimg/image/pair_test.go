@@ -283,3 +283,38 @@ func TestDecodePairErrors(t *testing.T) {
 		}
 	})
 }
+
+// Decoders that are both done before the follower first looks (small
+// disks, or a follower slowed by load): await still compares every chunk,
+// though follow stops after followBatch of them at a time.
+func TestAwaitComparesEveryChunkAfterBothEnd(t *testing.T) {
+	const chunks = 3*followBatch + 1
+	data := patterned(chunks*holeSize, 5)
+	other := bytes.Clone(data)
+	other[holeSize+3] ^= 1 // chunk 1 differs
+	p := &pair{}
+	for i, d := range [][]byte{data, other} {
+		f, err := os.Create(filepath.Join(t.TempDir(), fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if _, err := f.Write(d); err != nil {
+			t.Fatal(err)
+		}
+		s := &pairSide{im: &Image{}, rw: f, done: make(chan struct{}), n: int64(len(d))}
+		close(s.done)
+		p.side[i] = s
+	}
+	if s, err := p.await(); err != nil {
+		t.Fatalf("side %v: %v", s, err)
+	}
+	if p.next != chunks {
+		t.Fatalf("compared %d chunks of %d", p.next, chunks)
+	}
+	for c := int64(0); c < chunks; c++ {
+		if bitSet(p.equal, c) != (c != 1) {
+			t.Errorf("chunk %d: equal %v, want %v", c, bitSet(p.equal, c), c != 1)
+		}
+	}
+}
